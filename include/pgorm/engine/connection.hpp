@@ -1,0 +1,81 @@
+// pgorm::Connection: one PostgreSQL connection, the thin adapter over libpqxx and libpq that every
+// statement goes through.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pgorm/engine/params.hpp"
+#include "pgorm/engine/result.hpp"
+
+namespace pgorm {
+
+enum class TransactionStatus { idle, active, in_transaction, in_error, unknown };
+
+class Connection {
+ public:
+  // `conninfo` is a postgresql:// URL or a libpq keyword string; empty means libpq's PG* variables.
+  // The session is set up for pgorm's codecs (DateStyle ISO, UTF8, TimeZone UTC).
+  // Throws Disconnect (OperationalError) when the server cannot be reached; the message never
+  // contains the password.
+  explicit Connection(const std::string& conninfo);
+  // DATABASE_URL if set, else libpq's PG* environment variables.
+  static Connection from_env();
+  ~Connection();
+  Connection(Connection&&) noexcept;
+  Connection& operator=(Connection&&) noexcept;
+
+  // One statement with bind parameters ($1, $2, ...), unnamed (parsed each time).
+  Result execute(std::string_view sql, const Params& params = {});
+  // The same, through a named prepared statement cached on this connection by SQL text, so a
+  // repeated statement is parsed once. Falls back to execute() when prepared statements are
+  // disabled (for transaction-mode poolers such as PgBouncer < 1.21).
+  Result execute_prepared(std::string_view sql, const Params& params = {});
+  // Several statements, no parameters, in one round trip (simple query protocol).
+  void execute_script(std::string_view sql);
+  // BEGIN; statements...; COMMIT, rolled back if any statement fails.
+  void run_in_transaction(const std::vector<std::string>& statements);
+
+  // exec("... WHERE id = $1", 42): parameters encoded from C++ values.
+  template <class... Args>
+  Result exec(std::string_view sql, const Args&... args) {
+    Params params;
+    (params.add(args), ...);
+    return execute(sql, params);
+  }
+  // Raw SQL mapped to models (by column name), tuples (by position) or a scalar.
+  template <class Row, class... Args>
+  std::vector<Row> query(std::string_view sql, const Args&... args) {
+    return exec(sql, args...).template as<Row>();
+  }
+
+  bool is_open() const noexcept;
+  // True once the connection failed at the network level: it must be discarded, never reused.
+  bool is_broken() const noexcept { return broken_; }
+  TransactionStatus transaction_status() const noexcept;
+  int backend_pid() const noexcept;
+  int server_version() const noexcept;
+  void set_prepared_statements(bool enabled) noexcept { use_prepared_ = enabled; }
+  bool prepared_statements() const noexcept { return use_prepared_; }
+  std::size_t prepared_count() const noexcept;
+  // Statements sent on this connection (a round-trip counter for tests and metrics).
+  std::uint64_t statements_executed() const noexcept { return statements_; }
+
+  // The libpq handle, for pipeline mode and non-blocking I/O. pgorm keeps ownership.
+  PGconn* native_handle() const noexcept;
+
+ private:
+  struct Impl;
+  Result check(PGresult* result, std::string_view sql);
+  std::unique_ptr<Impl> impl_;
+  bool broken_ = false;
+  bool use_prepared_ = true;
+  std::uint64_t statements_ = 0;
+};
+
+}  // namespace pgorm

@@ -1,0 +1,61 @@
+// Bind parameters: values encoded once into one buffer, sent in PostgreSQL text format.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pgorm/types/scalar.hpp"
+#include "pgorm/types/traits.hpp"
+
+namespace pgorm {
+
+class Params {
+ public:
+  Params() = default;
+
+  // Encodes a value of any mapped type; std::nullopt becomes NULL.
+  template <column_type T>
+  Params& add(const T& value) {
+    std::size_t start = buffer_.size();
+    if (encode_value(value, buffer_)) {
+      buffer_.push_back('\0');  // libpq reads text parameters up to their NUL
+      starts_.push_back(start);
+    } else {
+      buffer_.resize(start);
+      starts_.push_back(kNull);
+    }
+    return *this;
+  }
+  // String literals and views are text.
+  Params& add(std::string_view text) {
+    detail::check_no_nul(text);
+    starts_.push_back(buffer_.size());
+    buffer_.append(text);
+    buffer_.push_back('\0');
+    return *this;
+  }
+  Params& add(const char* text) { return add(std::string_view(text)); }
+  Params& add_null() {
+    starts_.push_back(kNull);
+    return *this;
+  }
+
+  std::size_t size() const noexcept { return starts_.size(); }
+  bool empty() const noexcept { return starts_.empty(); }
+  void clear() noexcept {
+    buffer_.clear();
+    starts_.clear();
+  }
+  // Pointers for libpq, valid until the next add(): nullptr for NULL.
+  const std::vector<const char*>& values() const;
+
+ private:
+  static constexpr std::size_t kNull = static_cast<std::size_t>(-1);
+  std::string buffer_;
+  std::vector<std::size_t> starts_;
+  mutable std::vector<const char*> pointers_;
+};
+
+}  // namespace pgorm

@@ -1,0 +1,148 @@
+// The result of one statement, and reading its rows into models, tuples or scalars.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "pgorm/errors.hpp"
+#include "pgorm/model/model.hpp"
+#include "pgorm/types/traits.hpp"
+
+namespace pgorm {
+
+class Result {
+ public:
+  Result() = default;
+  explicit Result(PGresult* result) noexcept : result_(result, &PQclear) {}
+
+  int rows() const noexcept { return result_ ? PQntuples(result_.get()) : 0; }
+  int columns() const noexcept { return result_ ? PQnfields(result_.get()) : 0; }
+  bool empty() const noexcept { return rows() == 0; }
+  std::string_view get(int row, int column) const noexcept {
+    return {PQgetvalue(result_.get(), row, column),
+            static_cast<std::size_t>(PQgetlength(result_.get(), row, column))};
+  }
+  bool is_null(int row, int column) const noexcept {
+    return PQgetisnull(result_.get(), row, column) != 0;
+  }
+  std::string_view column_name(int column) const noexcept { return PQfname(result_.get(), column); }
+  // Index of the column with this name, or -1.
+  int column_index(std::string_view name) const noexcept;
+  // Rows changed by INSERT/UPDATE/DELETE (also with RETURNING), rows of a SELECT.
+  std::int64_t affected_rows() const noexcept;
+
+  // Decodes one field; NULL into a non-optional type, or bad text, is a DataError naming it.
+  template <column_type T>
+  void read(int row, int column, T& out) const;
+  template <column_type T>
+  T value(int row, int column) const {
+    T out{};
+    read(row, column, out);
+    return out;
+  }
+
+  // All rows as models (matched by column name), std::tuple (by position) or one scalar type.
+  template <class Row>
+  std::vector<Row> as() const;
+
+  PGresult* native_handle() const noexcept { return result_.get(); }
+
+ private:
+  std::shared_ptr<PGresult> result_;
+};
+
+namespace detail {
+[[noreturn]] void throw_null_in_column(std::string_view column);
+[[noreturn]] void rethrow_with_column(std::string_view column);
+[[noreturn]] void throw_column_count(int expected, int got);
+
+template <class T>
+struct is_tuple : std::false_type {};
+template <class... Ts>
+struct is_tuple<std::tuple<Ts...>> : std::true_type {};
+
+template <class R>
+constexpr std::size_t row_width() {
+  if constexpr (model<R>)
+    return model_traits<R>::column_count;
+  else
+    return 1;
+}
+
+// Reads rows of one Result into Row objects; resolves model columns by name once per result.
+template <class Row>
+class RowReader {
+ public:
+  explicit RowReader(const Result& result) : result_(result) {
+    if constexpr (model<Row>) {
+      int i = 0;
+      model_traits<Row>::for_each_column(
+          [&](const auto& def) { positions_[i++] = result.column_index(def.name()); });
+    } else if constexpr (is_tuple<Row>::value) {
+      if (result.columns() != static_cast<int>(std::tuple_size_v<Row>))
+        throw_column_count(static_cast<int>(std::tuple_size_v<Row>), result.columns());
+    } else {
+      static_assert(column_type<Row>,
+                    "pgorm: rows can be read as a model, a std::tuple of mapped types, or one "
+                    "mapped type");
+      if (result.columns() != 1) throw_column_count(1, result.columns());
+    }
+  }
+
+  void read(int row, Row& out) const {
+    if constexpr (model<Row>) {
+      int i = 0;
+      model_traits<Row>::for_each_column([&](const auto& def) {
+        using Def = std::remove_cvref_t<decltype(def)>;
+        int position = positions_[i++];
+        if (position >= 0) result_.read(row, position, Def::ref(out));
+      });
+    } else if constexpr (is_tuple<Row>::value) {
+      std::apply(
+          [&](auto&... fields) {
+            int column = 0;
+            (result_.read(row, column++, fields), ...);
+          },
+          out);
+    } else {
+      result_.read(row, 0, out);
+    }
+  }
+
+ private:
+  const Result& result_;
+  struct none {};
+  std::conditional_t<model<Row>, int[row_width<Row>()], none> positions_{};
+};
+}  // namespace detail
+
+template <column_type T>
+void Result::read(int row, int column, T& out) const {
+  bool null = is_null(row, column);
+  try {
+    if (!decode_value(get(row, column), null, out)) detail::throw_null_in_column(column_name(column));
+  } catch (const DataError& e) {
+    if (!e.column().empty()) throw;
+    detail::rethrow_with_column(column_name(column));
+  }
+}
+
+template <class Row>
+std::vector<Row> Result::as() const {
+  detail::RowReader<Row> reader(*this);
+  std::vector<Row> out;
+  int n = rows();
+  out.resize(static_cast<std::size_t>(n));
+  for (int r = 0; r < n; ++r) reader.read(r, out[static_cast<std::size_t>(r)]);
+  return out;
+}
+
+}  // namespace pgorm

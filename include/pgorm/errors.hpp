@@ -1,0 +1,124 @@
+// The one exception hierarchy of pgorm, mapped from PostgreSQL's SQLSTATE codes.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace pgorm {
+
+// What the server (or the client-side check) reported about a failed statement.
+// Never holds parameter values or passwords: only names and the statement text.
+struct ErrorInfo {
+  std::string message;     // primary message, e.g. "duplicate key value violates ..."
+  std::string sqlstate;    // five-character SQLSTATE, empty for client-side errors
+  std::string detail;      // server DETAIL line, if any
+  std::string table;       // table the error is about, if reported
+  std::string column;      // column the error is about, if reported
+  std::string constraint;  // constraint the error is about, if reported
+  std::string statement;   // the SQL text (placeholders, never values)
+};
+
+// Base of every error pgorm throws.
+class Error : public std::runtime_error {
+ public:
+  explicit Error(ErrorInfo info);
+  const ErrorInfo& info() const noexcept { return info_; }
+  const std::string& sqlstate() const noexcept { return info_.sqlstate; }
+  const std::string& table() const noexcept { return info_.table; }
+  const std::string& column() const noexcept { return info_.column; }
+  const std::string& constraint() const noexcept { return info_.constraint; }
+  const std::string& statement() const noexcept { return info_.statement; }
+
+ private:
+  ErrorInfo info_;
+};
+
+// Misuse of the library or bad configuration (a malformed URL, an unknown option).
+class ConfigurationError : public Error {
+  using Error::Error;
+};
+// An operation the library cannot perform in the current state (e.g. query on a closed session).
+class InterfaceError : public Error {
+  using Error::Error;
+};
+
+// Errors reported by the server, or detected for a value before it was sent.
+class DatabaseError : public Error {
+  using Error::Error;
+};
+class IntegrityError : public DatabaseError {
+  using DatabaseError::DatabaseError;
+};
+class UniqueViolation : public IntegrityError {
+  using IntegrityError::IntegrityError;
+};
+class ForeignKeyViolation : public IntegrityError {
+  using IntegrityError::IntegrityError;
+};
+class NotNullViolation : public IntegrityError {
+  using IntegrityError::IntegrityError;
+};
+class CheckViolation : public IntegrityError {
+  using IntegrityError::IntegrityError;
+};
+class ExclusionViolation : public IntegrityError {
+  using IntegrityError::IntegrityError;
+};
+// Bad value: too long for varchar(N), out of range, unknown enum label, NUL byte in text.
+class DataError : public DatabaseError {
+  using DatabaseError::DatabaseError;
+};
+// Problems of the connection or of concurrency rather than of the statement.
+class OperationalError : public DatabaseError {
+  using DatabaseError::DatabaseError;
+};
+class Disconnect : public OperationalError {
+  using OperationalError::OperationalError;
+};
+class SerializationFailure : public OperationalError {
+  using OperationalError::OperationalError;
+};
+class DeadlockDetected : public OperationalError {
+  using OperationalError::OperationalError;
+};
+class QueryCanceled : public OperationalError {
+  using OperationalError::OperationalError;
+};
+class LockNotAvailable : public OperationalError {
+  using OperationalError::OperationalError;
+};
+// The connection broke while COMMIT was outstanding: the outcome is unknown.
+class TransactionInDoubt : public OperationalError {
+  using OperationalError::OperationalError;
+};
+// Bad SQL: syntax errors, unknown tables or columns, wrong parameter counts.
+class ProgrammingError : public DatabaseError {
+  using DatabaseError::DatabaseError;
+};
+class InternalError : public DatabaseError {
+  using DatabaseError::DatabaseError;
+};
+class NotSupportedError : public DatabaseError {
+  using DatabaseError::DatabaseError;
+};
+
+// No connection could be checked out of the pool before the timeout.
+class PoolTimeout : public Error {
+  using Error::Error;
+};
+// A query that must return exactly one row returned none or several.
+class NoResultFound : public Error {
+  using Error::Error;
+};
+class MultipleResultsFound : public Error {
+  using Error::Error;
+};
+
+// Throws the subclass matching `info.sqlstate` (falls back to DatabaseError).
+[[noreturn]] void throw_database_error(ErrorInfo info);
+
+// Throws a client-side DataError (no SQLSTATE) with the given message.
+[[noreturn]] void throw_data_error(std::string message);
+
+}  // namespace pgorm

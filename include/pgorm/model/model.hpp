@@ -1,0 +1,204 @@
+// pgorm::Model<Derived, Mixins...>: the base of every model, and model_traits, the compile-time
+// description of a model (its table name and full column list).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "pgorm/model/column.hpp"
+#include "pgorm/model/mixins.hpp"
+#include "pgorm/model/naming.hpp"
+
+namespace pgorm {
+
+namespace detail {
+template <class... Ts>
+struct type_list {};
+
+template <class M>
+concept key_mixin = requires { M::is_key_mixin; };
+template <class M>
+concept table_name_mixin = requires { M::is_table_name_mixin; };
+template <class M>
+concept soft_delete_mixin = requires { M::is_soft_delete_mixin; };
+template <class M>
+concept timestamps_mixin = requires { M::is_timestamps_mixin; };
+template <class M>
+concept mixin = requires { typename M::template fields<int>; };
+
+// The key mixin goes first; IntKey when none is named.
+template <class... Ms>
+using with_key_t = std::conditional_t<(key_mixin<Ms> || ...), type_list<Ms...>,
+                                      type_list<IntKey, Ms...>>;
+
+template <class D, class List>
+struct model_base;
+template <class D, class... Ms>
+struct model_base<D, type_list<Ms...>> : Ms::template fields<D>... {
+  using mixins = type_list<Ms...>;
+};
+}  // namespace detail
+
+// Derive a model from Model<Self, Mixins...>:
+//   struct Todo : pgorm::Model<Todo, pgorm::Timestamps, pgorm::SoftDelete> { ... };
+template <class Derived, class... Mixins>
+struct Model : detail::model_base<Derived, detail::with_key_t<Mixins...>> {
+  static_assert((detail::mixin<Mixins> && ...),
+                "pgorm::Model<Self, Mixins...>: every mixin needs a nested fields<Model> template "
+                "(IntKey, BigIntKey, UuidKey, CustomKey, Timestamps, SoftDelete, TableName<...>)");
+  static_assert((detail::key_mixin<Mixins> + ... + 0) <= 1,
+                "pgorm::Model: name at most one key mixin (IntKey, BigIntKey, UuidKey, CustomKey)");
+  static_assert((detail::table_name_mixin<Mixins> + ... + 0) <= 1,
+                "pgorm::Model: name at most one TableName<...>");
+  using pgorm_model = Derived;
+};
+
+// A class derived from pgorm::Model<Itself, ...>.
+template <class T>
+concept model = requires { typename T::pgorm_model; typename T::mixins; } &&
+                std::is_same_v<typename T::pgorm_model, T> && std::is_class_v<T>;
+
+// The model a member belongs to: &Todo::title and &Todo::id (from a mixin) both give Todo.
+template <class Owner>
+using model_of_t = typename Owner::pgorm_model;
+
+namespace detail {
+template <class T>
+constexpr auto own_columns() {
+  if constexpr (requires { T::columns; })
+    return T::columns;
+  else
+    return std::tuple<>{};
+}
+template <class T, class... Ms>
+constexpr auto key_columns(type_list<Ms...>) {
+  return std::tuple_cat([] {
+    if constexpr (key_mixin<Ms>)
+      return Ms::template columns<T>();
+    else
+      return std::tuple<>{};
+  }()...);
+}
+template <class T, class... Ms>
+constexpr auto mixin_columns(type_list<Ms...>) {
+  return std::tuple_cat([] {
+    if constexpr (!key_mixin<Ms>)
+      return Ms::template columns<T>();
+    else
+      return std::tuple<>{};
+  }()...);
+}
+template <class... Ms>
+constexpr bool any_soft_delete(type_list<Ms...>) {
+  return (soft_delete_mixin<Ms> || ...);
+}
+template <class... Ms>
+constexpr bool any_timestamps(type_list<Ms...>) {
+  return (timestamps_mixin<Ms> || ...);
+}
+template <class... Ms>
+constexpr std::string_view explicit_table_name(type_list<Ms...>) {
+  std::string_view name;
+  (
+      [&] {
+        if constexpr (table_name_mixin<Ms>) name = Ms::name;
+      }(),
+      ...);
+  return name;
+}
+template <class T, class Defs, std::size_t... I>
+constexpr bool columns_belong_to(std::index_sequence<I...>) {
+  return (std::is_base_of_v<typename std::tuple_element_t<I, Defs>::owner_type, T> && ...);
+}
+template <class... Ms>
+constexpr auto key_mixin_of(type_list<Ms...>) {
+  return std::tuple_cat([] {
+    if constexpr (key_mixin<Ms>)
+      return std::tuple<Ms>{};
+    else
+      return std::tuple<>{};
+  }()...);
+}
+}  // namespace detail
+
+// Everything pgorm knows about a model at compile time.
+template <model T>
+struct model_traits {
+  using mixins = typename T::mixins;
+  using key_mixin = std::tuple_element_t<0, decltype(detail::key_mixin_of(mixins{}))>;
+
+  // Every column in table order: key, the model's own columns, then the mixins' columns.
+  static constexpr auto columns = std::tuple_cat(detail::key_columns<T>(mixins{}),
+                                                 detail::own_columns<T>(),
+                                                 detail::mixin_columns<T>(mixins{}));
+  using columns_type = std::remove_const_t<decltype(columns)>;
+  static constexpr std::size_t column_count = std::tuple_size_v<columns_type>;
+  static_assert(detail::columns_belong_to<T, columns_type>(
+                    std::make_index_sequence<column_count>{}),
+                "pgorm: a model's columns must be its own members: column<&Other::x> appears in "
+                "the columns of a different model");
+
+  static constexpr bool soft_delete = detail::any_soft_delete(mixins{});
+  static constexpr bool timestamps = detail::any_timestamps(mixins{});
+
+  // The table name: TableName<"..."> if given, else the plural snake_case of the class name.
+  static const std::string& table_name() {
+    static const std::string name = [] {
+      constexpr std::string_view explicit_name = detail::explicit_table_name(mixins{});
+      if constexpr (!explicit_name.empty())
+        return std::string(explicit_name);
+      else
+        return naming::table_name_for(naming::class_name<T>());
+    }();
+    return name;
+  }
+
+  // Calls f(column_def) for each column, in table order.
+  template <class F>
+  static constexpr void for_each_column(F&& f) {
+    std::apply([&](const auto&... defs) { (f(defs), ...); }, columns);
+  }
+
+  // The index of the column declared for `Member`, or column_count if there is none.
+  template <auto Member>
+  static constexpr std::size_t column_index() {
+    std::size_t found = column_count;
+    std::size_t i = 0;
+    for_each_column([&](const auto& def) {
+      using Def = std::remove_cvref_t<decltype(def)>;
+      if constexpr (std::is_same_v<std::remove_cv_t<decltype(Def::member)>,
+                                   std::remove_cv_t<decltype(Member)>>) {
+        if (Def::member == Member && found == column_count) found = i;
+      }
+      ++i;
+    });
+    return found;
+  }
+
+  template <auto Member>
+  static constexpr bool has_column = column_index<Member>() < column_count;
+};
+
+// The column declaration of a member, e.g. column_of<Todo, &Todo::title>.
+template <model T, auto Member>
+  requires(model_traits<T>::template has_column<Member>)
+using column_of_t = std::remove_cvref_t<
+    std::tuple_element_t<model_traits<T>::template column_index<Member>(),
+                         typename model_traits<T>::columns_type>>;
+
+// Compares every column of two objects of the same model.
+template <model T>
+bool equal_columns(const T& a, const T& b) {
+  bool same = true;
+  model_traits<T>::for_each_column([&](const auto& def) {
+    using Def = std::remove_cvref_t<decltype(def)>;
+    if (same && !(Def::ref(a) == Def::ref(b))) same = false;
+  });
+  return same;
+}
+
+}  // namespace pgorm

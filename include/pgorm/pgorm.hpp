@@ -1,0 +1,21 @@
+// The umbrella header: everything a program using pgorm needs.
+#pragma once
+
+#include "pgorm/engine/connection.hpp"
+#include "pgorm/errors.hpp"
+#include "pgorm/model/column.hpp"
+#include "pgorm/model/format.hpp"
+#include "pgorm/model/metadata.hpp"
+#include "pgorm/model/mixins.hpp"
+#include "pgorm/model/model.hpp"
+#include "pgorm/sql/ddl.hpp"
+#include "pgorm/sql/model_sql.hpp"
+#include "pgorm/sql/quote.hpp"
+#include "pgorm/types/array.hpp"
+#include "pgorm/types/bytea.hpp"
+#include "pgorm/types/enum.hpp"
+#include "pgorm/types/json.hpp"
+#include "pgorm/types/numeric.hpp"
+#include "pgorm/types/scalar.hpp"
+#include "pgorm/types/timestamp.hpp"
+#include "pgorm/types/uuid.hpp"

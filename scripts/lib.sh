@@ -1,0 +1,39 @@
+# Shared steps of the README commands: install what is missing, build, run against PostgreSQL.
+# Sourced by scripts/demo.sh and scripts/test.sh; works as root on a fresh Debian 12 machine.
+
+PGORM_PACKAGES=(build-essential cmake pkg-config libpqxx-dev libpq-dev libfmt-dev catch2
+                libasio-dev postgresql-15 postgresql-common)
+
+# Installs the Debian packages that are not installed yet (apt-get update only when needed).
+install_deps() {
+  local missing=()
+  for p in "${PGORM_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+}
+
+# build DIR [cmake options...]: configure and build into DIR.
+build() {
+  local dir=$1
+  shift
+  echo "== building $dir"
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" > "$dir.configure.log" 2>&1 ||
+    { cat "$dir.configure.log"; return 1; }
+  cmake --build "$dir" -j "$(nproc)"
+}
+
+# with_database COMMAND...: runs COMMAND against the server in DATABASE_URL if set, otherwise in
+# a throwaway PostgreSQL 15 cluster made by pg_virtualenv (which exports PGHOST, PGPORT, ...).
+with_database() {
+  if [ -n "${DATABASE_URL:-}" ]; then
+    "$@"
+  else
+    pg_virtualenv -t -v 15 -o 'max_connections=200' -o 'fsync=off' "$@"
+  fi
+}

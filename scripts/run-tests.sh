@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The part of scripts/test.sh that needs the database: ctest in each build, then the consumer test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+for dir in build/release build/asan; do
+  echo "== ctest in $dir"
+  ctest --test-dir "$dir" --output-on-failure -j "$(nproc)" --timeout 300
+done
+echo "== consumer project against the installed package"
+prefix=$(mktemp -d)
+trap 'rm -rf "$prefix"' EXIT
+cmake --install build/release --prefix "$prefix" > /dev/null
+# The example app is the consumer: built alone, it finds pgorm only through find_package.
+cmake -S examples/todo -B "$prefix/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release > /dev/null
+cmake --build "$prefix/build" -j "$(nproc)"
+"$prefix/build/todo_app"
+# And through pkg-config.
+PKG_CONFIG_PATH="$prefix/lib/pkgconfig" c++ tests/consumer/pkg_config_check.cpp -o "$prefix/pc_check" \
+  $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs pgorm)
+"$prefix/pc_check"

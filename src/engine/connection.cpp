@@ -1,0 +1,246 @@
+// The one place that talks to libpqxx: it opens connections (and will be the only file to change
+// for libpqxx 7, which offers release_raw_connection()). Statements then go straight through
+// libpq on the same handle, which gives bind parameters with runtime counts, per-connection
+// prepared statement caching, pipeline mode and the diagnostic fields of errors.
+#include "pgorm/engine/connection.hpp"
+
+#include <pqxx/connection>
+#include <pqxx/except>
+
+#include <cstdlib>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+namespace pgorm {
+namespace {
+
+// Sees the PGconn* libpqxx creates, which libpqxx 6.4 keeps private.
+class CapturingPolicy : public pqxx::connect_direct {
+ public:
+  explicit CapturingPolicy(const std::string& options) : pqxx::connect_direct(options) {}
+  handle do_startconnect(handle orig) override {
+    raw = pqxx::connect_direct::do_startconnect(orig);
+    return raw;
+  }
+  handle do_dropconnect(handle orig) noexcept override {
+    raw = nullptr;
+    return pqxx::connect_direct::do_dropconnect(orig);
+  }
+  handle do_disconnect(handle orig) noexcept override {
+    raw = nullptr;
+    return pqxx::connect_direct::do_disconnect(orig);
+  }
+  PGconn* raw = nullptr;
+};
+
+class PqxxConnection : public pqxx::connection_base {
+ public:
+  explicit PqxxConnection(const std::string& options)
+      : pqxx::connection_base(policy_), options_(options), policy_(options_) {
+    init();
+  }
+  ~PqxxConnection() noexcept { close(); }
+  PGconn* raw() const noexcept { return policy_.raw; }
+
+ private:
+  std::string options_;  // must be initialized before the policy
+  CapturingPolicy policy_;
+};
+
+std::string field(const PGresult* result, int code) {
+  const char* value = PQresultErrorField(result, code);
+  return value ? std::string(value) : std::string();
+}
+
+// libpq messages end with a newline; some start with "ERROR:  ".
+std::string trimmed(std::string message) {
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  return message;
+}
+
+constexpr std::string_view kSessionSetup =
+    "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET client_encoding = 'UTF8'; "
+    "SET IntervalStyle = 'iso_8601'";
+
+}  // namespace
+
+struct Connection::Impl {
+  std::unique_ptr<PqxxConnection> pqxx;
+  PGconn* conn = nullptr;
+  std::unordered_map<std::string, std::string> prepared;  // SQL text -> statement name
+};
+
+Connection::Connection(const std::string& conninfo) : impl_(std::make_unique<Impl>()) {
+  try {
+    impl_->pqxx = std::make_unique<PqxxConnection>(conninfo);
+  } catch (const pqxx::broken_connection& e) {
+    ErrorInfo info;
+    info.message = trimmed(fmt::format("could not connect to the database: {}", e.what()));
+    info.sqlstate = "08001";
+    throw Disconnect(std::move(info));
+  } catch (const pqxx::failure& e) {
+    ErrorInfo info;
+    info.message = trimmed(fmt::format("could not connect to the database: {}", e.what()));
+    throw ConfigurationError(std::move(info));
+  }
+  impl_->conn = impl_->pqxx->raw();
+  if (impl_->conn == nullptr || PQstatus(impl_->conn) != CONNECTION_OK) {
+    ErrorInfo info;
+    info.message = "could not connect to the database";
+    info.sqlstate = "08001";
+    throw Disconnect(std::move(info));
+  }
+  execute_script(kSessionSetup);
+  statements_ = 0;
+}
+
+Connection Connection::from_env() {
+  const char* url = std::getenv("DATABASE_URL");
+  return Connection(url ? std::string(url) : std::string());
+}
+
+Connection::~Connection() = default;
+Connection::Connection(Connection&&) noexcept = default;
+Connection& Connection::operator=(Connection&&) noexcept = default;
+
+Result Connection::check(PGresult* raw, std::string_view sql) {
+  Result result(raw);
+  ExecStatusType status = raw ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY ||
+      status == PGRES_COPY_IN || status == PGRES_COPY_OUT)
+    return result;
+  ErrorInfo info;
+  info.statement = std::string(sql);
+  if (raw) {
+    info.sqlstate = field(raw, PG_DIAG_SQLSTATE);
+    info.message = field(raw, PG_DIAG_MESSAGE_PRIMARY);
+    info.detail = field(raw, PG_DIAG_MESSAGE_DETAIL);
+    info.table = field(raw, PG_DIAG_TABLE_NAME);
+    info.column = field(raw, PG_DIAG_COLUMN_NAME);
+    info.constraint = field(raw, PG_DIAG_CONSTRAINT_NAME);
+  }
+  if (info.message.empty()) info.message = trimmed(PQerrorMessage(impl_->conn));
+  if (PQstatus(impl_->conn) != CONNECTION_OK) {
+    broken_ = true;
+    if (info.sqlstate.empty()) info.sqlstate = "08006";
+    throw Disconnect(std::move(info));
+  }
+  throw_database_error(std::move(info));
+}
+
+Result Connection::execute(std::string_view sql, const Params& params) {
+  if (broken_) {
+    ErrorInfo info;
+    info.message = "the connection is broken and must be discarded";
+    info.sqlstate = "08003";
+    throw Disconnect(std::move(info));
+  }
+  std::string text(sql);
+  ++statements_;
+  return check(PQexecParams(impl_->conn, text.c_str(), static_cast<int>(params.size()), nullptr,
+                            params.values().data(), nullptr, nullptr, 0),
+               sql);
+}
+
+Result Connection::execute_prepared(std::string_view sql, const Params& params) {
+  if (!use_prepared_ || broken_) return execute(sql, params);
+  std::string text(sql);
+  auto it = impl_->prepared.find(text);
+  if (it == impl_->prepared.end()) {
+    std::string name = fmt::format("pgorm_{}", impl_->prepared.size() + 1);
+    ++statements_;
+    check(PQprepare(impl_->conn, name.c_str(), text.c_str(), 0, nullptr), sql);
+    it = impl_->prepared.emplace(std::move(text), std::move(name)).first;
+  }
+  ++statements_;
+  return check(PQexecPrepared(impl_->conn, it->second.c_str(), static_cast<int>(params.size()),
+                              params.values().data(), nullptr, nullptr, 0),
+               sql);
+}
+
+void Connection::execute_script(std::string_view sql) {
+  std::string text(sql);
+  ++statements_;
+  PGresult* last = PQexec(impl_->conn, text.c_str());
+  check(last, sql);
+}
+
+void Connection::run_in_transaction(const std::vector<std::string>& statements) {
+  execute("BEGIN");
+  try {
+    for (const auto& s : statements) execute(s);
+    execute("COMMIT");
+  } catch (...) {
+    if (!broken_) PQclear(PQexec(impl_->conn, "ROLLBACK"));
+    throw;
+  }
+}
+
+bool Connection::is_open() const noexcept {
+  return impl_ && impl_->conn && !broken_ && PQstatus(impl_->conn) == CONNECTION_OK;
+}
+
+TransactionStatus Connection::transaction_status() const noexcept {
+  switch (PQtransactionStatus(impl_->conn)) {
+    case PQTRANS_IDLE: return TransactionStatus::idle;
+    case PQTRANS_ACTIVE: return TransactionStatus::active;
+    case PQTRANS_INTRANS: return TransactionStatus::in_transaction;
+    case PQTRANS_INERROR: return TransactionStatus::in_error;
+    default: return TransactionStatus::unknown;
+  }
+}
+
+int Connection::backend_pid() const noexcept { return PQbackendPID(impl_->conn); }
+int Connection::server_version() const noexcept { return PQserverVersion(impl_->conn); }
+std::size_t Connection::prepared_count() const noexcept { return impl_->prepared.size(); }
+PGconn* Connection::native_handle() const noexcept { return impl_ ? impl_->conn : nullptr; }
+
+// ---- Params and Result helpers ----
+
+const std::vector<const char*>& Params::values() const {
+  pointers_.resize(starts_.size());
+  for (std::size_t i = 0; i < starts_.size(); ++i)
+    pointers_[i] = starts_[i] == kNull ? nullptr : buffer_.data() + starts_[i];
+  return pointers_;
+}
+
+int Result::column_index(std::string_view name) const noexcept {
+  int n = columns();
+  for (int i = 0; i < n; ++i)
+    if (column_name(i) == name) return i;
+  return -1;
+}
+
+std::int64_t Result::affected_rows() const noexcept {
+  if (!result_) return 0;
+  const char* tuples = PQcmdTuples(result_.get());
+  if (tuples == nullptr || *tuples == '\0') return rows();
+  return std::strtoll(tuples, nullptr, 10);
+}
+
+namespace detail {
+void throw_null_in_column(std::string_view column) {
+  ErrorInfo info;
+  info.column = std::string(column);
+  info.message = fmt::format(
+      "column \"{}\" is NULL but the C++ member is not std::optional", column);
+  throw DataError(std::move(info));
+}
+void rethrow_with_column(std::string_view column) {
+  try {
+    throw;
+  } catch (const DataError& e) {
+    ErrorInfo info = e.info();
+    info.column = std::string(column);
+    throw DataError(std::move(info));
+  }
+}
+void throw_column_count(int expected, int got) {
+  ErrorInfo info;
+  info.message = fmt::format("the query returns {} columns, the row type expects {}", got, expected);
+  throw ProgrammingError(std::move(info));
+}
+}  // namespace detail
+
+}  // namespace pgorm

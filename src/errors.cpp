@@ -1,0 +1,61 @@
+#include "pgorm/errors.hpp"
+
+#include <fmt/format.h>
+
+namespace pgorm {
+namespace {
+
+std::string describe(const ErrorInfo& info) {
+  std::string what = info.message;
+  if (!info.detail.empty()) what += fmt::format(" ({})", info.detail);
+  if (!info.table.empty()) what += fmt::format(" [table {}]", info.table);
+  if (!info.column.empty()) what += fmt::format(" [column {}]", info.column);
+  if (!info.constraint.empty()) what += fmt::format(" [constraint {}]", info.constraint);
+  if (!info.sqlstate.empty()) what += fmt::format(" [SQLSTATE {}]", info.sqlstate);
+  if (!info.statement.empty()) what += fmt::format("\n  statement: {}", info.statement);
+  return what;
+}
+
+bool starts_with(const std::string& s, std::string_view prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+}  // namespace
+
+Error::Error(ErrorInfo info) : std::runtime_error(describe(info)), info_(std::move(info)) {}
+
+void throw_database_error(ErrorInfo info) {
+  const std::string& s = info.sqlstate;
+  if (s == "23505") throw UniqueViolation(std::move(info));
+  if (s == "23503") throw ForeignKeyViolation(std::move(info));
+  if (s == "23502") throw NotNullViolation(std::move(info));
+  if (s == "23514") throw CheckViolation(std::move(info));
+  if (s == "23P01") throw ExclusionViolation(std::move(info));
+  if (starts_with(s, "23")) throw IntegrityError(std::move(info));
+  if (starts_with(s, "22")) throw DataError(std::move(info));
+  if (s == "40001") throw SerializationFailure(std::move(info));
+  if (s == "40P01") throw DeadlockDetected(std::move(info));
+  if (s == "40003") throw TransactionInDoubt(std::move(info));
+  if (s == "57014") throw QueryCanceled(std::move(info));
+  if (s == "55P03") throw LockNotAvailable(std::move(info));
+  if (starts_with(s, "08") || s == "57P01" || s == "57P02" || s == "57P03")
+    throw Disconnect(std::move(info));
+  if (starts_with(s, "53") || starts_with(s, "54") || starts_with(s, "55") ||
+      starts_with(s, "57") || starts_with(s, "58") || starts_with(s, "40"))
+    throw OperationalError(std::move(info));
+  if (starts_with(s, "42") || starts_with(s, "2B") || starts_with(s, "2D") ||
+      starts_with(s, "2F") || starts_with(s, "34") || starts_with(s, "3D") ||
+      starts_with(s, "3F") || starts_with(s, "25") || s == "26000")
+    throw ProgrammingError(std::move(info));
+  if (starts_with(s, "0A")) throw NotSupportedError(std::move(info));
+  if (starts_with(s, "XX")) throw InternalError(std::move(info));
+  throw DatabaseError(std::move(info));
+}
+
+void throw_data_error(std::string message) {
+  ErrorInfo info;
+  info.message = std::move(message);
+  throw DataError(std::move(info));
+}
+
+}  // namespace pgorm
