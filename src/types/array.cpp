@@ -15,7 +15,9 @@ bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char to_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool is_null_word(std::string_view s) {
   constexpr std::string_view kNull = "null";
@@ -73,8 +75,7 @@ class ArrayParser {
     throw_data_error(fmt::format("malformed array literal: '{}' ({})", text_, why));
   }
   [[noreturn]] void multi_dimensional() const {
-    throw_data_error(
-        fmt::format("multi-dimensional arrays are not supported: '{}'", text_));
+    throw_data_error(fmt::format("multi-dimensional arrays are not supported: '{}'", text_));
   }
 
   char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
@@ -183,8 +184,8 @@ void parse_array_into(std::string_view literal, void (*element)(void*, std::stri
 }
 
 void throw_null_array_element(std::string_view type) {
-  throw_data_error(fmt::format(
-      "NULL element in array of {}; use std::vector<std::optional<T>>", type));
+  throw_data_error(
+      fmt::format("NULL element in array of {}; use std::vector<std::optional<T>>", type));
 }
 
 }  // namespace pgorm::detail

@@ -14,21 +14,23 @@ int hex_value(char c) {
   return -1;
 }
 
-bool is_octal(char c) { return c >= '0' && c <= '7'; }
+bool is_octal(char c) {
+  return c >= '0' && c <= '7';
+}
 
 void decode_hex(std::string_view text, std::string_view digits, Bytes& out) {
   if (digits.size() % 2 != 0)
-    throw_data_error(fmt::format("invalid hexadecimal data: odd number of digits in bytea value "
-                                 "of {} characters",
-                                 text.size()));
+    throw_data_error(
+        fmt::format("invalid hexadecimal data: odd number of digits in bytea value "
+                    "of {} characters",
+                    text.size()));
   out.reserve(digits.size() / 2);
   for (std::size_t i = 0; i < digits.size(); i += 2) {
     const int high = hex_value(digits[i]);
     const int low = hex_value(digits[i + 1]);
     if (high < 0 || low < 0)
-      throw_data_error(
-          fmt::format("invalid hexadecimal digit in bytea value at position {}",
-                      (high < 0 ? i : i + 1) + 2));
+      throw_data_error(fmt::format("invalid hexadecimal digit in bytea value at position {}",
+                                   (high < 0 ? i : i + 1) + 2));
     out.push_back(static_cast<std::byte>(high * 16 + low));
   }
 }
@@ -47,8 +49,8 @@ void decode_escape(std::string_view text, Bytes& out) {
       ++i;
       continue;
     }
-    if (i + 3 < text.size() && text[i + 1] >= '0' && text[i + 1] <= '3' &&
-        is_octal(text[i + 2]) && is_octal(text[i + 3])) {
+    if (i + 3 < text.size() && text[i + 1] >= '0' && text[i + 1] <= '3' && is_octal(text[i + 2]) &&
+        is_octal(text[i + 3])) {
       const int value = (text[i + 1] - '0') * 64 + (text[i + 2] - '0') * 8 + (text[i + 3] - '0');
       out.push_back(static_cast<std::byte>(value));
       i += 3;

@@ -10,8 +10,12 @@
 namespace pgorm {
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+char to_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -128,7 +132,9 @@ Decimal::Decimal(std::string_view text) {
   text_.assign(text);
 }
 
-double Decimal::to_double() const { return detail::decode_double(text_); }
+double Decimal::to_double() const {
+  return detail::decode_double(text_);
+}
 
 // Compares values, not spellings, as PostgreSQL does: 1.50 = 1.5, -0 = 0, 1e3 = 1000, and
 // (unlike IEEE floating point) NaN = NaN.

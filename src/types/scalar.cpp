@@ -12,7 +12,9 @@
 namespace pgorm {
 namespace {
 
-char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char to_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -48,15 +50,15 @@ F decode_floating(std::string_view text, std::string_view type) {
   if (parse_special_float(text, value)) return value;
   std::string_view body = text;
   // std::from_chars refuses the leading '+' that PostgreSQL (strtod) accepts.
-  if (!body.empty() && body.front() == '+') body.remove_prefix(1);
+  if (body.size() > 1 && body.front() == '+' && body[1] != '-') body.remove_prefix(1);
   // Reject what from_chars would take for a special value ("nan(1)", "-nan") or a second sign.
-  if (body.empty() || !(body.front() == '-' || body.front() == '.' ||
-                        (body.front() >= '0' && body.front() <= '9')))
+  if (body.empty() ||
+      !(body.front() == '-' || body.front() == '.' || (body.front() >= '0' && body.front() <= '9')))
     throw_data_error(fmt::format("invalid input syntax for type {}: '{}'", type, text));
   const char* first = body.data();
   const char* last = first + body.size();
   auto [ptr, ec] = std::from_chars(first, last, value, std::chars_format::general);
-  if (ec == std::errc::result_out_of_range)
+  if (ec == std::errc::result_out_of_range && ptr == last)
     throw_data_error(fmt::format("value '{}' is out of range for type {}", text, type));
   if (ec != std::errc{} || ptr != last || std::isnan(value) || std::isinf(value))
     throw_data_error(fmt::format("invalid input syntax for type {}: '{}'", type, text));
@@ -109,14 +111,20 @@ std::int64_t decode_int(std::string_view text, std::int64_t min, std::int64_t ma
   return value;
 }
 
-void encode_double(double v, std::string& out) { encode_floating(v, out); }
-void encode_float(float v, std::string& out) { encode_floating(v, out); }
+void encode_double(double v, std::string& out) {
+  encode_floating(v, out);
+}
+void encode_float(float v, std::string& out) {
+  encode_floating(v, out);
+}
 
 double decode_double(std::string_view text) {
   return decode_floating<double>(text, "double precision");
 }
 
-float decode_float(std::string_view text) { return decode_floating<float>(text, "real"); }
+float decode_float(std::string_view text) {
+  return decode_floating<float>(text, "real");
+}
 
 void check_no_nul(std::string_view text) {
   if (text.find('\0') != std::string_view::npos)

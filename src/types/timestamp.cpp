@@ -21,7 +21,9 @@ constexpr std::int64_t kDaysPer400Years = 146'097;
 constexpr Date kInfiniteDate = std::chrono::year::max() / std::chrono::December / 31;
 constexpr Date kMinusInfiniteDate = std::chrono::year::min() / std::chrono::January / 1;
 
-char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char to_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -174,8 +176,8 @@ void encode_timestamp(microseconds since_epoch, bool with_zone, std::string& out
   }
   const std::int64_t seconds = time_of_day / kMicrosPerSecond;
   const std::int64_t fraction = time_of_day % kMicrosPerSecond;
-  std::string time = fmt::format(" {:02}:{:02}:{:02}", seconds / 3600, seconds / 60 % 60,
-                                 seconds % 60);
+  std::string time =
+      fmt::format(" {:02}:{:02}:{:02}", seconds / 3600, seconds / 60 % 60, seconds % 60);
   if (fraction != 0) {
     std::string digits = fmt::format("{:06}", fraction);
     while (digits.back() == '0') digits.pop_back();

@@ -20,8 +20,8 @@ int hex_value(char c) {
 std::mt19937_64& random_engine() {
   thread_local std::mt19937_64 engine = [] {
     std::random_device device;
-    std::seed_seq seed{device(), device(), device(), device(), device(), device(), device(),
-                       device()};
+    std::seed_seq seed{device(), device(), device(), device(),
+                       device(), device(), device(), device()};
     return std::mt19937_64(seed);
   }();
   return engine;

@@ -136,3 +136,23 @@ struct TodoCategory : pgorm::Model<TodoCategory, pgorm::CustomKey> {
 };
 
 }  // namespace testmodels
+
+namespace testmodels {
+
+// Client-generated UUID keys let a child reference its parent before either is inserted.
+struct Project : pgorm::Model<Project, pgorm::UuidKey, pgorm::Timestamps> {
+  std::string name;
+  static constexpr auto columns = pgorm::columns(pgorm::column<&Project::name>(pgorm::unique));
+};
+
+struct Task : pgorm::Model<Task, pgorm::UuidKey> {
+  pgorm::Uuid project_id;
+  std::string title;
+  std::int32_t points = 0;
+  static constexpr auto columns = pgorm::columns(
+      pgorm::column<&Task::project_id>(pgorm::foreign_key<&Project::id>(pgorm::on_delete::cascade)),
+      pgorm::column<&Task::title>(),
+      pgorm::column<&Task::points>(pgorm::check("points >= 0", "points_not_negative")));
+};
+
+}  // namespace testmodels

@@ -42,6 +42,18 @@ class Params {
     return *this;
   }
 
+  // Appends the values of another Params after this one's.
+  Params& append(const Params& other) {
+    std::size_t base = buffer_.size();
+    buffer_.append(other.buffer_);
+    for (std::size_t start : other.starts_) starts_.push_back(start == kNull ? kNull : base + start);
+    return *this;
+  }
+  // The i-th value's text, or nullptr for NULL (for to_sql() and error messages in tests).
+  const char* value(std::size_t i) const noexcept {
+    return starts_[i] == kNull ? nullptr : buffer_.data() + starts_[i];
+  }
+
   std::size_t size() const noexcept { return starts_.size(); }
   bool empty() const noexcept { return starts_.empty(); }
   void clear() noexcept {

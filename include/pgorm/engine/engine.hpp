@@ -1,0 +1,65 @@
+// pgorm::Engine: a database URL plus a connection pool, SQLAlchemy's create_engine(). The value
+// a program makes once and passes to everything that needs the database.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "pgorm/engine/pool.hpp"
+#include "pgorm/engine/url.hpp"
+
+namespace pgorm {
+
+struct EngineOptions {
+  // The pool (see PoolOptions for what each does).
+  std::size_t pool_size = 5;
+  std::size_t max_overflow = 10;
+  std::chrono::milliseconds pool_timeout{30000};
+  bool pool_pre_ping = false;
+  std::optional<std::chrono::milliseconds> pool_recycle;
+  PoolOptions::Order pool_order = PoolOptions::Order::lifo;
+  bool reset_on_return = true;
+
+  // Named server-side prepared statements for Connection::execute_prepared. Turn off behind
+  // PgBouncer in transaction pooling mode (before 1.21), where they break.
+  bool prepared_statements = true;
+  // Server-side limit for every statement; a statement running longer fails with QueryCanceled.
+  // Sent in the startup packet (libpq's `options`), so it costs no round trip.
+  std::optional<std::chrono::milliseconds> statement_timeout;
+  // Shown in pg_stat_activity and the server log; overrides application_name in the URL.
+  std::string application_name;
+};
+
+// A cheap, copyable handle: copies share one pool. Opens no connection until connect().
+class Engine {
+ public:
+  // `url` as accepted by Url::parse (postgresql:// URL, libpq keyword string, or "" for libpq's
+  // PG* environment variables). Throws ConfigurationError for a bad URL.
+  explicit Engine(std::string_view url, EngineOptions options = {});
+  explicit Engine(Url url, EngineOptions options = {});
+  // DATABASE_URL if set, else libpq's PG* environment variables.
+  static Engine from_env(EngineOptions options = {});
+
+  // A connection from the pool, returned to it when the handle goes out of scope.
+  PooledConnection connect() const;
+  Pool& pool() const noexcept;
+  // The URL as given (without the options the engine adds).
+  const Url& url() const noexcept;
+  const EngineOptions& options() const noexcept;
+  // Closes every pooled connection (checked-out ones when returned); the engine stays usable.
+  void dispose() const;
+  // For logs: "Engine(postgresql://app:***@db:5432/app, pool_size=5, max_overflow=10)".
+  std::string to_string() const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+Engine create_engine(std::string_view url, EngineOptions options = {});
+
+}  // namespace pgorm

@@ -1,0 +1,312 @@
+// Bulk statements: pgorm::update<T>(), pgorm::delete_<T>(), pgorm::insert<T>(). An UPDATE or
+// DELETE without where() does not compile unless it says .all_rows().
+#pragma once
+
+#include <algorithm>
+#include <concepts>
+#include <functional>
+#include <cstddef>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "pgorm/query/expression.hpp"
+#include "pgorm/query/parts.hpp"
+
+namespace pgorm {
+namespace query {
+
+// Whether a statement returns rows (RETURNING) or a count of affected rows.
+template <class T, bool Returning>
+using dml_row_t = std::conditional_t<Returning, T, void>;
+
+template <model T, bool HasWhere = false, bool Returning = false>
+class Update {
+ public:
+  using model_type = T;
+  using row_type = dml_row_t<T, Returning>;
+  static constexpr bool has_where = HasWhere;
+
+  explicit Update(UpdateParts parts) : parts_(std::move(parts)) {}
+
+  // SET column = value
+  template <auto M, class U>
+  Update set(Column<M> column, const U& value) const {
+    static_assert(std::is_same_v<typename Column<M>::model_type, T>,
+                  "pgorm: update<T>().set(): the column belongs to another model");
+    Update out(*this);
+    out.begin_assignment(column.name());
+    using Member = typename Column<M>::member_type;
+    if constexpr (expression<U>) {
+      static_assert(std::is_same_v<value_of_t<U>, typename Column<M>::value_type>,
+                    "pgorm: set(): the expression's C++ type does not match the column's type");
+      out.parts_.assignments += value.to_expr().fragment;
+    } else if constexpr (std::is_same_v<std::remove_cvref_t<U>, std::nullopt_t>) {
+      static_assert(is_optional_v<Member>, "pgorm: set(): this column is NOT NULL");
+      out.parts_.assignments += "NULL";
+    } else {
+      static_assert(value_fits<typename Column<M>::value_type, U> || std::is_same_v<Member, U>,
+                    "pgorm: set(): the value's C++ type does not match the column's type");
+      if constexpr (std::is_same_v<Member, std::remove_cvref_t<U>>)
+        out.parts_.assignments.add_param(value);
+      else
+        add_value<typename Column<M>::value_type>(out.parts_.assignments, value);
+    }
+    return out;
+  }
+
+  template <class E>
+  Update<T, true, Returning> where(const E& condition_expr) const {
+    static_assert(condition<E>, "pgorm: where() takes a condition (a boolean expression)");
+    static_assert(list_subset<models_of_t<E>, type_list<T>>::value,
+                  "pgorm: an UPDATE's condition may use the updated model's columns only");
+    UpdateParts p = parts_;
+    if (!p.where.empty()) p.where += " AND ";
+    p.where += condition_expr.to_expr().fragment;
+    p.has_where = true;
+    return Update<T, true, Returning>(std::move(p));
+  }
+  // Says that updating every row is intended.
+  Update<T, true, Returning> all_rows() const { return Update<T, true, Returning>(parts_); }
+  Update with_deleted() const {
+    Update out(*this);
+    out.parts_.with_deleted = true;
+    return out;
+  }
+  // RETURNING every column: executing gives the updated objects.
+  Update<T, HasWhere, true> returning() const {
+    UpdateParts p = parts_;
+    p.returning = true;
+    return Update<T, HasWhere, true>(std::move(p));
+  }
+
+  Statement statement() const {
+    static_assert(HasWhere,
+                  "pgorm: UPDATE without where() would change every row: add .where(...) or say "
+                  ".all_rows()");
+    UpdateParts p = parts_;
+    if (p.assignments.empty()) {
+      ErrorInfo info;
+      info.table = p.table->name;
+      info.message = "update() has no set(...)";
+      throw ProgrammingError(std::move(info));
+    }
+    // updated_at follows every UPDATE of a Timestamps model, unless the statement sets it.
+    if constexpr (model_traits<T>::timestamps) {
+      if (std::find(p.assigned.begin(), p.assigned.end(), "updated_at") == p.assigned.end())
+        p.assignments += ", \"updated_at\" = now()";
+    }
+    return finish(render_update(p));
+  }
+  std::string to_sql() const { return statement().to_string(); }
+
+ private:
+  void begin_assignment(std::string_view column) {
+    if (!parts_.assignments.empty()) parts_.assignments += ", ";
+    parts_.assignments.add_identifier(column);
+    parts_.assignments += " = ";
+    parts_.assigned.emplace_back(column);
+  }
+  UpdateParts parts_;
+};
+
+template <model T, bool HasWhere = false, bool Returning = false>
+class Delete {
+ public:
+  using model_type = T;
+  using row_type = dml_row_t<T, Returning>;
+  static constexpr bool has_where = HasWhere;
+
+  explicit Delete(DeleteParts parts) : parts_(std::move(parts)) {}
+
+  template <class E>
+  Delete<T, true, Returning> where(const E& condition_expr) const {
+    static_assert(condition<E>, "pgorm: where() takes a condition (a boolean expression)");
+    static_assert(list_subset<models_of_t<E>, type_list<T>>::value,
+                  "pgorm: a DELETE's condition may use the deleted model's columns only");
+    DeleteParts p = parts_;
+    if (!p.where.empty()) p.where += " AND ";
+    p.where += condition_expr.to_expr().fragment;
+    p.has_where = true;
+    return Delete<T, true, Returning>(std::move(p));
+  }
+  Delete<T, true, Returning> all_rows() const { return Delete<T, true, Returning>(parts_); }
+  // For SoftDelete models: really DELETE the rows instead of setting deleted_at.
+  Delete hard() const {
+    Delete out(*this);
+    out.parts_.hard = true;
+    return out;
+  }
+  Delete<T, HasWhere, true> returning() const {
+    DeleteParts p = parts_;
+    p.returning = true;
+    return Delete<T, HasWhere, true>(std::move(p));
+  }
+  Statement statement() const {
+    static_assert(HasWhere,
+                  "pgorm: DELETE without where() would remove every row: add .where(...) or say "
+                  ".all_rows()");
+    return finish(render_delete(parts_));
+  }
+  std::string to_sql() const { return statement().to_string(); }
+
+ private:
+  DeleteParts parts_;
+};
+
+// Appends one object's values as a VALUES row. A serial key holding 0, a UUID key holding the nil
+// UUID and a column with a server default holding its C++ default value are sent as DEFAULT, so the
+// server fills them in (and RETURNING brings them back).
+template <model T>
+void append_values_row(Fragment& out, const T& object) {
+  out += "(";
+  bool first = true;
+  model_traits<T>::for_each_column([&](const auto& def) {
+    using Def = std::remove_cvref_t<decltype(def)>;
+    if (!first) out += ", ";
+    first = false;
+    const auto& value = Def::ref(object);
+    bool use_default = false;
+    if constexpr (Def::template has<serial_t> || Def::template has<server_default>) {
+      if constexpr (std::is_default_constructible_v<typename Def::member_type> &&
+                    std::equality_comparable<typename Def::member_type>)
+        use_default = value == typename Def::member_type{};
+    }
+    if (use_default)
+      out += "DEFAULT";
+    else
+      out.add_param(value);
+  });
+  out += ")";
+}
+
+enum class ConflictAction { none, nothing, update };
+
+template <model T, bool Returning = false>
+class Insert {
+ public:
+  using model_type = T;
+  using row_type = dml_row_t<T, Returning>;
+
+  Insert() = default;
+
+  // Rows to insert: any range of T (one statement; for huge ranges, the session splits batches).
+  template <class Range>
+  Insert values(const Range& objects) const {
+    Insert out(*this);
+    for (const T& object : objects) {
+      if (!out.rows_.empty()) out.rows_ += ", ";
+      append_values_row(out.rows_, object);
+      ++out.count_;
+    }
+    return out;
+  }
+  Insert value(const T& object) const { return values(std::vector<std::reference_wrapper<const T>>{object}); }
+
+  // ON CONFLICT (columns) ...
+  template <auto... Ms>
+  Insert on_conflict() const {
+    static_assert(sizeof...(Ms) > 0, "pgorm: on_conflict<&T::a, ...>() needs the conflict columns");
+    static_assert((std::is_same_v<typename Column<Ms>::model_type, T> && ...),
+                  "pgorm: on_conflict(): the columns belong to another model");
+    Insert out(*this);
+    out.conflict_columns_ = {std::string(Column<Ms>::name())...};
+    return out;
+  }
+  Insert do_nothing() const {
+    Insert out(*this);
+    out.action_ = ConflictAction::nothing;
+    return out;
+  }
+  // DO UPDATE SET c = EXCLUDED.c for the listed columns (an upsert).
+  template <auto... Ms>
+  Insert do_update() const {
+    static_assert(sizeof...(Ms) > 0, "pgorm: do_update<&T::a, ...>() needs the columns to update");
+    static_assert((std::is_same_v<typename Column<Ms>::model_type, T> && ...),
+                  "pgorm: do_update(): the columns belong to another model");
+    Insert out(*this);
+    out.action_ = ConflictAction::update;
+    out.update_columns_ = {std::string(Column<Ms>::name())...};
+    if constexpr (model_traits<T>::timestamps) out.update_columns_.push_back("updated_at");
+    return out;
+  }
+  Insert<T, true> returning() const {
+    Insert<T, true> out;
+    out.rows_ = rows_;
+    out.count_ = count_;
+    out.conflict_columns_ = conflict_columns_;
+    out.update_columns_ = update_columns_;
+    out.action_ = action_;
+    return out;
+  }
+
+  std::size_t size() const noexcept { return count_; }
+  Statement statement() const {
+    const TableInfo& t = table_info<T>();
+    Fragment f;
+    f += "INSERT INTO ";
+    f.add_identifier(t.name);
+    f += " (";
+    append_columns(f.sql, t);
+    f += ") VALUES ";
+    f += rows_;
+    if (action_ != ConflictAction::none) {
+      f += " ON CONFLICT (";
+      for (std::size_t i = 0; i < conflict_columns_.size(); ++i) {
+        if (i) f += ", ";
+        f.add_identifier(conflict_columns_[i]);
+      }
+      f += ")";
+      if (action_ == ConflictAction::nothing) {
+        f += " DO NOTHING";
+      } else {
+        f += " DO UPDATE SET ";
+        for (std::size_t i = 0; i < update_columns_.size(); ++i) {
+          if (i) f += ", ";
+          f.add_identifier(update_columns_[i]);
+          f += " = EXCLUDED.";
+          f.add_identifier(update_columns_[i]);
+        }
+      }
+    }
+    if (Returning) {
+      f += " RETURNING ";
+      append_columns(f.sql, t);
+    }
+    return finish(std::move(f));
+  }
+  std::string to_sql() const { return statement().to_string(); }
+
+ private:
+  template <model, bool>
+  friend class Insert;
+  Fragment rows_;
+  std::size_t count_ = 0;
+  std::vector<std::string> conflict_columns_;
+  std::vector<std::string> update_columns_;
+  ConflictAction action_ = ConflictAction::none;
+};
+
+}  // namespace query
+
+template <model T>
+query::Update<T> update() {
+  query::UpdateParts parts;
+  parts.table = &table_info<T>();
+  return query::Update<T>(std::move(parts));
+}
+
+// DELETE; for SoftDelete models it sets deleted_at instead, unless .hard().
+template <model T>
+query::Delete<T> delete_() {
+  query::DeleteParts parts;
+  parts.table = &table_info<T>();
+  return query::Delete<T>(std::move(parts));
+}
+
+template <model T>
+query::Insert<T> insert() {
+  return query::Insert<T>();
+}
+
+}  // namespace pgorm

@@ -1,0 +1,423 @@
+// Typed SQL expressions: pgorm::col<&Todo::status> == TodoStatus::pending, .ilike(), .in(), &&, ||,
+// aggregates and ORDER BY terms. Each expression knows its C++ value type and the models it uses,
+// so comparing a column with a value of another type, or filtering on a model the query does not
+// select from, does not compile.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "pgorm/model/metadata.hpp"
+#include "pgorm/query/fragment.hpp"
+#include "pgorm/types/array.hpp"
+#include "pgorm/types/numeric.hpp"
+
+namespace pgorm {
+
+namespace query {
+
+using detail::type_list;
+
+template <class A, class B>
+struct concat_lists;
+template <class... A, class... B>
+struct concat_lists<type_list<A...>, type_list<B...>> {
+  using type = type_list<A..., B...>;
+};
+template <class A, class B>
+using concat_t = typename concat_lists<A, B>::type;
+
+template <class T, class List>
+struct list_contains;
+template <class T, class... Ts>
+struct list_contains<T, type_list<Ts...>> : std::bool_constant<(std::is_same_v<T, Ts> || ...)> {};
+
+// Every model of `Used` is one of `Available`.
+template <class Used, class Available>
+struct list_subset;
+template <class... Us, class Available>
+struct list_subset<type_list<Us...>, Available>
+    : std::bool_constant<(list_contains<Us, Available>::value && ...)> {};
+
+// An SQL expression whose values have C++ type Value (NULL-ness aside), that reads columns of
+// the models in ModelList, and whose result is read into Result (Value or std::optional<Value>).
+template <class Value, class ModelList, class Result = Value>
+struct Expr {
+  using value_type = Value;
+  using models = ModelList;
+  using result_type = Result;
+  Fragment fragment;
+  const Expr& to_expr() const& noexcept { return *this; }
+  Expr to_expr() && noexcept { return std::move(*this); }
+};
+
+template <class T>
+concept expression = requires(const T& t) {
+  typename std::remove_cvref_t<decltype(t.to_expr())>::value_type;
+  typename std::remove_cvref_t<decltype(t.to_expr())>::models;
+};
+template <expression E>
+using expr_t = std::remove_cvref_t<decltype(std::declval<const E&>().to_expr())>;
+template <expression E>
+using value_of_t = typename expr_t<E>::value_type;
+template <expression E>
+using models_of_t = typename expr_t<E>::models;
+
+// A condition: a boolean expression.
+template <class E>
+concept condition = expression<E> && std::is_same_v<value_of_t<E>, bool>;
+
+// Whether a C++ value of type U may be compared with (or assigned to) a column of type V.
+template <class V, class U>
+inline constexpr bool value_fits =
+    std::is_same_v<V, std::remove_cvref_t<U>> ||
+    (std::is_arithmetic_v<V> && std::is_arithmetic_v<std::remove_cvref_t<U>> &&
+     !std::is_same_v<V, bool> && !std::is_same_v<std::remove_cvref_t<U>, bool> &&
+     std::is_floating_point_v<V> >= std::is_floating_point_v<std::remove_cvref_t<U>>) ||
+    (std::is_same_v<V, std::string> && std::is_convertible_v<const U&, std::string_view>);
+
+// Appends a C++ value as a bind parameter encoded as the column type V.
+template <class V, class U>
+void add_value(Fragment& f, const U& value) {
+  if constexpr (std::is_same_v<V, std::string>)
+    f.add_param(std::string_view(value));
+  else if constexpr (std::is_same_v<V, std::remove_cvref_t<U>>)
+    f.add_param(value);
+  else
+    f.add_param(static_cast<V>(value));
+}
+
+template <class L, class R>
+auto compare(const L& left, const R& right, std::string_view op) {
+  const auto& l = left.to_expr();
+  using V = value_of_t<L>;
+  if constexpr (expression<R>) {
+    static_assert(std::is_same_v<V, value_of_t<R>>,
+                  "pgorm: the two sides of this comparison have different C++ types");
+    Expr<bool, concat_t<models_of_t<L>, models_of_t<R>>> out;
+    if constexpr (!std::is_same_v<V, value_of_t<R>>) return out;
+    out.fragment += "(";
+    out.fragment += l.fragment;
+    out.fragment += op;
+    out.fragment += right.to_expr().fragment;
+    out.fragment += ")";
+    return out;
+  } else {
+    static_assert(!std::is_same_v<std::remove_cvref_t<R>, std::nullopt_t>,
+                  "pgorm: compare with NULL using .is_null() / .is_not_null()");
+    static_assert(std::is_same_v<std::remove_cvref_t<R>, std::nullopt_t> || value_fits<V, R>,
+                  "pgorm: this value's C++ type does not match the column's type");
+    Expr<bool, models_of_t<L>> out;
+    if constexpr (value_fits<V, R>) {  // keeps a failed static_assert the only error shown
+      out.fragment += "(";
+      out.fragment += l.fragment;
+      out.fragment += op;
+      add_value<V>(out.fragment, right);
+      out.fragment += ")";
+    }
+    return out;
+  }
+}
+
+template <class Op, class L, class R>
+auto logical(const L& left, const R& right, std::string_view op) {
+  static_assert(condition<L> && condition<R>, "pgorm: && and || combine conditions only");
+  Expr<bool, concat_t<models_of_t<L>, models_of_t<R>>> out;
+  out.fragment += "(";
+  out.fragment += left.to_expr().fragment;
+  out.fragment += op;
+  out.fragment += right.to_expr().fragment;
+  out.fragment += ")";
+  return out;
+}
+
+// ORDER BY term.
+template <class ModelList>
+struct OrderTerm {
+  using models = ModelList;
+  Fragment fragment;
+  OrderTerm nulls_first() && {
+    fragment += " NULLS FIRST";
+    return std::move(*this);
+  }
+  OrderTerm nulls_last() && {
+    fragment += " NULLS LAST";
+    return std::move(*this);
+  }
+};
+
+// Methods every expression has (CRTP): .is_null(), .in(), .between(), .like(), .asc(), ...
+template <class Self>
+struct ExprMethods {
+  auto is_null() const { return suffix(" IS NULL"); }
+  auto is_not_null() const { return suffix(" IS NOT NULL"); }
+
+  // = ANY($1) with one array parameter: the statement text does not depend on the list's length.
+  template <class U>
+  auto in(const std::vector<U>& values) const {
+    return any_of(values, " = ANY(", ")");
+  }
+  template <class U>
+  auto in(std::initializer_list<U> values) const {
+    return in(std::vector<U>(values));
+  }
+  template <class U>
+  auto not_in(const std::vector<U>& values) const {
+    return any_of(values, " <> ALL(", ")");
+  }
+  template <class U>
+  auto not_in(std::initializer_list<U> values) const {
+    return not_in(std::vector<U>(values));
+  }
+  template <class A, class B>
+  auto between(const A& low, const B& high) const {
+    using V = value_of_t<Self>;
+    static_assert(value_fits<V, A> && value_fits<V, B>,
+                  "pgorm: between(): the bounds' C++ type does not match the column's type");
+    Expr<bool, models_of_t<Self>> out;
+    if constexpr (!(value_fits<V, A> && value_fits<V, B>)) return out;
+    out.fragment += "(";
+    out.fragment += self().fragment;
+    out.fragment += " BETWEEN ";
+    add_value<V>(out.fragment, low);
+    out.fragment += " AND ";
+    add_value<V>(out.fragment, high);
+    out.fragment += ")";
+    return out;
+  }
+  auto like(std::string_view pattern) const { return text_match(pattern, " LIKE "); }
+  auto ilike(std::string_view pattern) const { return text_match(pattern, " ILIKE "); }
+  auto not_like(std::string_view pattern) const { return text_match(pattern, " NOT LIKE "); }
+
+  auto asc() const { return OrderTerm<models_of_t<Self>>{self().fragment}; }
+  auto desc() const {
+    OrderTerm<models_of_t<Self>> t{self().fragment};
+    t.fragment += " DESC";
+    return t;
+  }
+
+ private:
+  decltype(auto) self() const { return static_cast<const Self&>(*this).to_expr(); }
+  auto suffix(std::string_view text) const {
+    Expr<bool, models_of_t<Self>> out;
+    out.fragment += "(";
+    out.fragment += self().fragment;
+    out.fragment += text;
+    out.fragment += ")";
+    return out;
+  }
+  template <class U>
+  auto any_of(const std::vector<U>& values, std::string_view open, std::string_view close) const {
+    using V = value_of_t<Self>;
+    static_assert(value_fits<V, U>,
+                  "pgorm: in(): the list's C++ type does not match the column's type");
+    Expr<bool, models_of_t<Self>> out;
+    if constexpr (!value_fits<V, U>) return out;
+    out.fragment += "(";
+    out.fragment += self().fragment;
+    out.fragment += open;
+    if constexpr (std::is_same_v<V, U>) {
+      out.fragment.add_param(values);
+    } else {
+      std::vector<V> converted(values.begin(), values.end());
+      out.fragment.add_param(converted);
+    }
+    out.fragment += close;
+    out.fragment += ")";
+    return out;
+  }
+  auto text_match(std::string_view pattern, std::string_view op) const {
+    static_assert(std::is_same_v<value_of_t<Self>, std::string>,
+                  "pgorm: like()/ilike() apply to text columns only");
+    Expr<bool, models_of_t<Self>> out;
+    out.fragment += "(";
+    out.fragment += self().fragment;
+    out.fragment += op;
+    out.fragment.add_param(pattern);
+    out.fragment += ")";
+    return out;
+  }
+};
+
+// An expression value with the methods above.
+template <class Value, class ModelList, class Result = Value>
+struct Term : Expr<Value, ModelList, Result>, ExprMethods<Term<Value, ModelList, Result>> {};
+
+// A model's column: pgorm::col<&Todo::title>. Renders as "todos"."title".
+template <auto Member>
+struct Column : ExprMethods<Column<Member>> {
+  using owner_type = typename member_pointer_traits<decltype(Member)>::class_type;
+  using model_type = model_of_t<owner_type>;
+  static_assert(model_traits<model_type>::template has_column<Member>,
+                "pgorm::col<&Model::member>: this member is not a declared column of its model");
+  using def = column_of_t<model_type, Member>;
+  using member_type = typename def::member_type;
+  using value_type = typename def::value_type;
+  using models = type_list<model_type>;
+  using expr_type = Expr<value_type, models, member_type>;
+
+  expr_type to_expr() const {
+    expr_type e;
+    e.fragment.add_identifier(model_traits<model_type>::table_name());
+    e.fragment += ".";
+    e.fragment.add_identifier(name());
+    return e;
+  }
+  static constexpr std::string_view name() {
+    return std::get<model_traits<model_type>::template column_index<Member>()>(
+               model_traits<model_type>::columns)
+        .name();
+  }
+};
+
+}  // namespace query
+
+// The column of a model member, for use in queries.
+template <auto Member>
+inline constexpr query::Column<Member> col{};
+
+// Plain SQL as an expression of type V, for what the builder does not cover: pgorm::raw<Timestamp>("now()").
+template <class V>
+query::Term<V, query::type_list<>> raw(std::string_view sql_text) {
+  query::Term<V, query::type_list<>> t;
+  t.fragment += sql_text;
+  return t;
+}
+
+// ---- operators (found by argument-dependent lookup on query types) ----
+namespace query {
+
+template <expression L, class R>
+auto operator==(const L& l, const R& r) {
+  return compare(l, r, " = ");
+}
+template <expression L, class R>
+auto operator!=(const L& l, const R& r) {
+  return compare(l, r, " <> ");
+}
+template <expression L, class R>
+auto operator<(const L& l, const R& r) {
+  return compare(l, r, " < ");
+}
+template <expression L, class R>
+auto operator<=(const L& l, const R& r) {
+  return compare(l, r, " <= ");
+}
+template <expression L, class R>
+auto operator>(const L& l, const R& r) {
+  return compare(l, r, " > ");
+}
+template <expression L, class R>
+auto operator>=(const L& l, const R& r) {
+  return compare(l, r, " >= ");
+}
+template <expression L, expression R>
+auto operator&&(const L& l, const R& r) {
+  return logical<void>(l, r, " AND ");
+}
+template <expression L, expression R>
+auto operator||(const L& l, const R& r) {
+  return logical<void>(l, r, " OR ");
+}
+template <expression E>
+auto operator!(const E& e) {
+  static_assert(condition<E>, "pgorm: ! negates conditions only");
+  Expr<bool, models_of_t<E>> out;
+  out.fragment += "(NOT ";
+  out.fragment += e.to_expr().fragment;
+  out.fragment += ")";
+  return out;
+}
+
+// ---- aggregates ----
+
+template <class V>
+struct sum_result {
+  using type = V;
+};
+template <>
+struct sum_result<std::int16_t> {
+  using type = std::int64_t;
+};
+template <>
+struct sum_result<std::int32_t> {
+  using type = std::int64_t;
+};
+template <>
+struct sum_result<std::int64_t> {
+  using type = Decimal;  // PostgreSQL: sum(bigint) is numeric
+};
+template <>
+struct sum_result<float> {
+  using type = float;
+};
+template <class V>
+struct avg_result {
+  using type = std::conditional_t<std::is_floating_point_v<V>, double, Decimal>;
+};
+
+template <class V, class ModelList, class Result, class E>
+Term<V, ModelList, Result> function_call(std::string_view name, const E& argument) {
+  Term<V, ModelList, Result> out;
+  out.fragment += name;
+  out.fragment += "(";
+  out.fragment += argument.to_expr().fragment;
+  out.fragment += ")";
+  return out;
+}
+
+}  // namespace query
+
+// count(*)
+inline query::Term<std::int64_t, query::type_list<>> count() {
+  query::Term<std::int64_t, query::type_list<>> t;
+  t.fragment += "count(*)";
+  return t;
+}
+// count(expr): rows where expr is not NULL.
+template <query::expression E>
+auto count(const E& e) {
+  return query::function_call<std::int64_t, query::models_of_t<E>, std::int64_t>("count", e);
+}
+template <query::expression E>
+auto count_distinct(const E& e) {
+  query::Term<std::int64_t, query::models_of_t<E>, std::int64_t> t;
+  t.fragment += "count(DISTINCT ";
+  t.fragment += e.to_expr().fragment;
+  t.fragment += ")";
+  return t;
+}
+// sum/avg/min/max are NULL over no rows, so their results are std::optional.
+template <query::expression E>
+auto sum(const E& e) {
+  using V = query::value_of_t<E>;
+  static_assert(std::is_arithmetic_v<V> || std::is_same_v<V, Decimal>,
+                "pgorm::sum applies to numeric columns only");
+  using R = typename query::sum_result<V>::type;
+  return query::function_call<R, query::models_of_t<E>, std::optional<R>>("sum", e);
+}
+template <query::expression E>
+auto avg(const E& e) {
+  using V = query::value_of_t<E>;
+  static_assert(std::is_arithmetic_v<V> || std::is_same_v<V, Decimal>,
+                "pgorm::avg applies to numeric columns only");
+  using R = typename query::avg_result<V>::type;
+  return query::function_call<R, query::models_of_t<E>, std::optional<R>>("avg", e);
+}
+template <query::expression E>
+auto min(const E& e) {
+  using V = query::value_of_t<E>;
+  return query::function_call<V, query::models_of_t<E>, std::optional<V>>("min", e);
+}
+template <query::expression E>
+auto max(const E& e) {
+  using V = query::value_of_t<E>;
+  return query::function_call<V, query::models_of_t<E>, std::optional<V>>("max", e);
+}
+
+}  // namespace pgorm

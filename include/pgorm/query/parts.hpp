@@ -1,0 +1,75 @@
+// The runtime statement tree the typed builders fill in, and the PostgreSQL renderer's entry
+// points (src/query/render.cpp). Kept free of templates so the rendering code compiles once.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pgorm/model/metadata.hpp"
+#include "pgorm/query/fragment.hpp"
+
+namespace pgorm::query {
+
+enum class LockMode { none, update, update_nowait, update_skip_locked, share, share_nowait,
+                      share_skip_locked };
+
+struct JoinPart {
+  const TableInfo* table = nullptr;
+  bool outer = false;
+  Fragment on;
+};
+
+struct SelectParts {
+  const TableInfo* from = nullptr;
+  Fragment projection;  // empty: every column of `from`
+  bool distinct = false;
+  std::vector<JoinPart> joins;
+  Fragment where;
+  std::vector<Fragment> group_by;
+  Fragment having;
+  std::vector<Fragment> order_by;
+  std::optional<std::int64_t> limit;
+  std::optional<std::int64_t> offset;
+  LockMode lock = LockMode::none;
+  bool with_deleted = false;
+
+  // ON condition for joining `table` along the one foreign key between it and a table already in
+  // the query; throws ProgrammingError when there is none or more than one.
+  Fragment foreign_key_join(const TableInfo& table) const;
+  void add_where(const Fragment& condition);
+};
+
+Fragment render_select(const SelectParts& parts);
+// SELECT count(*) over the rows the select would return (ignoring ORDER BY).
+Fragment render_count(const SelectParts& parts);
+// SELECT EXISTS (...)
+Fragment render_exists(const SelectParts& parts);
+
+struct UpdateParts {
+  const TableInfo* table = nullptr;
+  Fragment assignments;  // "col" = value, ...
+  std::vector<std::string> assigned;  // column names already assigned
+  Fragment where;
+  bool has_where = false;
+  bool with_deleted = false;
+  bool returning = false;
+};
+Fragment render_update(const UpdateParts& parts);
+
+struct DeleteParts {
+  const TableInfo* table = nullptr;
+  Fragment where;
+  bool has_where = false;
+  bool hard = false;  // a real DELETE on a SoftDelete table
+  bool returning = false;
+};
+Fragment render_delete(const DeleteParts& parts);
+
+// "todos"."id", "todos"."title", ... for every column of a table.
+void append_qualified_columns(Fragment& out, const TableInfo& table);
+// "id", "title", ...
+void append_columns(std::string& out, const TableInfo& table);
+
+}  // namespace pgorm::query

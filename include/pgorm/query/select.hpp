@@ -1,0 +1,283 @@
+// pgorm::select: typed SELECT statements over models, columns and aggregates.
+//   select<Todo>().where(col<&Todo::status> == TodoStatus::pending)
+//                 .order_by(col<&Todo::created_at>.desc()).offset(20).limit(10)
+#pragma once
+
+#include <cstdint>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "pgorm/query/expression.hpp"
+#include "pgorm/query/parts.hpp"
+
+namespace pgorm {
+namespace query {
+
+template <class List>
+struct first_model {
+  using type = void;
+};
+template <class M, class... Ms>
+struct first_model<type_list<M, Ms...>> {
+  using type = M;
+};
+
+// Row: what a result row is read into (a model, a std::tuple, or one value type).
+// From: the model in FROM (void until .from<Model>() for selects of aggregates only).
+// Models: the models the statement may refer to (FROM and JOINs).
+template <class Row, class From, class Models>
+class Select {
+ public:
+  using row_type = Row;
+  using from_model = From;
+  using models = Models;
+
+  explicit Select(SelectParts parts) : parts_(std::move(parts)) {}
+
+  // WHERE condition; several where() calls are joined with AND.
+  template <class E>
+  Select where(const E& condition_expr) const& {
+    return Select(*this).where(condition_expr);
+  }
+  template <class E>
+  Select&& where(const E& condition_expr) && {
+    check_condition<E>();
+    parts_.add_where(condition_expr.to_expr().fragment);
+    return std::move(*this);
+  }
+
+  // JOIN along the one foreign key between T and a model already in the query.
+  template <model T>
+  Select<Row, From, concat_t<Models, type_list<T>>> join() const {
+    return add_join<T>(false, nullptr);
+  }
+  template <model T, class E>
+  Select<Row, From, concat_t<Models, type_list<T>>> join(const E& on) const {
+    check_join_condition<T, E>();
+    return add_join<T>(false, &on.to_expr().fragment);
+  }
+  template <model T>
+  Select<Row, From, concat_t<Models, type_list<T>>> outer_join() const {
+    return add_join<T>(true, nullptr);
+  }
+  template <model T, class E>
+  Select<Row, From, concat_t<Models, type_list<T>>> outer_join(const E& on) const {
+    check_join_condition<T, E>();
+    return add_join<T>(true, &on.to_expr().fragment);
+  }
+
+  // FROM for selects of aggregates or raw expressions: select(count()).from<Todo>().
+  template <model T>
+  Select<Row, T, concat_t<Models, type_list<T>>> from() const {
+    static_assert(std::is_void_v<From>, "pgorm: this select already has a FROM model");
+    SelectParts p = parts_;
+    p.from = &table_info<T>();
+    return Select<Row, T, concat_t<Models, type_list<T>>>(std::move(p));
+  }
+
+  // ORDER BY: columns (ascending), col.asc(), col.desc(), .nulls_last() ...
+  template <class... Terms>
+  Select order_by(const Terms&... terms) const {
+    Select out(*this);
+    (out.add_order(terms), ...);
+    return out;
+  }
+  template <class... Es>
+  Select group_by(const Es&... exprs) const {
+    static_assert((expression<Es> && ...), "pgorm: group_by() takes columns or expressions");
+    static_assert((list_subset<models_of_t<Es>, Models>::value && ...),
+                  "pgorm: group_by() uses a model that is not in the query's FROM or JOINs");
+    Select out(*this);
+    (out.parts_.group_by.push_back(exprs.to_expr().fragment), ...);
+    return out;
+  }
+  template <class E>
+  Select having(const E& condition_expr) const {
+    check_condition<E>();
+    Select out(*this);
+    if (!out.parts_.having.empty()) out.parts_.having += " AND ";
+    out.parts_.having += condition_expr.to_expr().fragment;
+    return out;
+  }
+  Select distinct() const {
+    Select out(*this);
+    out.parts_.distinct = true;
+    return out;
+  }
+  Select limit(std::int64_t n) const {
+    Select out(*this);
+    out.parts_.limit = n;
+    return out;
+  }
+  Select offset(std::int64_t n) const {
+    Select out(*this);
+    out.parts_.offset = n;
+    return out;
+  }
+  // Row locks: FOR UPDATE, FOR UPDATE NOWAIT, FOR UPDATE SKIP LOCKED, FOR SHARE ...
+  Select for_update(LockMode mode = LockMode::update) const {
+    Select out(*this);
+    out.parts_.lock = mode;
+    return out;
+  }
+  Select for_share(LockMode mode = LockMode::share) const { return for_update(mode); }
+  // Includes soft-deleted rows of SoftDelete models (they are left out by default).
+  Select with_deleted() const {
+    Select out(*this);
+    out.parts_.with_deleted = true;
+    return out;
+  }
+
+  // Keyset pagination: rows after `last` in ascending order of `column` (which must be unique,
+  // or a tuple of columns ending with a unique one), ordered by it.
+  //   select<Todo>().after(col<&Todo::id>, last_id).limit(20)
+  template <auto M, class U>
+  Select after(Column<M> column, const U& last) const {
+    return seek(column, last, " > ", false);
+  }
+  // The page before `last` in descending order.
+  template <auto M, class U>
+  Select before(Column<M> column, const U& last) const {
+    return seek(column, last, " < ", true);
+  }
+  template <auto M1, auto M2, class U1, class U2>
+  Select after(std::tuple<Column<M1>, Column<M2>> columns, const std::tuple<U1, U2>& last) const {
+    return seek2(columns, last, " > ", false);
+  }
+  template <auto M1, auto M2, class U1, class U2>
+  Select before(std::tuple<Column<M1>, Column<M2>> columns, const std::tuple<U1, U2>& last) const {
+    return seek2(columns, last, " < ", true);
+  }
+
+  Statement statement() const { return finish(render_select(parts_)); }
+  Statement count_statement() const { return finish(render_count(parts_)); }
+  Statement exists_statement() const { return finish(render_exists(parts_)); }
+  // The SQL and its parameters, for debugging.
+  std::string to_sql() const { return statement().to_string(); }
+  const SelectParts& parts() const noexcept { return parts_; }
+
+ private:
+  template <class E>
+  static constexpr void check_condition() {
+    static_assert(condition<E>, "pgorm: where()/having() take a condition (a boolean expression)");
+    static_assert(list_subset<models_of_t<E>, Models>::value,
+                  "pgorm: the condition uses a column of a model that is not in the query's FROM "
+                  "or JOINs; add .join<Model>()");
+  }
+  template <class T, class E>
+  static constexpr void check_join_condition() {
+    static_assert(condition<E>, "pgorm: a join condition must be a boolean expression");
+    static_assert(list_subset<models_of_t<E>, concat_t<Models, type_list<T>>>::value,
+                  "pgorm: the join condition uses a model that is not in the query");
+  }
+  template <model T>
+  Select<Row, From, concat_t<Models, type_list<T>>> add_join(bool outer, const Fragment* on) const {
+    static_assert(!std::is_void_v<From>, "pgorm: join() needs a FROM model first");
+    SelectParts p = parts_;
+    const TableInfo& t = table_info<T>();
+    JoinPart j{&t, outer, on ? *on : p.foreign_key_join(t)};
+    p.joins.push_back(std::move(j));
+    return Select<Row, From, concat_t<Models, type_list<T>>>(std::move(p));
+  }
+  template <class Term>
+  void add_order(const Term& term) {
+    if constexpr (expression<Term>) {
+      static_assert(list_subset<models_of_t<Term>, Models>::value,
+                    "pgorm: order_by() uses a model that is not in the query's FROM or JOINs");
+      parts_.order_by.push_back(term.to_expr().fragment);
+    } else {
+      static_assert(list_subset<typename Term::models, Models>::value,
+                    "pgorm: order_by() uses a model that is not in the query's FROM or JOINs");
+      parts_.order_by.push_back(term.fragment);
+    }
+  }
+  template <auto M, class U>
+  Select seek(Column<M> column, const U& last, std::string_view op, bool descending) const {
+    static_assert(list_subset<models_of_t<Column<M>>, Models>::value,
+                  "pgorm: after()/before() use a column of a model that is not in the query");
+    Select out = where(compare(column, last, op));
+    out.parts_.order_by.clear();
+    out.add_order(descending ? column.desc() : column.asc());
+    return out;
+  }
+  template <auto M1, auto M2, class U1, class U2>
+  Select seek2(std::tuple<Column<M1>, Column<M2>> columns, const std::tuple<U1, U2>& last,
+               std::string_view op, bool descending) const {
+    auto [c1, c2] = columns;
+    static_assert(value_fits<value_of_t<Column<M1>>, U1> && value_fits<value_of_t<Column<M2>>, U2>,
+                  "pgorm: after()/before(): the values' C++ types do not match the columns'");
+    Fragment row;
+    row += "((";
+    row += c1.to_expr().fragment;
+    row += ", ";
+    row += c2.to_expr().fragment;
+    row += ")";
+    row += op;
+    row += "(";
+    add_value<value_of_t<Column<M1>>>(row, std::get<0>(last));
+    row += ", ";
+    add_value<value_of_t<Column<M2>>>(row, std::get<1>(last));
+    row += "))";
+    Select out(*this);
+    out.parts_.add_where(row);
+    out.parts_.order_by.clear();
+    out.add_order(descending ? c1.desc() : c1.asc());
+    out.add_order(descending ? c2.desc() : c2.asc());
+    return out;
+  }
+
+  SelectParts parts_;
+};
+
+template <class... Es>
+struct select_row {
+  using type = std::tuple<typename expr_t<Es>::result_type...>;
+};
+template <class E>
+struct select_row<E> {
+  using type = typename expr_t<E>::result_type;
+};
+
+template <class List>
+struct concat_all;
+template <>
+struct concat_all<type_list<>> {
+  using type = type_list<>;
+};
+template <class L, class... Ls>
+struct concat_all<type_list<L, Ls...>> {
+  using type = concat_t<L, typename concat_all<type_list<Ls...>>::type>;
+};
+
+}  // namespace query
+
+// SELECT every column of T FROM T: rows are read into T objects.
+template <model T>
+query::Select<T, T, query::type_list<T>> select() {
+  query::SelectParts parts;
+  parts.from = &table_info<T>();
+  return query::Select<T, T, query::type_list<T>>(std::move(parts));
+}
+
+// SELECT of columns and expressions: select(col<&Todo::status>, count()).group_by(...).
+// One expression reads rows as its value type; several as a std::tuple. FROM is the model of the
+// first column (or name it with .from<Model>()); other models need .join<Model>().
+template <class E, class... Es>
+auto select(const E& first, const Es&... rest) {
+  static_assert(query::expression<E> && (query::expression<Es> && ...),
+                "pgorm::select(...) takes columns and expressions; select<Model>() selects objects");
+  using models = typename query::concat_all<
+      query::type_list<query::models_of_t<E>, query::models_of_t<Es>...>>::type;
+  using From = typename query::first_model<models>::type;
+  using Row = typename query::select_row<E, Es...>::type;
+  query::SelectParts parts;
+  if constexpr (!std::is_void_v<From>) parts.from = &table_info<From>();
+  parts.projection += first.to_expr().fragment;
+  ((parts.projection += ", ", parts.projection += rest.to_expr().fragment), ...);
+  using Available =
+      std::conditional_t<std::is_void_v<From>, query::type_list<>, query::type_list<From>>;
+  return query::Select<Row, From, Available>(std::move(parts));
+}
+
+}  // namespace pgorm

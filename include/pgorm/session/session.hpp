@@ -1,0 +1,366 @@
+// pgorm::Session: the unit of work. It tracks the objects it loads or is given (identity map),
+// finds what changed by comparing with the state it loaded, and writes everything at flush or
+// commit in foreign-key order with as few round trips as it can.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "pgorm/engine/engine.hpp"
+#include "pgorm/query/dml.hpp"
+#include "pgorm/query/select.hpp"
+#include "pgorm/session/identity.hpp"
+#include "pgorm/sql/model_sql.hpp"
+
+namespace pgorm {
+
+class Session;
+
+// session.remove(obj, pgorm::hard): a real DELETE even for SoftDelete models.
+struct hard_t {};
+inline constexpr hard_t hard{};
+
+struct SessionOptions {
+  // Flush pending changes before every query (SQLAlchemy's autoflush). Off by default.
+  bool autoflush = false;
+  // After commit, forget the loaded state: objects keep their values (they never turn into
+  // unusable "expired" objects), but the next get() or query reads the rows again.
+  bool expire_on_commit = true;
+};
+
+namespace detail {
+
+// The per-model part of a session, behind one interface so that a flush can order the work of
+// all models by their foreign keys.
+class ModelWorkBase {
+ public:
+  virtual ~ModelWorkBase() = default;
+  virtual const TableInfo& table() const noexcept = 0;
+  virtual bool has_changes() const = 0;
+  virtual void flush_inserts(Session& session) = 0;
+  virtual void flush_updates(Session& session) = 0;
+  virtual void flush_deletes(Session& session) = 0;
+  // Forgets loaded state and pending work (after rollback or commit with expire_on_commit).
+  virtual void expire(bool keep_pending) = 0;
+  virtual std::size_t tracked() const noexcept = 0;
+};
+
+template <model T>
+class ModelWork;
+
+template <class T>
+inline constexpr char type_key = 0;
+
+template <class T>
+struct tracked_type {
+  using type = T;
+};
+template <class T>
+struct tracked_type<std::shared_ptr<T>> {
+  using type = T;
+};
+
+}  // namespace detail
+
+class Session {
+ public:
+  explicit Session(Engine engine, SessionOptions options = {});
+  ~Session();
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // ---- the unit of work ----
+
+  // Tracks a new object; it is INSERTed at the next flush. Returns the tracked object: keep using
+  // it (the session writes generated keys and server defaults back into it).
+  template <model T>
+  std::shared_ptr<T> add(T object) {
+    return add(std::make_shared<T>(std::move(object)));
+  }
+  template <model T>
+  std::shared_ptr<T> add(std::shared_ptr<T> object) {
+    return work<T>().add(std::move(object));
+  }
+  // Adds every object of a range of T or of std::shared_ptr<T>.
+  template <class Range>
+  auto add_all(Range&& objects) {
+    using Element = std::remove_cvref_t<decltype(*std::begin(objects))>;
+    using T = typename detail::tracked_type<Element>::type;
+    std::vector<std::shared_ptr<T>> out;
+    if constexpr (requires { std::size(objects); }) out.reserve(std::size(objects));
+    for (auto&& o : objects) out.push_back(add(o));
+    return out;
+  }
+
+  // The object with this primary key: from the identity map when this session already holds it,
+  // else one SELECT. nullptr when there is no such row (or it is soft-deleted).
+  template <model T, class... Keys>
+  std::shared_ptr<T> get(const Keys&... keys) {
+    static_assert(sizeof...(Keys) > 0, "pgorm: get<T>(key...) needs the primary key value(s)");
+    return work<T>().get(*this, keys...);
+  }
+  // Marks for deletion at flush: soft delete (deleted_at) for SoftDelete models.
+  template <model T>
+  void remove(const std::shared_ptr<T>& object) {
+    work<T>().remove(object, false);
+  }
+  template <model T>
+  void remove(const std::shared_ptr<T>& object, hard_t) {
+    work<T>().remove(object, true);
+  }
+  // Reloads the object's row, overwriting its members.
+  template <model T>
+  void refresh(const std::shared_ptr<T>& object) {
+    work<T>().refresh(*this, object);
+  }
+  // Stops tracking the object (it stays a valid value).
+  template <model T>
+  void expunge(const std::shared_ptr<T>& object) {
+    work<T>().expunge(object);
+  }
+  // Copies a detached object's values onto the tracked object with the same key (loading it if
+  // needed, adding it if there is no such row) and returns the tracked object.
+  template <model T>
+  std::shared_ptr<T> merge(const T& detached) {
+    return work<T>().merge(*this, detached);
+  }
+  // Whether the object is tracked by this session.
+  template <model T>
+  bool contains(const std::shared_ptr<T>& object) const {
+    auto* w = find_work<T>();
+    return w && w->contains(object);
+  }
+
+  // Writes pending inserts, updates and deletes (inside the transaction, which stays open).
+  void flush();
+  // flush() then COMMIT; returns the connection to the pool.
+  void commit();
+  // ROLLBACK; pending objects are dropped and loaded state forgotten (objects stay valid).
+  void rollback();
+  // rollback() and release everything; the session can be used again afterwards.
+  void close();
+  // Forgets all loaded state, so the next reads go to the database.
+  void expire_all();
+
+  // ---- transactions ----
+  class Transaction;
+  class Savepoint;
+  // BEGIN now (otherwise the session begins at its first write, so reads cost no BEGIN/COMMIT).
+  Transaction begin();
+  // SAVEPOINT: a nested transaction that can roll back alone.
+  Savepoint begin_nested();
+  bool in_transaction() const noexcept { return in_transaction_; }
+
+  // ---- queries ----
+
+  // Objects for select<T>() (tracked, from the identity map when already loaded); values for
+  // selects of columns.
+  template <class Row, class From, class Models>
+  auto execute(const query::Select<Row, From, Models>& select) {
+    prepare_read();
+    Result result = run(select.statement(), select.parts().lock != query::LockMode::none);
+    if constexpr (model<Row>)
+      return work<Row>().load(result);
+    else
+      return result.as<Row>();
+  }
+  // Plain values, not tracked: the fastest way to read rows you will not change.
+  template <class Row, class From, class Models>
+  std::vector<Row> values(const query::Select<Row, From, Models>& select) {
+    prepare_read();
+    return run(select.statement(), select.parts().lock != query::LockMode::none)
+        .template as<Row>();
+  }
+  // The first row, or none (nullptr / std::nullopt).
+  template <class Row, class From, class Models>
+  auto first(const query::Select<Row, From, Models>& select) {
+    auto rows = execute(select.limit(1));
+    return first_of(std::move(rows));
+  }
+  // Exactly one row: NoResultFound / MultipleResultsFound otherwise.
+  template <class Row, class From, class Models>
+  auto one(const query::Select<Row, From, Models>& select) {
+    auto rows = execute(select.limit(2));
+    check_one(rows.size(), true);
+    return std::move(rows.front());
+  }
+  template <class Row, class From, class Models>
+  auto one_or_none(const query::Select<Row, From, Models>& select) {
+    auto rows = execute(select.limit(2));
+    check_one(rows.size(), false);
+    return first_of(std::move(rows));
+  }
+  // The single value of a one-column select, e.g. select(count()).from<Todo>().
+  template <class Row, class From, class Models>
+  Row scalar(const query::Select<Row, From, Models>& select) {
+    static_assert(!model<Row> && !detail::is_tuple<Row>::value,
+                  "pgorm: scalar() needs a select of one column or expression");
+    auto rows = values(select);
+    check_one(rows.size(), true);
+    return std::move(rows.front());
+  }
+  // SELECT count(*) of the rows the select would return.
+  template <class Row, class From, class Models>
+  std::int64_t count(const query::Select<Row, From, Models>& select) {
+    prepare_read();
+    return run(select.count_statement(), false).template value<std::int64_t>(0, 0);
+  }
+  template <class Row, class From, class Models>
+  bool exists(const query::Select<Row, From, Models>& select) {
+    prepare_read();
+    return run(select.exists_statement(), false).template value<bool>(0, 0);
+  }
+
+  // Bulk UPDATE / DELETE / INSERT: the number of rows, or with .returning() the rows as values.
+  // They bypass the identity map: call refresh() or expire_all() for objects they changed.
+  template <model T, bool W, bool R>
+  auto execute(const query::Update<T, W, R>& statement) {
+    return write_statement<T, R>(statement.statement());
+  }
+  template <model T, bool W, bool R>
+  auto execute(const query::Delete<T, W, R>& statement) {
+    return write_statement<T, R>(statement.statement());
+  }
+  template <model T, bool R>
+  auto execute(const query::Insert<T, R>& statement) {
+    if (statement.size() == 0) {
+      if constexpr (R)
+        return std::vector<T>{};
+      else
+        return std::int64_t{0};
+    }
+    return write_statement<T, R>(statement.statement());
+  }
+
+  // Raw SQL with bind parameters, rows mapped to models (by column name), tuples or a scalar.
+  template <class Row, class... Args>
+  std::vector<Row> query(std::string_view sql, const Args&... args) {
+    Params params;
+    (params.add(args), ...);
+    prepare_read();
+    return run_sql(sql, params, false).template as<Row>();
+  }
+  // Raw SQL that writes: runs inside the session's transaction; returns the affected row count.
+  template <class... Args>
+  std::int64_t execute_sql(std::string_view sql, const Args&... args) {
+    Params params;
+    (params.add(args), ...);
+    prepare_read();
+    return run_sql(sql, params, true).affected_rows();
+  }
+
+  // Statements this session has sent (queries, flush statements, BEGIN/COMMIT): lets tests and
+  // users assert the cost of a unit of work.
+  std::uint64_t statements_executed() const noexcept { return statements_; }
+  // The session's connection (checked out from the pool on first use).
+  Connection& connection();
+  const Engine& engine() const noexcept { return engine_; }
+  const SessionOptions& options() const noexcept { return options_; }
+
+  // ---- used by the per-model work (not part of the user API) ----
+  Result run(const query::Statement& statement, bool needs_transaction);
+  Result run_sql(std::string_view sql, const Params& params, bool needs_transaction);
+
+ private:
+  template <model T>
+  detail::ModelWork<T>& work();
+  template <model T>
+  detail::ModelWork<T>* find_work() const;
+
+  template <model T, bool R>
+  auto write_statement(const query::Statement& statement) {
+    prepare_read();
+    Result result = run(statement, true);
+    if constexpr (R)
+      return result.as<T>();
+    else
+      return result.affected_rows();
+  }
+
+  void prepare_read();
+  void ensure_transaction();
+  void release_connection() noexcept;
+  void after_failure() noexcept;
+  void check_one(std::size_t rows, bool required) const;
+  template <class V>
+  static auto first_of(std::vector<V> rows) {
+    if constexpr (requires { typename V::element_type; }) {
+      return rows.empty() ? V{} : std::move(rows.front());
+    } else {
+      return rows.empty() ? std::optional<V>{} : std::optional<V>(std::move(rows.front()));
+    }
+  }
+
+  Engine engine_;
+  SessionOptions options_;
+  std::optional<PooledConnection> connection_;
+  bool in_transaction_ = false;
+  bool flushing_ = false;
+  int savepoint_depth_ = 0;
+  int savepoint_counter_ = 0;
+  std::uint64_t statements_ = 0;
+  std::vector<std::pair<const void*, std::unique_ptr<detail::ModelWorkBase>>> works_;
+};
+
+// session.begin(): commit() or it rolls back when it goes out of scope.
+class Session::Transaction {
+ public:
+  explicit Transaction(Session& session) : session_(&session) {}
+  Transaction(Transaction&& other) noexcept : session_(std::exchange(other.session_, nullptr)) {}
+  Transaction& operator=(Transaction&&) = delete;
+  ~Transaction();
+  void commit();
+  void rollback();
+
+ private:
+  Session* session_;
+};
+
+// session.begin_nested(): commit() releases the savepoint; otherwise it rolls back to it.
+class Session::Savepoint {
+ public:
+  Savepoint(Session& session, std::string name, int depth)
+      : session_(&session), name_(std::move(name)), depth_(depth) {}
+  Savepoint(Savepoint&& other) noexcept
+      : session_(std::exchange(other.session_, nullptr)),
+        name_(std::move(other.name_)),
+        depth_(other.depth_) {}
+  Savepoint& operator=(Savepoint&&) = delete;
+  ~Savepoint();
+  void commit();
+  void rollback();
+
+ private:
+  void check_innermost() const;
+  Session* session_;
+  std::string name_;
+  int depth_;
+  friend class Session;
+};
+
+// sessionmaker(): a factory of sessions bound to one engine with the same options.
+class SessionFactory {
+ public:
+  explicit SessionFactory(Engine engine, SessionOptions options = {})
+      : engine_(std::move(engine)), options_(options) {}
+  Session operator()() const { return Session(engine_, options_); }
+  Session create() const { return (*this)(); }
+  const Engine& engine() const noexcept { return engine_; }
+
+ private:
+  Engine engine_;
+  SessionOptions options_;
+};
+
+}  // namespace pgorm
+
+#include "pgorm/session/model_work.hpp"

@@ -1,0 +1,249 @@
+#include "pgorm/query/parts.hpp"
+
+#include <fmt/format.h>
+
+#include "pgorm/errors.hpp"
+
+namespace pgorm::query {
+namespace {
+
+void append_table(Fragment& out, const TableInfo& t) { out.add_identifier(t.name); }
+
+// "t"."deleted_at" IS NULL
+Fragment live_rows(const TableInfo& t) {
+  Fragment f;
+  f.add_identifier(t.name);
+  f += ".\"deleted_at\" IS NULL";
+  return f;
+}
+
+void and_into(Fragment& target, const Fragment& condition) {
+  if (!target.empty()) target += " AND ";
+  target += condition;
+}
+
+Fragment where_with_soft_delete(const SelectParts& p) {
+  Fragment where;
+  if (!p.with_deleted) {
+    if (p.from->soft_delete) and_into(where, live_rows(*p.from));
+    for (const auto& j : p.joins)
+      if (!j.outer && j.table->soft_delete) and_into(where, live_rows(*j.table));
+  }
+  if (!p.where.empty()) and_into(where, p.where);
+  return where;
+}
+
+void render_from(Fragment& out, const SelectParts& p) {
+  if (p.from == nullptr) {
+    ErrorInfo info;
+    info.message = "select() has no FROM: name a model with .from<Model>()";
+    throw ProgrammingError(std::move(info));
+  }
+  out += " FROM ";
+  append_table(out, *p.from);
+  for (const auto& j : p.joins) {
+    out += j.outer ? " LEFT OUTER JOIN " : " JOIN ";
+    append_table(out, *j.table);
+    out += " ON ";
+    out += j.on;
+    if (j.outer && j.table->soft_delete && !p.with_deleted) {
+      out += " AND ";
+      out += live_rows(*j.table);
+    }
+  }
+  Fragment where = where_with_soft_delete(p);
+  if (!where.empty()) {
+    out += " WHERE ";
+    out += where;
+  }
+  if (!p.group_by.empty()) {
+    out += " GROUP BY ";
+    for (std::size_t i = 0; i < p.group_by.size(); ++i) {
+      if (i) out += ", ";
+      out += p.group_by[i];
+    }
+  }
+  if (!p.having.empty()) {
+    out += " HAVING ";
+    out += p.having;
+  }
+}
+
+std::string_view lock_clause(LockMode mode) {
+  switch (mode) {
+    case LockMode::none: return "";
+    case LockMode::update: return " FOR UPDATE";
+    case LockMode::update_nowait: return " FOR UPDATE NOWAIT";
+    case LockMode::update_skip_locked: return " FOR UPDATE SKIP LOCKED";
+    case LockMode::share: return " FOR SHARE";
+    case LockMode::share_nowait: return " FOR SHARE NOWAIT";
+    case LockMode::share_skip_locked: return " FOR SHARE SKIP LOCKED";
+  }
+  return "";
+}
+
+}  // namespace
+
+void append_qualified_columns(Fragment& out, const TableInfo& table) {
+  bool first = true;
+  for (const auto& c : table.columns) {
+    if (!first) out += ", ";
+    first = false;
+    out.add_identifier(table.name);
+    out += ".";
+    out.add_identifier(c.name);
+  }
+}
+
+void append_columns(std::string& out, const TableInfo& table) {
+  bool first = true;
+  for (const auto& c : table.columns) {
+    if (!first) out += ", ";
+    first = false;
+    sql::append_identifier(out, c.name);
+  }
+}
+
+void SelectParts::add_where(const Fragment& condition) { and_into(where, condition); }
+
+Fragment SelectParts::foreign_key_join(const TableInfo& joined) const {
+  std::vector<Fragment> candidates;
+  auto consider = [&](const TableInfo& child, const TableInfo& parent) {
+    for (const auto& fk : child.foreign_keys) {
+      if (fk.referred_table != parent.name) continue;
+      Fragment on;
+      for (std::size_t i = 0; i < fk.columns.size(); ++i) {
+        if (i) on += " AND ";
+        on.add_identifier(child.name);
+        on += ".";
+        on.add_identifier(fk.columns[i]);
+        on += " = ";
+        on.add_identifier(parent.name);
+        on += ".";
+        on.add_identifier(fk.referred_columns[i]);
+      }
+      candidates.push_back(std::move(on));
+    }
+  };
+  std::vector<const TableInfo*> present{from};
+  for (const auto& j : joins) present.push_back(j.table);
+  for (const TableInfo* t : present) {
+    if (t->name == joined.name) continue;
+    consider(joined, *t);
+    consider(*t, joined);
+  }
+  if (candidates.size() == 1) return std::move(candidates.front());
+  ErrorInfo info;
+  info.table = joined.name;
+  info.message = candidates.empty()
+                     ? fmt::format("no foreign key links table \"{}\" to the query's tables; "
+                                   "give the join condition: .join<Model>(condition)",
+                                   joined.name)
+                     : fmt::format("several foreign keys link table \"{}\" to the query's tables; "
+                                   "give the join condition: .join<Model>(condition)",
+                                   joined.name);
+  throw ProgrammingError(std::move(info));
+}
+
+Fragment render_select(const SelectParts& p) {
+  Fragment out;
+  out += p.distinct ? "SELECT DISTINCT " : "SELECT ";
+  if (p.projection.empty() && p.from)
+    append_qualified_columns(out, *p.from);
+  else
+    out += p.projection;
+  render_from(out, p);
+  if (!p.order_by.empty()) {
+    out += " ORDER BY ";
+    for (std::size_t i = 0; i < p.order_by.size(); ++i) {
+      if (i) out += ", ";
+      out += p.order_by[i];
+    }
+  }
+  if (p.limit) {
+    out += " LIMIT ";
+    out.add_param(*p.limit);
+  }
+  if (p.offset) {
+    out += " OFFSET ";
+    out.add_param(*p.offset);
+  }
+  out += lock_clause(p.lock);
+  return out;
+}
+
+Fragment render_count(const SelectParts& p) {
+  bool simple = !p.distinct && p.group_by.empty() && !p.limit && !p.offset;
+  Fragment out;
+  if (simple) {
+    out += "SELECT count(*)";
+    render_from(out, p);
+    return out;
+  }
+  SelectParts inner = p;
+  inner.order_by.clear();
+  inner.lock = LockMode::none;
+  out += "SELECT count(*) FROM (";
+  out += render_select(inner);
+  out += ") AS pgorm_count";
+  return out;
+}
+
+Fragment render_exists(const SelectParts& p) {
+  SelectParts inner = p;
+  inner.order_by.clear();
+  inner.lock = LockMode::none;
+  inner.projection = Fragment{};
+  inner.projection += "1";
+  Fragment out;
+  out += "SELECT EXISTS (";
+  out += render_select(inner);
+  out += ")";
+  return out;
+}
+
+Fragment render_update(const UpdateParts& p) {
+  Fragment out;
+  out += "UPDATE ";
+  append_table(out, *p.table);
+  out += " SET ";
+  out += p.assignments;
+  Fragment where;
+  if (p.table->soft_delete && !p.with_deleted) and_into(where, live_rows(*p.table));
+  if (!p.where.empty()) and_into(where, p.where);
+  if (!where.empty()) {
+    out += " WHERE ";
+    out += where;
+  }
+  if (p.returning) {
+    out += " RETURNING ";
+    append_qualified_columns(out, *p.table);
+  }
+  return out;
+}
+
+Fragment render_delete(const DeleteParts& p) {
+  Fragment out;
+  Fragment where;
+  if (p.table->soft_delete && !p.hard) {
+    out += "UPDATE ";
+    append_table(out, *p.table);
+    out += " SET \"deleted_at\" = now()";
+    and_into(where, live_rows(*p.table));
+  } else {
+    out += "DELETE FROM ";
+    append_table(out, *p.table);
+  }
+  if (!p.where.empty()) and_into(where, p.where);
+  if (!where.empty()) {
+    out += " WHERE ";
+    out += where;
+  }
+  if (p.returning) {
+    out += " RETURNING ";
+    append_qualified_columns(out, *p.table);
+  }
+  return out;
+}
+
+}  // namespace pgorm::query

@@ -1,0 +1,75 @@
+#include <catch2/catch.hpp>
+
+#include "support/models.hpp"
+
+using namespace pgorm;
+using namespace testmodels;
+
+TEST_CASE("a filtered, ordered, paginated select renders with bind parameters", "[unit][query]") {
+  auto q = select<Todo>()
+               .where(col<&Todo::status> == TodoStatus::pending &&
+                      col<&Todo::title>.ilike("%milk%"))
+               .order_by(col<&Todo::created_at>.desc())
+               .offset(20)
+               .limit(10);
+  auto st = q.statement();
+  CHECK(st.sql ==
+        "SELECT \"todos\".\"id\", \"todos\".\"title\", \"todos\".\"description\", "
+        "\"todos\".\"status\", \"todos\".\"user_id\", \"todos\".\"created_at\", "
+        "\"todos\".\"updated_at\", \"todos\".\"deleted_at\" FROM \"todos\" WHERE "
+        "\"todos\".\"deleted_at\" IS NULL AND ((\"todos\".\"status\" = $1) AND "
+        "(\"todos\".\"title\" ILIKE $2)) ORDER BY \"todos\".\"created_at\" DESC LIMIT $3 "
+        "OFFSET $4");
+  REQUIRE(st.params.size() == 4);
+  CHECK(std::string(st.params.value(0)) == "pending");
+  CHECK(std::string(st.params.value(1)) == "%milk%");
+  CHECK(std::string(st.params.value(2)) == "10");
+  CHECK(std::string(st.params.value(3)) == "20");
+  CHECK(q.to_sql().find("$2=E'%milk%'") != std::string::npos);
+}
+
+TEST_CASE("values never appear in the SQL text", "[unit][query]") {
+  auto q = select<User>().where(col<&User::email> == "'; DROP TABLE users; --");
+  CHECK(q.statement().sql.find("DROP") == std::string::npos);
+}
+
+TEST_CASE("with_deleted drops the soft-delete filter", "[unit][query]") {
+  CHECK(select<Todo>().statement().sql.find("deleted_at\" IS NULL") != std::string::npos);
+  CHECK(select<Todo>().with_deleted().statement().sql.find("deleted_at\" IS NULL") ==
+        std::string::npos);
+  CHECK(select<User>().statement().sql.find("deleted_at") == std::string::npos);
+}
+
+TEST_CASE("joins follow the foreign key between the models", "[unit][query]") {
+  auto sql = select<Todo>().join<User>().where(col<&User::email> == "a@b.c").statement().sql;
+  CHECK(sql.find("FROM \"todos\" JOIN \"users\" ON \"todos\".\"user_id\" = \"users\".\"id\"") !=
+        std::string::npos);
+}
+
+TEST_CASE("a join with no foreign key between the models is refused", "[unit][query]") {
+  CHECK_THROWS_AS(select<Sample>().join<User>(), ProgrammingError);
+}
+
+TEST_CASE("update and delete render their statements", "[unit][query]") {
+  auto up = update<Todo>()
+                .set(col<&Todo::status>, TodoStatus::archived)
+                .where(col<&Todo::user_id> == 3)
+                .statement();
+  CHECK(up.sql ==
+        "UPDATE \"todos\" SET \"status\" = $1, \"updated_at\" = now() WHERE "
+        "\"todos\".\"deleted_at\" IS NULL AND (\"todos\".\"user_id\" = $2)");
+  auto soft = delete_<Todo>().where(col<&Todo::id> == 1).statement();
+  CHECK(soft.sql.rfind("UPDATE \"todos\" SET \"deleted_at\" = now()", 0) == 0);
+  auto hard_delete = delete_<Todo>().hard().where(col<&Todo::id> == 1).statement();
+  CHECK(hard_delete.sql == "DELETE FROM \"todos\" WHERE (\"todos\".\"id\" = $1)");
+  auto all = delete_<User>().all_rows().statement();
+  CHECK(all.sql == "DELETE FROM \"users\"");
+}
+
+TEST_CASE("in() sends one array parameter whatever the list's length", "[unit][query]") {
+  auto a = select<Todo>().where(col<&Todo::id>.in({1, 2, 3})).statement();
+  auto b = select<Todo>().where(col<&Todo::id>.in(std::vector<int>{1})).statement();
+  CHECK(a.sql == b.sql);
+  CHECK(a.sql.find("= ANY($1)") != std::string::npos);
+  CHECK(std::string(a.params.value(0)) == "{\"1\",\"2\",\"3\"}");
+}
