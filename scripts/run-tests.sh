@@ -8,6 +8,9 @@ for dir in build/release build/asan; do
   echo "== ctest in $dir"
   ctest --test-dir "$dir" --output-on-failure -j "$(nproc)" --timeout 300
 done
+echo "== concurrency tests under ThreadSanitizer"
+TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
+  build/tsan/tests/pgorm_tests "[concurrency]"
 echo "== consumer project against the installed package"
 prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT

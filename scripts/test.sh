@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs what is missing, builds with -Werror (plain and with
-# ASan+UBSan), starts a throwaway PostgreSQL (unless DATABASE_URL is set) and runs ctest in each
+# ASan+UBSan, and with TSan for the concurrency tests), starts a throwaway PostgreSQL (unless DATABASE_URL is set) and runs ctest in each
 # build, then installs the package and builds a separate consumer project with find_package(pgorm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,8 @@ install_deps
 start=$(date +%s)
 build build/release -DPGORM_WERROR=ON
 build build/asan -DPGORM_WERROR=ON -DPGORM_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug \
+  -DPGORM_BUILD_EXAMPLES=OFF
+build build/tsan -DPGORM_WERROR=ON -DPGORM_SANITIZE=thread -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DPGORM_BUILD_EXAMPLES=OFF
 echo "== builds took $(( $(date +%s) - start )) s"
 with_database bash scripts/run-tests.sh
