@@ -1,48 +1,86 @@
-// The todo example end to end: schema, create, list, update, soft delete, against the database in
-// DATABASE_URL (or libpq's PG* variables).
+// The todo example end to end against the database in DATABASE_URL (or libpq's PG* variables):
+// schema, create, list, search, update, soft delete, and the errors a user can cause.
 #include <cstdlib>
 
 #include <fmt/format.h>
 
 #include "models.hpp"
+#include "todo_service.hpp"
 
 using namespace todo;
 
+namespace {
+void expect(bool ok, std::string_view what) {
+  if (!ok) throw std::runtime_error(fmt::format("unexpected result: {}", what));
+  fmt::print("  ok: {}\n", what);
+}
+}  // namespace
+
 int main() try {
-  pgorm::Connection conn = pgorm::Connection::from_env();
-  auto metadata = todo::metadata();
-  metadata.drop_all(conn);
-  metadata.create_all(conn);
-  fmt::print("schema created: {} tables\n", metadata.tables().size());
+  pgorm::Engine engine = pgorm::Engine::from_env({.pool_size = 2, .max_overflow = 2});
+  fmt::print("engine: {}\n", engine.to_string());
+  {
+    auto conn = engine.connect();
+    todo::metadata().drop_all(*conn);
+    todo::metadata().create_all(*conn);
+  }
+  pgorm::SessionFactory sessions(engine, {.autoflush = false, .expire_on_commit = false});
 
-  User alice;
-  alice.email = "alice@example.com";
-  pgorm::Params params;
-  alice = conn.execute(pgorm::sql::insert_returning(alice, params), params).as<User>().at(0);
-  fmt::print("created {}\n", alice);
-
-  for (const char* title : {"Buy milk", "Write report", "Call mom"}) {
-    Todo t;
-    t.title = title;
-    t.user_id = alice.id;
-    params.clear();
-    conn.execute(pgorm::sql::insert_returning(t, params), params);
+  std::int32_t alice_id = 0;
+  {
+    pgorm::Session db = sessions();
+    User alice;
+    alice.email = "alice@example.com";
+    auto user = db.add(std::move(alice));
+    db.commit();
+    alice_id = user->id;
+    fmt::print("created {}\n", *user);
   }
 
-  conn.exec("UPDATE todos SET status = $1 WHERE title = $2", TodoStatus::completed, "Buy milk");
-  conn.exec("UPDATE todos SET deleted_at = now() WHERE title = $1", "Call mom");
-
-  auto live = conn.query<Todo>(pgorm::sql::select_all<Todo>() +
-                               " WHERE deleted_at IS NULL AND user_id = $1 ORDER BY id", alice.id);
-  for (const auto& t : live) fmt::print("  {}\n", t);
-  if (live.size() != 2 || live[0].status != TodoStatus::completed) {
-    fmt::print(stderr, "unexpected result\n");
-    return EXIT_FAILURE;
+  std::int32_t milk_id = 0;
+  {
+    pgorm::Session db = sessions();
+    TodoService todos(db);
+    milk_id = todos.create({"Buy milk", "two litres", alice_id})->id;
+    todos.create({"Write report", std::nullopt, alice_id});
+    todos.create({"Call mom", std::nullopt, alice_id});
+    auto page = todos.list({.skip = 0, .limit = 10});
+    for (const auto& t : page) fmt::print("  {}\n", *t);
+    expect(page.size() == 3, "three todos listed");
+    expect(page.front()->title == "Call mom", "newest first");
   }
-  metadata.drop_all(conn);
+
+  {
+    pgorm::Session db = sessions();
+    TodoService todos(db);
+    auto done = todos.update(milk_id, {.status = TodoStatus::completed});
+    expect(done && done->status == TodoStatus::completed, "todo completed");
+    expect(todos.search("MILK", TodoStatus::completed).size() == 1, "search finds it");
+    expect(todos.remove(milk_id), "todo soft-deleted");
+    expect(todos.get(milk_id) == nullptr, "soft-deleted todo is gone from queries");
+    expect(todos.list({}).size() == 2, "two live todos left");
+  }
+
+  {
+    pgorm::Session db = sessions();
+    User dup;
+    dup.email = "alice@example.com";
+    db.add(dup);
+    try {
+      db.commit();
+      expect(false, "duplicate email refused");
+    } catch (const pgorm::UniqueViolation& e) {
+      expect(e.constraint() == "uq_users_email", "duplicate email refused: " + e.constraint());
+    }
+  }
+
+  {
+    auto conn = engine.connect();
+    todo::metadata().drop_all(*conn);
+  }
   fmt::print("todo example finished\n");
   return EXIT_SUCCESS;
-} catch (const pgorm::Error& e) {
+} catch (const std::exception& e) {
   fmt::print(stderr, "error: {}\n", e.what());
   return EXIT_FAILURE;
 }

@@ -60,13 +60,25 @@ Engine::Engine(std::string_view url, EngineOptions options)
 Engine::Engine(Url url, EngineOptions options)
     : state_(std::make_shared<State>(std::move(url), std::move(options))) {}
 
-Engine Engine::from_env(EngineOptions options) { return Engine(Url::from_env(), std::move(options)); }
+Engine Engine::from_env(EngineOptions options) {
+  return Engine(Url::from_env(), std::move(options));
+}
 
-PooledConnection Engine::connect() const { return state_->pool.checkout(); }
-Pool& Engine::pool() const noexcept { return state_->pool; }
-const Url& Engine::url() const noexcept { return state_->url; }
-const EngineOptions& Engine::options() const noexcept { return state_->options; }
-void Engine::dispose() const { state_->pool.dispose(); }
+PooledConnection Engine::connect() const {
+  return state_->pool.checkout();
+}
+Pool& Engine::pool() const noexcept {
+  return state_->pool;
+}
+const Url& Engine::url() const noexcept {
+  return state_->url;
+}
+const EngineOptions& Engine::options() const noexcept {
+  return state_->options;
+}
+void Engine::dispose() const {
+  state_->pool.dispose();
+}
 
 std::string Engine::to_string() const {
   return fmt::format("Engine({}, pool_size={}, max_overflow={})", state_->url.redacted(),

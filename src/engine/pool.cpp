@@ -32,8 +32,9 @@ struct PoolState {
   // pool_size + max_overflow, saturating so that a huge max_overflow means "no limit".
   std::size_t limit() const noexcept {
     std::size_t max = std::numeric_limits<std::size_t>::max();
-    return options.max_overflow > max - options.pool_size ? max
-                                                          : options.pool_size + options.max_overflow;
+    return options.max_overflow > max - options.pool_size
+               ? max
+               : options.pool_size + options.max_overflow;
   }
   // Whether a returned connection of this generation goes back to the idle list. Needs the lock.
   bool wants_back(std::uint64_t of_generation) const noexcept {
@@ -154,7 +155,9 @@ PooledConnection& PooledConnection::operator=(PooledConnection&& other) noexcept
   return *this;
 }
 
-PooledConnection::~PooledConnection() { release(); }
+PooledConnection::~PooledConnection() {
+  release();
+}
 
 Connection& PooledConnection::get() const {
   if (!entry_) {
@@ -165,7 +168,9 @@ Connection& PooledConnection::get() const {
   return *entry_->connection;
 }
 
-PooledConnection::operator bool() const noexcept { return entry_ != nullptr; }
+PooledConnection::operator bool() const noexcept {
+  return entry_ != nullptr;
+}
 
 void PooledConnection::invalidate() noexcept {
   if (entry_) entry_->invalidated = true;
@@ -182,9 +187,13 @@ void PooledConnection::release() noexcept {
 Pool::Pool(Factory factory, PoolOptions options)
     : state_(std::make_shared<detail::PoolState>(std::move(factory), options)) {}
 
-Pool::~Pool() { state_->close_idle(true); }
+Pool::~Pool() {
+  state_->close_idle(true);
+}
 
-const PoolOptions& Pool::options() const noexcept { return state_->options; }
+const PoolOptions& Pool::options() const noexcept {
+  return state_->options;
+}
 
 PooledConnection Pool::checkout() {
   detail::PoolState& s = *state_;
@@ -266,7 +275,9 @@ PooledConnection Pool::checkout() {
   }
 }
 
-void Pool::dispose() { state_->close_idle(false); }
+void Pool::dispose() {
+  state_->close_idle(false);
+}
 
 PoolStats Pool::stats() const {
   const detail::PoolState& s = *state_;

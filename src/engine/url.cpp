@@ -27,16 +27,19 @@ constexpr std::string_view kInKeywords = "connection string";
   throw ConfigurationError(std::move(info));
 }
 
-bool is_secret(std::string_view key) { return key == "password" || key == "sslpassword"; }
+bool is_secret(std::string_view key) {
+  return key == "password" || key == "sslpassword";
+}
 
-bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
+bool is_space(char c) {
+  return std::isspace(static_cast<unsigned char>(c)) != 0;
+}
 
 // Looks like an option name, so it is safe to quote in a message (and useful to see).
 bool is_word(std::string_view text) {
-  return !text.empty() && text.size() <= 64 &&
-         std::all_of(text.begin(), text.end(), [](char c) {
-           return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-         });
+  return !text.empty() && text.size() <= 64 && std::all_of(text.begin(), text.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
 }
 
 // libpq's own list of connection options, so that a typo fails here and not at connect time,
@@ -141,10 +144,12 @@ void Url::assign(std::string_view key, std::string value, std::string_view where
     password_ = std::move(value);
   } else {
     if (!is_libpq_option(key)) {
-      if (echo && is_word(key)) fail(fmt::format("unknown connection option '{}' in {}", key, where));
-      fail(fmt::format("unknown connection option after a password in {} (quote or "
-                       "percent-encode special characters in passwords)",
-                       where));
+      if (echo && is_word(key))
+        fail(fmt::format("unknown connection option '{}' in {}", key, where));
+      fail(
+          fmt::format("unknown connection option after a password in {} (quote or "
+                      "percent-encode special characters in passwords)",
+                      where));
     }
     auto it = std::find_if(params_.begin(), params_.end(),
                            [&](const Param& p) { return p.first == key; });
@@ -167,8 +172,8 @@ Url Url::parse(std::string_view text) {
   if (text.find('\0') != std::string_view::npos) fail("the connection string contains a NUL byte");
   if (auto scheme = url_scheme(text)) {
     if (!starts_with_ci(text, "postgresql://") && !starts_with_ci(text, "postgres://"))
-      fail(fmt::format("unknown scheme '{}' in {} (expected postgresql:// or postgres://)",
-                       *scheme, kInUrl));
+      fail(fmt::format("unknown scheme '{}' in {} (expected postgresql:// or postgres://)", *scheme,
+                       kInUrl));
     url.parse_url(text.substr(scheme->size() + 3));
   } else {
     url.parse_keywords(text);
@@ -184,9 +189,10 @@ void Url::parse_url(std::string_view rest) {
   // An unencoded '/' or '?' in a password ends the authority early and leaves the rest of the
   // password, then '@', in the tail. Say so without echoing any of it.
   if (tail.find('@') != std::string_view::npos)
-    fail(fmt::format("unexpected '@' after the host in {}: percent-encode '@', '/' and '?' in the "
-                     "user name and password",
-                     kInUrl));
+    fail(
+        fmt::format("unexpected '@' after the host in {}: percent-encode '@', '/' and '?' in the "
+                    "user name and password",
+                    kInUrl));
 
   std::size_t at = authority.rfind('@');
   std::string_view host_port = authority;
@@ -202,7 +208,8 @@ void Url::parse_url(std::string_view rest) {
   std::string_view port;
   if (!host_port.empty() && host_port.front() == '[') {
     std::size_t close = host_port.find(']');
-    if (close == std::string_view::npos) fail(fmt::format("unterminated '[' in host of {}", kInUrl));
+    if (close == std::string_view::npos)
+      fail(fmt::format("unterminated '[' in host of {}", kInUrl));
     host_ = percent_decode(host_port.substr(1, close - 1), "host");
     std::string_view after = host_port.substr(close + 1);
     if (!after.empty() && after.front() != ':')
@@ -238,9 +245,8 @@ void Url::parse_url(std::string_view rest) {
                        kInUrl));
     }
     std::string key = percent_decode(pair.substr(0, eq), "query parameter name");
-    std::string label = is_word(key) && !after_secret
-                            ? fmt::format("query parameter '{}'", key)
-                            : std::string("a query parameter");
+    std::string label = is_word(key) && !after_secret ? fmt::format("query parameter '{}'", key)
+                                                      : std::string("a query parameter");
     std::string value = percent_decode(pair.substr(eq + 1), label);
     assign(key, std::move(value), kInUrl, !after_secret && !is_secret(key));
     after_secret = is_secret(key);
@@ -265,16 +271,18 @@ void Url::parse_keywords(std::string_view text) {
       if (!after_secret && is_word(key))
         fail(fmt::format("missing '=' after '{}' in {}", key, kInKeywords));
       if (!previous.empty())
-        fail(fmt::format("missing '=' after the value of '{}' in {} (quote values that contain "
-                         "spaces)",
-                         previous, kInKeywords));
+        fail(
+            fmt::format("missing '=' after the value of '{}' in {} (quote values that contain "
+                        "spaces)",
+                        previous, kInKeywords));
       fail(fmt::format("expected key=value pairs or a postgresql:// URL in {}", kInKeywords));
     }
     if (key.empty()) fail(fmt::format("missing option name before '=' in {}", kInKeywords));
     if (after_secret && !is_word(key))
-      fail(fmt::format("unexpected text after the value of '{}' in {} (quote values that contain "
-                       "spaces)",
-                       previous, kInKeywords));
+      fail(
+          fmt::format("unexpected text after the value of '{}' in {} (quote values that contain "
+                      "spaces)",
+                      previous, kInKeywords));
     ++i;  // '='
     skip_space();
     std::string value;

@@ -167,8 +167,7 @@ TEST_CASE("an IPv6 host is written in brackets", "[engine][unit]") {
   CHECK_FALSE(remote.port());
 }
 
-TEST_CASE("a unix-socket directory can be an encoded host or a host parameter",
-          "[engine][unit]") {
+TEST_CASE("a unix-socket directory can be an encoded host or a host parameter", "[engine][unit]") {
   Url encoded = Url::parse("postgresql://%2Fvar%2Frun%2Fpostgresql/shop");
   CHECK(encoded.host() == "/var/run/postgresql");
   CHECK(encoded.database() == "shop");
@@ -195,7 +194,8 @@ TEST_CASE("a libpq keyword string is read with libpq's quoting rules", "[engine]
   CHECK(url.params() == Params{{"sslmode", "disable"}, {"application_name", "back end"}});
   CHECK(libpq_reads(url.conninfo()).at("password") == R"(it's a \ secret)");
   CHECK(url.redacted() ==
-        "postgresql://frank:***@localhost:5432/my%20shop?sslmode=disable&application_name=back%20end");
+        "postgresql://frank:***@localhost:5432/"
+        "my%20shop?sslmode=disable&application_name=back%20end");
 }
 
 TEST_CASE("the empty string means libpq's PG* environment variables", "[engine][unit]") {
@@ -208,8 +208,7 @@ TEST_CASE("the empty string means libpq's PG* environment variables", "[engine][
   }
 }
 
-TEST_CASE("conninfo() quotes every value so that libpq reads it back unchanged",
-          "[engine][unit]") {
+TEST_CASE("conninfo() quotes every value so that libpq reads it back unchanged", "[engine][unit]") {
   Url url = Url::parse("postgresql://db/shop");
   url.set_param("user", "o'neil");
   url.set_param("password", R"(a'b\c d=e ')");
@@ -238,9 +237,10 @@ TEST_CASE("set_param replaces an earlier value and rejects unknown options", "[e
 }
 
 TEST_CASE("redacted() shows the URL with the password replaced by ***", "[engine][unit]") {
-  Url url = Url::parse(
-      "postgresql://alice:s3cr3t@db:5432/shop?sslmode=verify-full&sslpassword=keyp4ss");
-  CHECK(url.redacted() == "postgresql://alice:***@db:5432/shop?sslmode=verify-full&sslpassword=***");
+  Url url =
+      Url::parse("postgresql://alice:s3cr3t@db:5432/shop?sslmode=verify-full&sslpassword=keyp4ss");
+  CHECK(url.redacted() ==
+        "postgresql://alice:***@db:5432/shop?sslmode=verify-full&sslpassword=***");
   CHECK(Url::parse("postgresql://:s3cr3t@db").redacted() == "postgresql://:***@db");
   CHECK(Url::parse("host=db password=s3cr3t").redacted() == "postgresql://:***@db");
 }
@@ -256,8 +256,9 @@ TEST_CASE("malformed URLs and keyword strings are rejected naming the wrong part
       {"postgresql://h%G1/db", "bad percent-encoding in host"},
       {"postgresql://h/sh%4", "bad percent-encoding in database name"},
       {"postgresql://h/db%00", "percent-encoded NUL byte in database name"},
-      {"postgresql://h/db?application_name=%zz", "bad percent-encoding in query parameter "
-                                                 "'application_name'"},
+      {"postgresql://h/db?application_name=%zz",
+       "bad percent-encoding in query parameter "
+       "'application_name'"},
       {"postgresql://[::1/db", "unterminated '[' in host"},
       {"postgresql://[::1]x/db", "unexpected text after ']'"},
       {"postgresql://h/db?sslmod=require", "unknown connection option 'sslmod' in database URL"},

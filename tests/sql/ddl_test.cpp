@@ -181,11 +181,9 @@ TEST_CASE("reserved words work as table and column names", "[ddl]") {
   Order o;
   o.user = "alice";
   o.select = 3;
-  Params params;
-  auto stored = db.conn().execute(sql::insert_returning(o, params), params).as<Order>();
-  REQUIRE(stored.size() == 1);
-  CHECK(stored[0].id > 0);
-  CHECK(stored[0].user == "alice");
+  Order stored = test::insert_returning(db.conn(), o);
+  CHECK(stored.id > 0);
+  CHECK(stored.user == "alice");
   CHECK(db.scalar<std::string>("SELECT \"user\" FROM \"order\" WHERE \"select\" = 3") == "alice");
 }
 
@@ -195,9 +193,8 @@ TEST_CASE("a check constraint from the model is enforced by the server", "[ddl]"
   Order o;
   o.user = "bob";
   o.select = -1;
-  Params params;
   try {
-    db.conn().execute(sql::insert_returning(o, params), params);
+    test::insert_returning(db.conn(), o);
     FAIL("the insert should have been refused");
   } catch (const CheckViolation& e) {
     CHECK(e.sqlstate() == "23514");

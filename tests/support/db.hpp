@@ -36,3 +36,15 @@ class TestSchema {
 };
 
 }  // namespace pgorm::test
+
+namespace pgorm::test {
+
+// INSERT ... RETURNING of one object through the bulk insert builder, on a plain connection.
+template <model T>
+T insert_returning(Connection& conn, const T& object) {
+  auto st = insert<T>().value(object).returning().statement();
+  auto rows = conn.execute(st.sql, st.params).template as<T>();
+  return rows.at(0);
+}
+
+}  // namespace pgorm::test

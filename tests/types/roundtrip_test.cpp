@@ -14,11 +14,8 @@ namespace {
 
 // Inserts the object and reads it back with a separate SELECT.
 Sample store_and_load(test::TestSchema& db, const Sample& s) {
-  Params params;
-  auto inserted = db.conn().execute(sql::insert_returning(s, params), params).as<Sample>();
-  REQUIRE(inserted.size() == 1);
-  auto loaded =
-      db.conn().query<Sample>(sql::select_all<Sample>() + " WHERE id = $1", inserted[0].id);
+  Sample inserted = test::insert_returning(db.conn(), s);
+  auto loaded = db.conn().query<Sample>(sql::select_all<Sample>() + " WHERE id = $1", inserted.id);
   REQUIRE(loaded.size() == 1);
   return loaded[0];
 }
@@ -175,7 +172,7 @@ TEST_CASE("timestamps keep microseconds before 1970 and far in the future", "[ty
 TEST_CASE("dates before the common era and far future dates round-trip", "[types]") {
   test::TestSchema db;
   Metadata::of<Sample>().create_all(db.conn());
-  for (Date d : {Date{year{-43} / 3 / 15}, Date{year{1} / 1 / 1}, Date{year{32767} / 12 / 31}}) {
+  for (Date d : {Date{year{-43} / 3 / 15}, Date{year{1} / 1 / 1}, Date{year{9999} / 12 / 31}}) {
     Sample s = minimal();
     s.day = d;
     CHECK(store_and_load(db, s).day == d);
@@ -184,13 +181,29 @@ TEST_CASE("dates before the common era and far future dates round-trip", "[types
         "0044-03-15 BC");
 }
 
+TEST_CASE("the extreme C++ time points are PostgreSQL's infinities", "[types]") {
+  test::TestSchema db;
+  Metadata::of<Sample>().create_all(db.conn());
+  Sample s = minimal();
+  s.at = Timestamp::max();
+  s.day = Date{year::max() / December / 31};
+  Sample back = store_and_load(db, s);
+  CHECK(back.at == Timestamp::max());
+  CHECK(back.day == s.day);
+  CHECK(db.scalar<bool>("SELECT at = 'infinity'::timestamptz AND day = 'infinity'::date FROM samples"));
+  s.at = Timestamp::min();
+  s.day = Date{year::min() / January / 1};
+  back = store_and_load(db, s);
+  CHECK(back.at == Timestamp::min());
+  CHECK(db.scalar<std::int64_t>("SELECT count(*) FROM samples WHERE at = '-infinity'") == 1);
+}
+
 TEST_CASE("a text value with a NUL byte is refused before anything is written", "[types]") {
   test::TestSchema db;
   Metadata::of<Sample>().create_all(db.conn());
   Sample s = minimal();
   s.text = std::string("before\0after", 12);
-  Params params;
-  CHECK_THROWS_AS(sql::insert_returning(s, params), DataError);
+  CHECK_THROWS_AS(test::insert_returning(db.conn(), s), DataError);
   CHECK(sample_count(db) == 0);
 }
 
@@ -199,15 +212,14 @@ TEST_CASE("a string longer than varchar(N) is a DataError naming the SQLSTATE", 
   Metadata::of<Sample>().create_all(db.conn());
   Sample s = minimal();
   s.short_text = "toolong";
-  Params params;
-  std::string sql = sql::insert_returning(s, params);
+  auto st = insert<Sample>().value(s).statement();
   try {
-    db.conn().execute(sql, params);
+    db.conn().execute(st.sql, st.params);
     FAIL("expected a DataError");
   } catch (const DataError& e) {
     CHECK(e.sqlstate() == "22001");
     CHECK(std::string(e.what()).find("character varying(5)") != std::string::npos);
-    CHECK(e.statement() == sql);
+    CHECK(e.statement() == st.sql);
     CHECK(std::string(e.what()).find("toolong") == std::string::npos);  // values are not echoed
   }
   CHECK(sample_count(db) == 0);

@@ -55,7 +55,8 @@ struct server_default {
   std::string_view sql;
   constexpr explicit server_default(std::string_view s) : sql(s) {}
 };
-// A value the library puts in a new object's member... (client default) and the DDL DEFAULT.
+// The DDL DEFAULT from a C++ value: DEFAULT 'pending'::todo_status. Give the member the same
+// initializer so new objects start with it too (C++ has no way to set it for you).
 template <class T>
 struct default_value_t {
   T value;
@@ -268,7 +269,7 @@ constexpr index_on_t<Members...> unique_index_on(std::string_view where = {}) {
   static_assert(sizeof...(Members) > 0, "pgorm::unique_index_on needs at least one column");
   return {true, where};
 }
-// PRIMARY KEY (a, b): a composite key, for models using the pgorm::CompositeKey mixin.
+// PRIMARY KEY (a, b): a composite key, for models using the pgorm::CustomKey mixin.
 template <auto... Members>
 constexpr primary_key_on_t<Members...> primary_key_on() {
   static_assert(sizeof...(Members) > 0, "pgorm::primary_key_on needs at least one column");

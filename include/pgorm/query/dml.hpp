@@ -12,6 +12,7 @@
 
 #include "pgorm/query/expression.hpp"
 #include "pgorm/query/parts.hpp"
+#include "pgorm/sql/model_sql.hpp"
 
 namespace pgorm {
 namespace query {
@@ -242,13 +243,8 @@ class Insert {
 
   std::size_t size() const noexcept { return count_; }
   Statement statement() const {
-    const TableInfo& t = table_info<T>();
     Fragment f;
-    f += "INSERT INTO ";
-    f.add_identifier(t.name);
-    f += " (";
-    append_columns(f.sql, t);
-    f += ") VALUES ";
+    f += sql::insert_prefix<T>();
     f += rows_;
     if (action_ != ConflictAction::none) {
       f += " ON CONFLICT (";
@@ -269,10 +265,7 @@ class Insert {
         }
       }
     }
-    if (Returning) {
-      f += " RETURNING ";
-      append_columns(f.sql, t);
-    }
+    if (Returning) f += sql::returning_all<T>();
     return finish(std::move(f));
   }
   std::string to_sql() const { return statement().to_string(); }

@@ -69,7 +69,5 @@ Fragment render_delete(const DeleteParts& parts);
 
 // "todos"."id", "todos"."title", ... for every column of a table.
 void append_qualified_columns(Fragment& out, const TableInfo& table);
-// "id", "title", ...
-void append_columns(std::string& out, const TableInfo& table);
 
 }  // namespace pgorm::query

@@ -153,12 +153,12 @@ class ModelWork final : public ModelWorkBase {
     while (done < pending_.size()) {
       std::size_t n = std::min(per_statement, pending_.size() - done);
       query::Fragment f;
-      f += insert_prefix();
+      f += sql::insert_prefix<T>();
       for (std::size_t i = 0; i < n; ++i) {
         if (i) f += ", ";
         query::append_values_row(f, *pending_[done + i]);
       }
-      f += returning_suffix();
+      f += sql::returning_all<T>();
       // RETURNING gives the rows in VALUES order for INSERT ... VALUES, which is how generated
       // keys and server defaults find their objects.
       Result r = session.run(query::finish(std::move(f)), true);
@@ -201,7 +201,7 @@ class ModelWork final : public ModelWorkBase {
       f += set;
       f += " WHERE ";
       append_key_condition(f, e.snapshot);
-      f += returning_suffix();
+      f += sql::returning_all<T>();
       Result r = session.run(query::finish(std::move(f)), true);
       if (r.rows() == 1) RowReader<T>(r).read(0, *e.object);
       e.snapshot = *e.object;
@@ -274,22 +274,6 @@ class ModelWork final : public ModelWorkBase {
       });
       if (model_traits<T>::soft_delete) f += " AND \"deleted_at\" IS NULL";
       return query::finish(std::move(f)).sql;
-    }();
-    return text;
-  }
-  static const std::string& insert_prefix() {
-    static const std::string text = [] {
-      std::string out = "INSERT INTO " + sql::quote_identifier(table_info<T>().name) + " (";
-      query::append_columns(out, table_info<T>());
-      return out + ") VALUES ";
-    }();
-    return text;
-  }
-  static const std::string& returning_suffix() {
-    static const std::string text = [] {
-      std::string out = " RETURNING ";
-      query::append_columns(out, table_info<T>());
-      return out;
     }();
     return text;
   }
