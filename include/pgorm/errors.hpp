@@ -43,6 +43,12 @@ class InterfaceError : public Error {
   using Error::Error;
 };
 
+// A relationship was read before it was loaded: pgorm never loads one behind your back. Load it
+// with a loader option (selectin / joined) or Session::load.
+class NotLoaded : public InterfaceError {
+  using InterfaceError::InterfaceError;
+};
+
 // Errors reported by the server, or detected for a value before it was sent.
 class DatabaseError : public Error {
   using Error::Error;
@@ -112,6 +118,14 @@ class NoResultFound : public Error {
   using Error::Error;
 };
 class MultipleResultsFound : public Error {
+  using Error::Error;
+};
+
+// A migration could not be planned or applied: a broken revision chain, a missing file, several
+// heads, an unknown database revision, a failed statement (the message names the file, the line
+// and the statement; sqlstate() is the server's when the server refused it), or a lock not taken
+// in time.
+class MigrationError : public Error {
   using Error::Error;
 };
 

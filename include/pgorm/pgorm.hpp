@@ -27,3 +27,6 @@
 #include "pgorm/engine/engine.hpp"
 #include "pgorm/engine/pool.hpp"
 #include "pgorm/engine/url.hpp"
+#include "pgorm/relations/loading.hpp"
+#include "pgorm/relations/members.hpp"
+#include "pgorm/relations/relationship.hpp"

@@ -65,6 +65,21 @@ constexpr std::string_view kSessionSetup =
 
 }  // namespace
 
+ErrorInfo error_info_from(const PGresult* raw, const PGconn* conn, std::string_view sql) {
+  ErrorInfo info;
+  info.statement = std::string(sql);
+  if (raw) {
+    info.sqlstate = field(raw, PG_DIAG_SQLSTATE);
+    info.message = field(raw, PG_DIAG_MESSAGE_PRIMARY);
+    info.detail = field(raw, PG_DIAG_MESSAGE_DETAIL);
+    info.table = field(raw, PG_DIAG_TABLE_NAME);
+    info.column = field(raw, PG_DIAG_COLUMN_NAME);
+    info.constraint = field(raw, PG_DIAG_CONSTRAINT_NAME);
+  }
+  if (info.message.empty() && conn) info.message = trimmed(PQerrorMessage(conn));
+  return info;
+}
+
 struct Connection::Impl {
   std::unique_ptr<PqxxConnection> pqxx;
   PGconn* conn = nullptr;
@@ -110,17 +125,7 @@ Result Connection::check(PGresult* raw, std::string_view sql) {
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY ||
       status == PGRES_COPY_IN || status == PGRES_COPY_OUT)
     return result;
-  ErrorInfo info;
-  info.statement = std::string(sql);
-  if (raw) {
-    info.sqlstate = field(raw, PG_DIAG_SQLSTATE);
-    info.message = field(raw, PG_DIAG_MESSAGE_PRIMARY);
-    info.detail = field(raw, PG_DIAG_MESSAGE_DETAIL);
-    info.table = field(raw, PG_DIAG_TABLE_NAME);
-    info.column = field(raw, PG_DIAG_COLUMN_NAME);
-    info.constraint = field(raw, PG_DIAG_CONSTRAINT_NAME);
-  }
-  if (info.message.empty()) info.message = trimmed(PQerrorMessage(impl_->conn));
+  ErrorInfo info = error_info_from(raw, impl_->conn, sql);
   if (PQstatus(impl_->conn) != CONNECTION_OK) {
     broken_ = true;
     if (info.sqlstate.empty()) info.sqlstate = "08006";

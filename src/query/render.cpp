@@ -152,7 +152,75 @@ Fragment SelectParts::foreign_key_join(const TableInfo& joined) const {
   throw ProgrammingError(std::move(info));
 }
 
+namespace {
+Fragment render_plain_select(const SelectParts& p);
+
+// Joined loading wraps the statement, so that LIMIT and OFFSET count the main rows, not the
+// joined ones, and keeps its order through a row number.
+Fragment render_eager_select(const SelectParts& p) {
+  SelectParts inner = p;
+  inner.eager.clear();
+  Fragment projection;
+  append_qualified_columns(projection, *p.from);
+  projection += ", row_number() OVER (";
+  if (!p.order_by.empty()) {
+    projection += "ORDER BY ";
+    for (std::size_t i = 0; i < p.order_by.size(); ++i) {
+      if (i) projection += ", ";
+      projection += p.order_by[i];
+    }
+  }
+  projection += ") AS \"pgorm_row\"";
+  inner.projection = std::move(projection);
+  Fragment out;
+  out += "SELECT ";
+  append_qualified_columns(out, *p.from);
+  for (const auto& e : p.eager) {
+    for (const auto& c : e.table->columns) {
+      out += ", ";
+      out.add_identifier(e.alias);
+      out += ".";
+      out.add_identifier(c.name);
+      out += " AS ";
+      out.add_identifier(e.alias + "__" + c.name);
+    }
+  }
+  out += " FROM (";
+  out += render_plain_select(inner);
+  out += ") AS ";
+  out.add_identifier(p.from->name);
+  for (const auto& e : p.eager) {
+    out += " LEFT OUTER JOIN ";
+    out.add_identifier(e.table->name);
+    out += " AS ";
+    out.add_identifier(e.alias);
+    out += " ON ";
+    out += e.on;
+    if (e.table->soft_delete && !p.with_deleted) {
+      out += " AND ";
+      out.add_identifier(e.alias);
+      out += ".\"deleted_at\" IS NULL";
+    }
+  }
+  out += " ORDER BY \"pgorm_row\"";
+  for (const auto& e : p.eager) {
+    for (const auto& k : e.table->primary_key) {
+      out += ", ";
+      out.add_identifier(e.alias);
+      out += ".";
+      out.add_identifier(k);
+    }
+  }
+  return out;
+}
+}  // namespace
+
 Fragment render_select(const SelectParts& p) {
+  return p.eager.empty() ? render_plain_select(p) : render_eager_select(p);
+}
+
+namespace {
+Fragment render_plain_select(const SelectParts& p) {
   Fragment out;
   out += p.distinct ? "SELECT DISTINCT " : "SELECT ";
   if (p.projection.empty() && p.from)
@@ -178,6 +246,7 @@ Fragment render_select(const SelectParts& p) {
   out += lock_clause(p.lock);
   return out;
 }
+}  // namespace
 
 Fragment render_count(const SelectParts& p) {
   bool simple = !p.distinct && p.group_by.empty() && !p.limit && !p.offset;
@@ -190,6 +259,7 @@ Fragment render_count(const SelectParts& p) {
   SelectParts inner = p;
   inner.order_by.clear();
   inner.lock = LockMode::none;
+  inner.eager.clear();
   out += "SELECT count(*) FROM (";
   out += render_select(inner);
   out += ") AS pgorm_count";
@@ -200,6 +270,7 @@ Fragment render_exists(const SelectParts& p) {
   SelectParts inner = p;
   inner.order_by.clear();
   inner.lock = LockMode::none;
+  inner.eager.clear();
   inner.projection = Fragment{};
   inner.projection += "1";
   Fragment out;

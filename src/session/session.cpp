@@ -20,6 +20,38 @@ void throw_refresh_missing(std::string_view table) {
   info.message = fmt::format("refresh(): the object's row no longer exists in table \"{}\"", table);
   throw NoResultFound(std::move(info));
 }
+
+std::vector<ModelWorkBase*> flush_order(const WorkList& works) {
+  // Parents before children: order the models by the foreign keys between their tables.
+  std::vector<ModelWorkBase*> ordered;
+  std::set<std::string> placed;
+  auto depends_on_unplaced = [&](ModelWorkBase* w) {
+    for (const auto& fk : w->table().foreign_keys) {
+      if (fk.referred_table == w->table().name || placed.count(fk.referred_table)) continue;
+      for (const auto& [key, other] : works)
+        if (other->table().name == fk.referred_table) return true;
+    }
+    return false;
+  };
+  while (ordered.size() < works.size()) {
+    bool progress = false;
+    for (const auto& [key, w] : works) {
+      if (placed.count(w->table().name) || depends_on_unplaced(w.get())) continue;
+      ordered.push_back(w.get());
+      placed.insert(w->table().name);
+      progress = true;
+    }
+    if (!progress) {  // a cycle between tables: keep declaration order for the rest
+      for (const auto& [key, w] : works)
+        if (!placed.count(w->table().name)) {
+          ordered.push_back(w.get());
+          placed.insert(w->table().name);
+        }
+    }
+  }
+  return ordered;
+}
+
 }  // namespace detail
 
 Session::Session(Engine engine, SessionOptions options)
@@ -94,12 +126,33 @@ void Session::after_failure() noexcept {
 }
 
 void Session::flush() {
-  if (flushing_) return;
-  bool any = std::any_of(works_.begin(), works_.end(),
-                         [](const auto& w) { return w.second->has_changes(); });
-  if (!any) return;
+  if (flushing_ || works_.empty()) return;
   flushing_ = true;
-  // Parents before children: order the models by the foreign keys between their tables.
+  try {
+    // Relationship cascades may add or remove objects of other models (or load children to
+    // delete them): run them until nothing changes.
+    for (int round = 0; round < 100; ++round) {
+      bool changed = false;
+      for (std::size_t i = 0; i < works_.size(); ++i) changed |= works_[i].second->cascade(*this);
+      if (!changed) break;
+    }
+    auto ordered = flush_order();
+    for (auto* w : ordered) w->sync_keys();
+    for (auto* w : ordered) w->flush_inserts(*this);
+    for (auto* w : ordered) w->flush_updates(*this);
+    for (auto* w : ordered) w->flush_associations(*this);
+    for (auto it = ordered.rbegin(); it != ordered.rend(); ++it) (*it)->flush_deletes(*this);
+  } catch (...) {
+    flushing_ = false;
+    // A failed flush leaves the transaction unusable: roll it back so that nothing of it stays.
+    rollback();
+    throw;
+  }
+  flushing_ = false;
+}
+
+// Parents before children: the models ordered by the foreign keys between their tables.
+std::vector<detail::ModelWorkBase*> Session::flush_order() const {
   std::vector<detail::ModelWorkBase*> ordered;
   std::set<std::string> placed;
   auto depends_on_unplaced = [&](detail::ModelWorkBase* w) {
@@ -126,17 +179,7 @@ void Session::flush() {
         }
     }
   }
-  try {
-    for (auto* w : ordered) w->flush_inserts(*this);
-    for (auto* w : ordered) w->flush_updates(*this);
-    for (auto it = ordered.rbegin(); it != ordered.rend(); ++it) (*it)->flush_deletes(*this);
-  } catch (...) {
-    flushing_ = false;
-    // A failed flush leaves the transaction unusable: roll it back so that nothing of it stays.
-    rollback();
-    throw;
-  }
-  flushing_ = false;
+  return ordered;
 }
 
 void Session::commit() {

@@ -45,14 +45,14 @@ std::string_view referential_action_sql(referential_action action) {
   return "NO ACTION";
 }
 
-std::string create_enum_type(const EnumTypeInfo& type) {
+std::string create_enum_type(const EnumTypeInfo& type, bool if_not_exists) {
   std::string body = "CREATE TYPE " + quote_identifier(type.name) + " AS ENUM (";
   for (std::size_t i = 0; i < type.labels.size(); ++i) {
     if (i) body += ", ";
     body += quote_literal(type.labels[i]);
   }
   body += ')';
-  return guarded(body, "duplicate_object");
+  return if_not_exists ? guarded(body, "duplicate_object") : body;
 }
 
 std::string drop_enum_type(std::string_view name) {
@@ -133,6 +133,66 @@ std::string create_index(std::string_view table, const IndexInfo& index, bool if
 
 std::string drop_index(std::string_view name, bool if_exists) {
   return std::string("DROP INDEX ") + (if_exists ? "IF EXISTS " : "") + quote_identifier(name);
+}
+
+std::string add_column(std::string_view table, const ColumnInfo& column) {
+  return "ALTER TABLE " + quote_identifier(table) + " ADD COLUMN " + column_definition(column);
+}
+
+std::string drop_column(std::string_view table, std::string_view column) {
+  return "ALTER TABLE " + quote_identifier(table) + " DROP COLUMN " + quote_identifier(column);
+}
+
+namespace {
+std::string alter_column(std::string_view table, std::string_view column) {
+  return "ALTER TABLE " + quote_identifier(table) + " ALTER COLUMN " + quote_identifier(column);
+}
+}  // namespace
+
+std::string alter_column_type(std::string_view table, std::string_view column,
+                              std::string_view sql_type, std::string_view using_expression) {
+  std::string out = alter_column(table, column) + " TYPE " + std::string(sql_type);
+  if (!using_expression.empty()) out += " USING " + std::string(using_expression);
+  return out;
+}
+
+std::string alter_column_nullable(std::string_view table, std::string_view column, bool nullable) {
+  return alter_column(table, column) + (nullable ? " DROP NOT NULL" : " SET NOT NULL");
+}
+
+std::string alter_column_default(std::string_view table, std::string_view column,
+                                 const std::optional<std::string>& default_sql) {
+  return alter_column(table, column) +
+         (default_sql ? " SET DEFAULT " + *default_sql : std::string(" DROP DEFAULT"));
+}
+
+std::string add_primary_key(std::string_view table, std::string_view name,
+                            const std::vector<std::string>& columns) {
+  return "ALTER TABLE " + quote_identifier(table) + " ADD CONSTRAINT " + quote_identifier(name) +
+         " PRIMARY KEY " + column_list(columns);
+}
+
+std::string add_unique(std::string_view table, const UniqueInfo& unique) {
+  return "ALTER TABLE " + quote_identifier(table) + " ADD CONSTRAINT " +
+         quote_identifier(unique.name) + " UNIQUE " + column_list(unique.columns);
+}
+
+std::string add_check(std::string_view table, const CheckInfo& check) {
+  return "ALTER TABLE " + quote_identifier(table) + " ADD CONSTRAINT " +
+         quote_identifier(check.name) + " CHECK (" + check.sql + ")";
+}
+
+std::string add_enum_value(std::string_view type, std::string_view label, std::string_view position,
+                           std::string_view neighbour, bool if_not_exists) {
+  std::string out = "ALTER TYPE " + quote_identifier(type) + " ADD VALUE ";
+  if (if_not_exists) out += "IF NOT EXISTS ";
+  out += quote_literal(label);
+  if (!position.empty()) out += " " + std::string(position) + " " + quote_literal(neighbour);
+  return out;
+}
+
+std::string rename_enum_type(std::string_view type, std::string_view new_name) {
+  return "ALTER TYPE " + quote_identifier(type) + " RENAME TO " + quote_identifier(new_name);
 }
 
 }  // namespace pgorm::sql

@@ -26,10 +26,17 @@ struct pgorm::enum_traits<testmodels::TodoStatus> {
 
 namespace testmodels {
 
+struct Todo;
+struct Category;
+struct TodoCategory;
+
 struct User : pgorm::Model<User, pgorm::Timestamps> {
   std::string email;
+  pgorm::HasMany<Todo> todos;
   static constexpr auto columns =
       pgorm::columns(pgorm::column<&User::email>(pgorm::varchar(255), pgorm::unique));
+  static constexpr auto relationships =
+      pgorm::relationships(pgorm::relation<&User::todos>(pgorm::cascade::all_delete_orphan));
 };
 
 struct Todo : pgorm::Model<Todo, pgorm::Timestamps, pgorm::SoftDelete> {
@@ -37,12 +44,17 @@ struct Todo : pgorm::Model<Todo, pgorm::Timestamps, pgorm::SoftDelete> {
   std::optional<std::string> description;
   TodoStatus status = TodoStatus::pending;
   std::int32_t user_id = 0;
+  pgorm::BelongsTo<User, &Todo::user_id> user;
+  pgorm::ManyToMany<Category, TodoCategory> categories;
   static constexpr auto columns = pgorm::columns(
       pgorm::column<&Todo::title>(pgorm::varchar(255), pgorm::index),
       pgorm::column<&Todo::description>(pgorm::text),
       pgorm::column<&Todo::status>(pgorm::default_value(TodoStatus::pending)),
       pgorm::column<&Todo::user_id>(pgorm::foreign_key<&User::id>(pgorm::on_delete::cascade),
                                     pgorm::index));
+  static constexpr auto relationships =
+      pgorm::relationships(pgorm::relation<&Todo::user>(pgorm::back_populates<&User::todos>),
+                           pgorm::relation<&Todo::categories>());
 };
 
 struct ApiKey : pgorm::Model<ApiKey, pgorm::UuidKey, pgorm::TableName<"api_keys">> {
@@ -111,6 +123,11 @@ struct Category : pgorm::Model<Category, pgorm::SoftDelete> {
   std::string name;
   std::string slug;
   std::optional<std::int32_t> parent_id;
+  pgorm::BelongsTo<Category, &Category::parent_id> parent;
+  pgorm::HasMany<Category> children;
+  static constexpr auto relationships = pgorm::relationships(
+      pgorm::relation<&Category::parent>(pgorm::back_populates<&Category::children>),
+      pgorm::relation<&Category::children>(pgorm::cascade::all));
   static constexpr auto columns = pgorm::columns(
       pgorm::column<&Category::name>(pgorm::varchar(100)),
       pgorm::column<&Category::slug>(pgorm::unique_live),

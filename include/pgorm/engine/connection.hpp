@@ -17,6 +17,11 @@ namespace pgorm {
 
 enum class TransactionStatus { idle, active, in_transaction, in_error, unknown };
 
+// What a failed statement's result reports (SQLSTATE, message, detail, table, column,
+// constraint), with `sql` as the statement; falls back to the connection's error message when the
+// result has none (or is null). Shared by the sync and async connections.
+ErrorInfo error_info_from(const PGresult* result, const PGconn* conn, std::string_view sql);
+
 class Connection {
  public:
   // `conninfo` is a postgresql:// URL or a libpq keyword string; empty means libpq's PG* variables.

@@ -36,7 +36,7 @@ struct PoolStats {
   std::size_t max_overflow = 0;
   std::size_t open = 0;         // connections that exist (idle + checked out)
   std::size_t idle = 0;         // open and waiting in the pool
-  std::size_t checked_out = 0;  // handed out (or being opened for a checkout)
+  std::size_t checked_out = 0;  // handed out, or being opened, pinged or closed
   std::size_t overflow = 0;     // open beyond pool_size
   // Totals since the pool was made.
   std::uint64_t created = 0;      // connections opened

@@ -81,11 +81,16 @@ constexpr std::size_t row_width() {
 template <class Row>
 class RowReader {
  public:
-  explicit RowReader(const Result& result) : result_(result) {
+  // Models are matched by column name, each name prefixed with `prefix` (for joined rows).
+  explicit RowReader(const Result& result, std::string_view prefix = {}) : result_(result) {
     if constexpr (model<Row>) {
       int i = 0;
-      model_traits<Row>::for_each_column(
-          [&](const auto& def) { positions_[i++] = result.column_index(def.name()); });
+      std::string name;
+      model_traits<Row>::for_each_column([&](const auto& def) {
+        name.assign(prefix);
+        name.append(def.name());
+        positions_[i++] = result.column_index(name);
+      });
     } else if constexpr (is_tuple<Row>::value) {
       if (result.columns() != static_cast<int>(std::tuple_size_v<Row>))
         throw_column_count(static_cast<int>(std::tuple_size_v<Row>), result.columns());
@@ -94,6 +99,17 @@ class RowReader {
                     "pgorm: rows can be read as a model, a std::tuple of mapped types, or one "
                     "mapped type");
       if (result.columns() != 1) throw_column_count(1, result.columns());
+    }
+  }
+
+  // For models: whether the row has no object here (all its key columns NULL, as in an outer join).
+  bool is_absent(int row) const {
+    if constexpr (model<Row>) {
+      for (int position : positions_)
+        if (position >= 0 && !result_.is_null(row, position)) return false;
+      return true;
+    } else {
+      return false;
     }
   }
 
@@ -141,7 +157,15 @@ std::vector<Row> Result::as() const {
   std::vector<Row> out;
   int n = rows();
   out.resize(static_cast<std::size_t>(n));
-  for (int r = 0; r < n; ++r) reader.read(r, out[static_cast<std::size_t>(r)]);
+  for (int r = 0; r < n; ++r) {
+    if constexpr (std::is_same_v<Row, bool>) {  // std::vector<bool> has no bool& elements
+      bool value = false;
+      reader.read(r, value);
+      out[static_cast<std::size_t>(r)] = value;
+    } else {
+      reader.read(r, out[static_cast<std::size_t>(r)]);
+    }
+  }
   return out;
 }
 

@@ -99,6 +99,8 @@ template <class T>
 struct member_pointer_traits {
   static constexpr bool is_member = false;
 };
+template <class T>
+struct member_pointer_traits<const T> : member_pointer_traits<T> {};
 template <class C, class T>
 struct member_pointer_traits<T C::*> {
   static constexpr bool is_member = !std::is_function_v<T>;
@@ -108,6 +110,7 @@ struct member_pointer_traits<T C::*> {
 
 template <auto Target>
 struct foreign_key_t {
+  static constexpr auto target = Target;
   on_delete_t on_delete{referential_action::no_action};
   on_update_t on_update{referential_action::no_action};
 };

@@ -21,6 +21,14 @@ struct JoinPart {
   Fragment on;
 };
 
+// A relationship loaded in the same statement (joined loading): its columns come back under
+// "<alias>__<column>".
+struct EagerJoin {
+  const TableInfo* table = nullptr;
+  std::string alias;
+  Fragment on;  // condition between "<alias>" and the main model's table
+};
+
 struct SelectParts {
   const TableInfo* from = nullptr;
   Fragment projection;  // empty: every column of `from`
@@ -34,6 +42,7 @@ struct SelectParts {
   std::optional<std::int64_t> offset;
   LockMode lock = LockMode::none;
   bool with_deleted = false;
+  std::vector<EagerJoin> eager;
 
   // ON condition for joining `table` along the one foreign key between it and a table already in
   // the query; throws ProgrammingError when there is none or more than one.

@@ -4,14 +4,19 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <tuple>
 #include <type_traits>
 #include <utility>
 
 #include "pgorm/query/expression.hpp"
 #include "pgorm/query/parts.hpp"
+#include "pgorm/relations/relationship.hpp"
 
 namespace pgorm {
+class Session;
+class Result;
 namespace query {
 
 template <class List>
@@ -33,7 +38,27 @@ class Select {
   using from_model = From;
   using models = Models;
 
-  explicit Select(SelectParts parts) : parts_(std::move(parts)) {}
+  // Relationship loaders run after the statement: selectin (one more query per level) and the
+  // readers of joined loading (columns of the same statement).
+  using Loader = std::function<void(Session&, std::vector<std::shared_ptr<Row>>&)>;
+  using EagerReader =
+      std::function<void(Session&, const Result&, const std::vector<std::shared_ptr<Row>>&)>;
+
+  explicit Select(SelectParts parts, std::vector<Loader> loaders = {},
+                  std::vector<EagerReader> eager = {})
+      : parts_(std::move(parts)), loaders_(std::move(loaders)), eager_(std::move(eager)) {}
+
+  // How to load relationships of the selected objects: pgorm::selectin(&User::todos),
+  // pgorm::joined(&Todo::user). Nothing is loaded otherwise.
+  template <class... Options>
+  Select options(const Options&... opts) const {
+    static_assert(model<Row>, "pgorm: options() load relationships of select<Model>() rows");
+    Select out(*this);
+    (opts.template apply<Row>(out.parts_, out.loaders_, out.eager_), ...);
+    return out;
+  }
+  const std::vector<Loader>& loaders() const noexcept { return loaders_; }
+  const std::vector<EagerReader>& eager_readers() const noexcept { return eager_; }
 
   // WHERE condition; several where() calls are joined with AND.
   template <class E>
@@ -57,6 +82,12 @@ class Select {
     check_join_condition<T, E>();
     return add_join<T>(false, &on.to_expr().fragment);
   }
+  // JOIN along a relationship: select<Todo>().join(&Todo::user) (defined in relations/loading.hpp).
+  template <class M, class O>
+    requires relation_traits<M>::is_relation
+  Select<Row, From, concat_t<Models, type_list<typename relation_traits<M>::target>>> join(
+      M O::*relation) const;
+
   template <model T>
   Select<Row, From, concat_t<Models, type_list<T>>> outer_join() const {
     return add_join<T>(true, nullptr);
@@ -73,7 +104,7 @@ class Select {
     static_assert(std::is_void_v<From>, "pgorm: this select already has a FROM model");
     SelectParts p = parts_;
     p.from = &table_info<T>();
-    return Select<Row, T, concat_t<Models, type_list<T>>>(std::move(p));
+    return Select<Row, T, concat_t<Models, type_list<T>>>(std::move(p), loaders_, eager_);
   }
 
   // ORDER BY: columns (ascending), col.asc(), col.desc(), .nulls_last() ...
@@ -178,7 +209,7 @@ class Select {
     const TableInfo& t = table_info<T>();
     JoinPart j{&t, outer, on ? *on : p.foreign_key_join(t)};
     p.joins.push_back(std::move(j));
-    return Select<Row, From, concat_t<Models, type_list<T>>>(std::move(p));
+    return Select<Row, From, concat_t<Models, type_list<T>>>(std::move(p), loaders_, eager_);
   }
   template <class Term>
   void add_order(const Term& term) {
@@ -228,6 +259,8 @@ class Select {
   }
 
   SelectParts parts_;
+  std::vector<Loader> loaders_;
+  std::vector<EagerReader> eager_;
 };
 
 template <class... Es>

@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "pgorm/relations/operations.hpp"
 #include "pgorm/session/session.hpp"
 
 namespace pgorm::detail {
@@ -31,6 +33,8 @@ class ModelWork final : public ModelWorkBase {
     return false;
   }
 
+  bool has_pending() const noexcept override { return !pending_.empty(); }
+
   std::size_t tracked() const noexcept override { return identity_.size() + pending_.size(); }
 
   bool contains(const std::shared_ptr<T>& object) const {
@@ -45,16 +49,52 @@ class ModelWork final : public ModelWorkBase {
     if constexpr (requires { Key::generates_key; }) {
       if (object->id.is_nil()) object->id = Key::generate();
     }
+    wire(object, false);
     pending_.push_back(object);
     return object;
   }
 
+  bool is_removed(const std::shared_ptr<T>& object) const {
+    auto it = identity_.find(key_of(*object));
+    return it != identity_.end() && it->second.object == object && it->second.deleted;
+  }
+
+  bool cascade(Session& session) override {
+    if constexpr (relation_count<T> == 0) {
+      return false;
+    } else {
+      bool changed = false;
+      std::vector<std::pair<std::shared_ptr<T>, int>> objects;  // 0 live, 1 soft, 2 hard delete
+      for (const auto& p : pending_) objects.emplace_back(p, 0);
+      for (const auto& [key, e] : identity_)
+        objects.emplace_back(e.object, e.deleted ? (e.hard ? 2 : 1) : 0);
+      for (const auto& [object, state] : objects)
+        changed |= cascade_relations(session, object, state != 0, state == 2);
+      return changed;
+    }
+  }
+
+  void sync_keys() override {
+    if constexpr (relation_count<T> > 0) {
+      for (const auto& [key, e] : identity_) {
+        if (e.deleted) continue;
+        propagate_keys(*e.object);
+        sync_foreign_keys(*e.object);
+      }
+    }
+  }
+
+  void flush_associations(Session& session) override {
+    if constexpr (relation_count<T> > 0) {
+      for (const auto& [key, e] : identity_)
+        if (!e.deleted) detail::flush_associations(session, *e.object);
+    }
+  }
+
   template <class... Keys>
   std::shared_ptr<T> get(Session& session, const Keys&... keys) {
-    std::string key = identity_key_of(keys...);
-    auto it = identity_.find(key);
-    if (it != identity_.end()) return it->second.deleted ? nullptr : it->second.object;
-    auto rows = session.run_sql(get_sql(), key_params(keys...), false);
+    if (auto loaded = find_loaded(identity_key_of(keys...))) return *loaded;
+    auto rows = session.run(get_statement(keys...), false);
     auto loaded = load(rows);
     return loaded.empty() ? nullptr : loaded.front();
   }
@@ -66,21 +106,29 @@ class ModelWork final : public ModelWorkBase {
     int n = result.rows();
     std::vector<std::shared_ptr<T>> out;
     out.reserve(static_cast<std::size_t>(n));
-    for (int r = 0; r < n; ++r) {
-      auto object = std::make_shared<T>();
-      reader.read(r, *object);
-      std::string key = key_of(*object);
-      auto it = identity_.find(key);
-      if (it != identity_.end()) {
-        out.push_back(it->second.object);
-        continue;
-      }
-      Entry& e = identity_[std::move(key)];
-      e.snapshot = *object;
-      e.object = std::move(object);
-      out.push_back(e.object);
-    }
+    for (int r = 0; r < n; ++r) out.push_back(load_row(reader, r));
     return out;
+  }
+
+  std::shared_ptr<T> load_row(const RowReader<T>& reader, int row) {
+    auto object = std::make_shared<T>();
+    reader.read(row, *object);
+    std::string key = key_of(*object);
+    auto it = identity_.find(key);
+    if (it != identity_.end()) {
+      Entry& e = it->second;
+      if (e.expired) {  // the state read now replaces the state from before the commit
+        reader.read(row, *e.object);
+        e.snapshot = *e.object;
+        e.expired = false;
+      }
+      return e.object;
+    }
+    wire(object, true);
+    Entry& e = identity_[std::move(key)];
+    e.snapshot = *object;
+    e.object = std::move(object);
+    return e.object;
   }
 
   void remove(const std::shared_ptr<T>& object, bool hard) {
@@ -106,24 +154,7 @@ class ModelWork final : public ModelWorkBase {
   }
 
   void refresh(Session& session, const std::shared_ptr<T>& object) {
-    auto it = identity_.find(key_of(*object));
-    const T& keyed = (it != identity_.end() && it->second.object == object) ? it->second.snapshot
-                                                                             : *object;
-    query::Fragment f;
-    f += sql::select_all<T>();
-    f += " WHERE ";
-    append_key_condition(f, keyed);
-    Result r = session.run(query::finish(std::move(f)), false);
-    if (r.rows() != 1) throw_refresh_missing(table().name);
-    RowReader<T> reader(r);
-    reader.read(0, *object);
-    if (it != identity_.end() && it->second.object == object) {
-      it->second.snapshot = *object;
-    } else {
-      Entry& e = identity_[key_of(*object)];
-      e.object = object;
-      e.snapshot = *object;
-    }
+    apply_refresh(object, session.run(refresh_statement(object), false));
   }
 
   std::shared_ptr<T> merge(Session& session, const T& detached) {
@@ -146,37 +177,33 @@ class ModelWork final : public ModelWorkBase {
   }
 
   void flush_inserts(Session& session) override {
-    if (pending_.empty()) return;
-    const std::size_t per_statement =
-        std::max<std::size_t>(1, kMaxParams / model_traits<T>::column_count);
-    std::size_t done = 0;
-    while (done < pending_.size()) {
-      std::size_t n = std::min(per_statement, pending_.size() - done);
-      query::Fragment f;
-      f += sql::insert_prefix<T>();
-      for (std::size_t i = 0; i < n; ++i) {
-        if (i) f += ", ";
-        query::append_values_row(f, *pending_[done + i]);
-      }
-      f += sql::returning_all<T>();
-      // RETURNING gives the rows in VALUES order for INSERT ... VALUES, which is how generated
-      // keys and server defaults find their objects.
-      Result r = session.run(query::finish(std::move(f)), true);
-      RowReader<T> reader(r);
-      for (std::size_t i = 0; i < n; ++i) {
-        const auto& object = pending_[done + i];
-        reader.read(static_cast<int>(i), *object);
-        Entry& e = identity_[key_of(*object)];
-        e.object = object;
-        e.snapshot = *object;
-        e.deleted = false;
-      }
-      done += n;
+    // A self-referential table inserts in waves: rows whose parent (in the same table) is still
+    // pending wait until the parent has its key.
+    while (!pending_.empty()) {
+      std::vector<std::shared_ptr<T>> wave, later;
+      for (const auto& p : pending_) (waits_for_pending_parent(*p) ? later : wave).push_back(p);
+      if (wave.empty()) std::swap(wave, later);  // a cycle: let the server judge
+      insert_batch(session, wave);
+      pending_ = std::move(later);
     }
-    pending_.clear();
   }
 
-  void flush_updates(Session& session) override {
+  void flush_updates(Session& session) override { run_plans(session, &ModelWork::plan_updates); }
+  void flush_deletes(Session& session) override { run_plans(session, &ModelWork::plan_deletes); }
+
+  // One wave of flush_inserts(): objects whose pending parent (same table) is not inserted yet
+  // stay pending for the next wave, which the async session sends after this one's results.
+  void plan_inserts(std::vector<PlannedWrite>& out) override {
+    if (pending_.empty()) return;
+    std::vector<std::shared_ptr<T>> wave, later;
+    for (const auto& p : pending_) (waits_for_pending_parent(*p) ? later : wave).push_back(p);
+    if (wave.empty()) std::swap(wave, later);  // a cycle: let the server judge
+    plan_insert_batch(out, wave);
+    pending_ = std::move(later);
+  }
+
+  void plan_updates(std::vector<PlannedWrite>& out) override {
+    std::size_t first = out.size();
     for (auto& [key, e] : identity_) {
       if (e.deleted) continue;
       query::Fragment set;
@@ -202,20 +229,27 @@ class ModelWork final : public ModelWorkBase {
       f += " WHERE ";
       append_key_condition(f, e.snapshot);
       f += sql::returning_all<T>();
-      Result r = session.run(query::finish(std::move(f)), true);
-      if (r.rows() == 1) RowReader<T>(r).read(0, *e.object);
-      e.snapshot = *e.object;
+      out.push_back({query::finish(std::move(f)), [this, key = key](const Result& r) {
+                       auto it = identity_.find(key);
+                       if (it == identity_.end()) return;
+                       Entry& entry = it->second;
+                       if (r.rows() == 1) RowReader<T>(r).read(0, *entry.object);
+                       entry.snapshot = *entry.object;
+                     }});
     }
-    rekey();
+    if (out.size() > first) {
+      // Objects whose key changed move to their new identity once every update is applied.
+      auto last = std::move(out.back().apply);
+      out.back().apply = [this, last = std::move(last)](const Result& r) {
+        last(r);
+        rekey();
+      };
+    }
   }
 
-  void flush_deletes(Session& session) override {
-    for (auto it = identity_.begin(); it != identity_.end();) {
-      Entry& e = it->second;
-      if (!e.deleted) {
-        ++it;
-        continue;
-      }
+  void plan_deletes(std::vector<PlannedWrite>& out) override {
+    for (auto& [key, e] : identity_) {
+      if (!e.deleted) continue;
       query::Fragment f;
       if (e.hard) {
         f += "DELETE FROM ";
@@ -229,17 +263,67 @@ class ModelWork final : public ModelWorkBase {
         append_key_condition(f, e.snapshot);
         f += " RETURNING \"deleted_at\"";
       }
-      Result r = session.run(query::finish(std::move(f)), true);
-      if constexpr (model_traits<T>::soft_delete) {
-        if (!e.hard && r.rows() == 1) r.read(0, 0, e.object->deleted_at);
-      }
-      it = identity_.erase(it);
+      out.push_back({query::finish(std::move(f)), [this, key = key](const Result& r) {
+                       auto it = identity_.find(key);
+                       if (it == identity_.end()) return;
+                       if constexpr (model_traits<T>::soft_delete) {
+                         if (!it->second.hard && r.rows() == 1)
+                           r.read(0, 0, it->second.object->deleted_at);
+                       }
+                       identity_.erase(it);
+                     }});
     }
   }
 
+  // ---- the parts of get() and refresh() that do no I/O, shared with AsyncSession ----
+
+  // The tracked object with this identity key: std::nullopt when not loaded, nullptr when it was
+  // removed in this session.
+  std::optional<std::shared_ptr<T>> find_loaded(const std::string& key) const {
+    auto it = identity_.find(key);
+    if (it == identity_.end() || it->second.expired) return std::nullopt;
+    return it->second.deleted ? nullptr : it->second.object;
+  }
+  // SELECT ... WHERE pk = $1 [AND deleted_at IS NULL] with the key values bound.
+  template <class... Keys>
+  static query::Statement get_statement(const Keys&... keys) {
+    return query::Statement{get_sql(), key_params(keys...)};
+  }
+  // SELECT of the object's row by the key it was loaded with.
+  query::Statement refresh_statement(const std::shared_ptr<T>& object) const {
+    auto it = identity_.find(key_of(*object));
+    const T& keyed = (it != identity_.end() && it->second.object == object) ? it->second.snapshot
+                                                                             : *object;
+    query::Fragment f;
+    f += sql::select_all<T>();
+    f += " WHERE ";
+    append_key_condition(f, keyed);
+    return query::finish(std::move(f));
+  }
+  // Overwrites the object with the row of refresh_statement()'s result and tracks it.
+  void apply_refresh(const std::shared_ptr<T>& object, const Result& r) {
+    if (r.rows() != 1) throw_refresh_missing(table().name);
+    auto it = identity_.find(key_of(*object));
+    RowReader<T> reader(r);
+    reader.read(0, *object);
+    if (it != identity_.end() && it->second.object == object) {
+      it->second.snapshot = *object;
+    } else {
+      Entry& e = identity_[key_of(*object)];
+      e.object = object;
+      e.snapshot = *object;
+    }
+  }
+
+  // After commit: objects stay tracked, and the next query or get() that reads their rows
+  // refreshes them. After rollback: everything is forgotten.
   void expire(bool keep_pending) override {
-    identity_.clear();
-    if (!keep_pending) pending_.clear();
+    if (keep_pending) {
+      for (auto& [key, e] : identity_) e.expired = true;
+    } else {
+      identity_.clear();
+      pending_.clear();
+    }
   }
 
  private:
@@ -248,9 +332,71 @@ class ModelWork final : public ModelWorkBase {
     T snapshot;  // the state last read from or written to the database
     bool deleted = false;
     bool hard = false;
+    bool expired = false;  // committed since it was read: the next read refreshes it
   };
 
   static std::string key_of(const T& object) { return identity_key(object); }
+
+  bool waits_for_pending_parent(const T& object) const {
+    bool waits = false;
+    for_each_relation<T>([&]<auto Member>() {
+      using R = resolved_relation<T, Member>;
+      if constexpr (R::kind == relation_kind::belongs_to &&
+                    std::is_same_v<typename R::target, T>) {
+        const auto& member = object.*Member;
+        if (member.loaded() && member.pgorm_raw() && member.pgorm_raw().get() != &object &&
+            std::find(pending_.begin(), pending_.end(), member.pgorm_raw()) != pending_.end())
+          waits = true;
+      }
+    });
+    return waits;
+  }
+
+  void insert_batch(Session& session, const std::vector<std::shared_ptr<T>>& objects) {
+    std::vector<PlannedWrite> writes;
+    plan_insert_batch(writes, objects);
+    for (auto& w : writes) w.apply(session.run(w.statement, true));
+  }
+
+  void plan_insert_batch(std::vector<PlannedWrite>& out,
+                         const std::vector<std::shared_ptr<T>>& objects) {
+    const std::size_t per_statement =
+        std::max<std::size_t>(1, kMaxParams / model_traits<T>::column_count);
+    for (std::size_t done = 0; done < objects.size();) {
+      std::size_t n = std::min(per_statement, objects.size() - done);
+      std::vector<std::shared_ptr<T>> chunk(objects.begin() + static_cast<std::ptrdiff_t>(done),
+                                            objects.begin() + static_cast<std::ptrdiff_t>(done + n));
+      query::Fragment f;
+      f += sql::insert_prefix<T>();
+      for (std::size_t i = 0; i < n; ++i) {
+        if constexpr (relation_count<T> > 0) sync_foreign_keys(*chunk[i]);
+        if (i) f += ", ";
+        query::append_values_row(f, *chunk[i]);
+      }
+      f += sql::returning_all<T>();
+      // RETURNING gives the rows in VALUES order for INSERT ... VALUES, which is how generated
+      // keys and server defaults find their objects.
+      out.push_back({query::finish(std::move(f)), [this, chunk = std::move(chunk)](const Result& r) {
+                       RowReader<T> reader(r);
+                       for (std::size_t i = 0; i < chunk.size(); ++i) {
+                         const auto& object = chunk[i];
+                         reader.read(static_cast<int>(i), *object);
+                         if constexpr (relation_count<T> > 0) propagate_keys(*object);
+                         Entry& e = identity_[key_of(*object)];
+                         e.object = object;
+                         e.snapshot = *object;
+                         e.deleted = false;
+                       }
+                     }});
+      done += n;
+    }
+  }
+
+  void run_plans(Session& session, void (ModelWork::*plan)(std::vector<PlannedWrite>&)) {
+    std::vector<PlannedWrite> writes;
+    (this->*plan)(writes);
+    for (auto& w : writes) w.apply(session.run(w.statement, true));
+  }
 
   template <class... Keys>
   static Params key_params(const Keys&... keys) {
@@ -312,3 +458,5 @@ detail::ModelWork<T>& Session::work() {
 }
 
 }  // namespace pgorm
+
+#include "pgorm/relations/operations_impl.hpp"

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -30,12 +32,21 @@ inline constexpr hard_t hard{};
 struct SessionOptions {
   // Flush pending changes before every query (SQLAlchemy's autoflush). Off by default.
   bool autoflush = false;
-  // After commit, forget the loaded state: objects keep their values (they never turn into
-  // unusable "expired" objects), but the next get() or query reads the rows again.
+  // After commit, the loaded state is stale: objects keep their values and stay tracked (they
+  // never turn into unusable "expired" objects), and the next get() or query that reads their
+  // rows refreshes them from the database.
   bool expire_on_commit = true;
 };
 
 namespace detail {
+
+// One statement of a flush and what to do with its result (write generated keys and server values
+// back into the objects, update the identity map). The sync session runs them one by one; the async
+// session sends a whole flush in one pipeline and applies the results in order.
+struct PlannedWrite {
+  query::Statement statement;
+  std::function<void(const Result&)> apply;
+};
 
 // The per-model part of a session, behind one interface so that a flush can order the work of
 // all models by their foreign keys.
@@ -44,16 +55,33 @@ class ModelWorkBase {
   virtual ~ModelWorkBase() = default;
   virtual const TableInfo& table() const noexcept = 0;
   virtual bool has_changes() const = 0;
+  // Objects added and not inserted yet (a later insert wave of the async flush).
+  virtual bool has_pending() const noexcept = 0;
+  // Relationship cascades (save-update, delete, delete-orphan); true if it changed anything.
+  virtual bool cascade(Session& session) = 0;
+  // Foreign keys of tracked rows follow their related objects.
+  virtual void sync_keys() = 0;
   virtual void flush_inserts(Session& session) = 0;
+  virtual void flush_associations(Session& session) = 0;
   virtual void flush_updates(Session& session) = 0;
   virtual void flush_deletes(Session& session) = 0;
-  // Forgets loaded state and pending work (after rollback or commit with expire_on_commit).
+  // The statements of flush_inserts/updates/deletes, appended to `out`, without running them.
+  virtual void plan_inserts(std::vector<PlannedWrite>& out) = 0;
+  virtual void plan_updates(std::vector<PlannedWrite>& out) = 0;
+  virtual void plan_deletes(std::vector<PlannedWrite>& out) = 0;
+  // keep_pending: marks loaded state stale (commit with expire_on_commit, expire_all());
+  // otherwise forgets everything (rollback).
   virtual void expire(bool keep_pending) = 0;
   virtual std::size_t tracked() const noexcept = 0;
 };
 
 template <model T>
 class ModelWork;
+
+using WorkList = std::vector<std::pair<const void*, std::unique_ptr<ModelWorkBase>>>;
+// The models of a session in flush order: parents before children by their foreign keys
+// (declaration order inside a cycle). Shared by Session and AsyncSession.
+std::vector<ModelWorkBase*> flush_order(const WorkList& works);
 
 template <class T>
 inline constexpr char type_key = 0;
@@ -139,6 +167,29 @@ class Session {
     auto* w = find_work<T>();
     return w && w->contains(object);
   }
+  // Whether the object is marked for deletion at the next flush.
+  template <model T>
+  bool is_removed(const std::shared_ptr<T>& object) const {
+    auto* w = find_work<T>();
+    return w && w->is_removed(object);
+  }
+  // Loads a relationship of the objects with one query per level of the path:
+  //   session.load(users, &User::todos);  session.load(user, &User::todos, &Todo::categories);
+  template <model T, class... Path>
+  void load(const std::vector<std::shared_ptr<T>>& objects, Path... path);
+  template <model T, class... Path>
+  void load(const std::shared_ptr<T>& object, Path... path) {
+    load(std::vector<std::shared_ptr<T>>{object}, path...);
+  }
+  // Tracks the objects of rows read by hand (identity map rules as for queries).
+  template <model T>
+  std::vector<std::shared_ptr<T>> adopt(const Result& rows) {
+    return work<T>().load(rows);
+  }
+  template <model T>
+  std::shared_ptr<T> adopt_row(const detail::RowReader<T>& reader, int row) {
+    return work<T>().load_row(reader, row);
+  }
 
   // Writes pending inserts, updates and deletes (inside the transaction, which stays open).
   void flush();
@@ -168,10 +219,22 @@ class Session {
   auto execute(const query::Select<Row, From, Models>& select) {
     prepare_read();
     Result result = run(select.statement(), select.parts().lock != query::LockMode::none);
-    if constexpr (model<Row>)
-      return work<Row>().load(result);
-    else
+    if constexpr (model<Row>) {
+      auto rows = work<Row>().load(result);
+      if (!select.eager_readers().empty()) {
+        for (const auto& read : select.eager_readers()) read(*this, result, rows);
+        // A joined collection repeats its owner on several rows.
+        std::vector<std::shared_ptr<Row>> unique;
+        std::set<const Row*> seen;
+        for (auto& r : rows)
+          if (seen.insert(r.get()).second) unique.push_back(std::move(r));
+        rows = std::move(unique);
+      }
+      for (const auto& load_relations : select.loaders()) load_relations(*this, rows);
+      return rows;
+    } else {
       return result.as<Row>();
+    }
   }
   // Plain values, not tracked: the fastest way to read rows you will not change.
   template <class Row, class From, class Models>
@@ -286,6 +349,7 @@ class Session {
       return result.affected_rows();
   }
 
+  std::vector<detail::ModelWorkBase*> flush_order() const;
   void prepare_read();
   void ensure_transaction();
   void release_connection() noexcept;

@@ -1,0 +1,171 @@
+// pgorm::AsyncConnection: one PostgreSQL connection driven by libpq's non-blocking API in pipeline
+// mode on an Asio executor. Statements are queued, written together and their results read back in
+// order, so independent statements share network round trips.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "pgorm/async/deadline.hpp"
+#include "pgorm/engine/connection.hpp"
+#include "pgorm/engine/params.hpp"
+#include "pgorm/engine/result.hpp"
+
+namespace pgorm {
+
+// One statement of a pipeline segment.
+struct PipelineStatement {
+  std::string sql;
+  Params params;
+  // Through a named prepared statement cached on the connection by SQL text (when the connection
+  // allows prepared statements); false for one-off statements such as BEGIN and COMMIT.
+  bool prepared = true;
+};
+
+// What one statement of a segment produced: its result or its error.
+struct StatementOutcome {
+  Result result;
+  std::exception_ptr error;
+  bool ok() const noexcept { return !error; }
+  // The result, or throws the statement's error.
+  Result& get() {
+    if (error) std::rethrow_exception(error);
+    return result;
+  }
+};
+
+struct AsyncConnectionOptions {
+  // Named prepared statements (off behind PgBouncer in transaction mode before 1.21).
+  bool prepared_statements = true;
+  // After a deadline, how long to wait for the server to confirm the cancel (and for the
+  // connection to drain to a clean state) before the connection is discarded instead.
+  std::chrono::milliseconds cancel_grace{500};
+};
+
+// How a pipeline() call is split into segments (each ends with a Sync). A failed statement skips
+// the rest of its segment only.
+enum class Segments {
+  one,           // all statements in one segment: an implicit transaction unless inside BEGIN
+  per_statement  // each statement in a segment of its own: independent, like separate calls
+};
+
+class AsyncConnection : public std::enable_shared_from_this<AsyncConnection> {
+ public:
+  using executor_type = asio::strand<asio::any_io_executor>;
+  using time_point = AsyncClock::time_point;
+
+  // Connects without blocking the event loop (PQconnectStart/PQconnectPoll on the socket), then
+  // puts the connection in non-blocking pipeline mode. Throws Disconnect when the server cannot be
+  // reached, DeadlineExceeded at the deadline. The connection does its work on a strand of `ex`.
+  // (Host names are resolved by libpq inside PQconnectStart, which can block: use an IP address
+  // or hostaddr= where that matters.)
+  static asio::awaitable<std::shared_ptr<AsyncConnection>> open(
+      asio::any_io_executor ex, std::string conninfo, AsyncConnectionOptions options = {},
+      std::optional<time_point> deadline = std::nullopt);
+
+  ~AsyncConnection();
+  AsyncConnection(const AsyncConnection&) = delete;
+  AsyncConnection& operator=(const AsyncConnection&) = delete;
+
+  // Sends the statements as one pipeline segment (one Sync) and returns one outcome per
+  // statement. After a failed statement the rest of the segment is not executed (PipelineAborted);
+  // other segments are not affected (unless they are in the same failed transaction). Segments
+  // sent by concurrent callers before the next write share that write and its round trip.
+  // At the deadline: throws DeadlineExceeded after cancelling on the server (see cancel_grace).
+  // Throws Disconnect when the connection breaks (it is then closed for good).
+  asio::awaitable<std::vector<StatementOutcome>> pipeline(std::vector<PipelineStatement> statements,
+                                                          std::optional<time_point> deadline = {},
+                                                          Segments segments = Segments::one);
+  // One statement; throws its error.
+  asio::awaitable<Result> execute(std::string sql, Params params = {},
+                                  std::optional<time_point> deadline = {});
+
+  // Whether the connection can take more work (not broken nor closed). Any thread.
+  bool is_usable() const noexcept { return !broken_.load(std::memory_order_acquire); }
+  // Whether statements are in flight (call on the connection's strand).
+  bool busy() const noexcept { return !unsent_.empty() || !sent_.empty(); }
+  // libpq's transaction status once nothing is in flight (call on the connection's strand).
+  TransactionStatus transaction_status() const noexcept;
+  int backend_pid() const noexcept { return backend_pid_; }
+  time_point opened_at() const noexcept { return opened_at_; }
+  const executor_type& get_executor() const noexcept { return strand_; }
+  // Closes the connection now, failing whatever is in flight (call on the connection's strand).
+  void close() noexcept;
+
+  // Counters for tests and metrics (any thread): statements sent, and network writes that sent
+  // at least one segment (concurrent segments coalesce into one write and one round trip).
+  std::uint64_t statements_sent() const noexcept {
+    return statements_.load(std::memory_order_relaxed);
+  }
+  std::uint64_t round_trips() const noexcept { return writes_.load(std::memory_order_relaxed); }
+  std::uint64_t cancels_sent() const noexcept { return cancels_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Batch;
+  AsyncConnection(executor_type strand, PGconn* conn, AsyncConnectionOptions options);
+  static asio::awaitable<std::shared_ptr<AsyncConnection>> open_here(
+      executor_type strand, std::string conninfo, AsyncConnectionOptions options,
+      std::optional<time_point> deadline);
+  asio::awaitable<std::vector<StatementOutcome>> pipeline_here(
+      std::vector<PipelineStatement> statements, std::optional<time_point> deadline,
+      Segments segments);
+  void schedule_send();
+  void send_now();
+  void flush_output();
+  void ensure_driver();
+  asio::awaitable<void> drive();
+  void arm_waits();
+  void wake() noexcept;
+  void process_results();
+  void record(Batch& batch, Result result);
+  void finish(Batch& batch) noexcept;
+  void fail_all(std::exception_ptr error) noexcept;
+  void notify_if_drained() noexcept;
+  asio::awaitable<bool> wait_drained(time_point until);
+  void send_cancel();
+
+  executor_type strand_;
+  PGconn* conn_;
+  AsyncConnectionOptions options_;
+  asio::posix::stream_descriptor socket_;
+  asio::steady_timer wake_timer_;
+  int backend_pid_ = 0;
+  time_point opened_at_;
+
+  std::deque<std::shared_ptr<Batch>> unsent_;
+  std::deque<std::shared_ptr<Batch>> sent_;
+  std::vector<std::shared_ptr<asio::steady_timer>> drain_waiters_;
+  std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
+  std::uint64_t prepared_counter_ = 0;
+  bool send_scheduled_ = false;
+  bool driver_running_ = false;
+  bool wake_pending_ = false;
+  bool read_armed_ = false;
+  bool write_armed_ = false;
+  bool read_ready_ = false;
+  bool write_ready_ = false;
+  bool flush_pending_ = false;
+  std::uint64_t wait_generation_ = 0;  // socket waits of older generations are stale
+  bool closed_ = false;
+  std::atomic<bool> broken_{false};
+  std::atomic<std::uint64_t> statements_{0};
+  std::atomic<std::uint64_t> writes_{0};
+  std::atomic<std::uint64_t> cancels_{0};
+};
+
+}  // namespace pgorm

@@ -1,0 +1,69 @@
+// pgorm::AsyncEngine: a database URL plus an async connection pool on an Asio executor,
+// SQLAlchemy's create_async_engine(). Connections do their I/O on strands of that executor.
+#pragma once
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "pgorm/async/pool.hpp"
+#include "pgorm/engine/engine.hpp"
+#include "pgorm/engine/url.hpp"
+
+namespace pgorm {
+
+// EngineOptions (pool_size, max_overflow, pool_timeout, pool_pre_ping, pool_recycle, pool_order,
+// reset_on_return, prepared_statements, statement_timeout, application_name) plus what only the
+// async layer needs.
+struct AsyncEngineOptions : EngineOptions {
+  // Opening a connection may take this long (libpq's connect_timeout does not apply to its
+  // non-blocking connect, so pgorm enforces it).
+  std::chrono::milliseconds connect_timeout{10000};
+  // After a deadline: how long to wait for the server to confirm the cancel before discarding the
+  // connection. A call completes at most this long after its deadline.
+  std::chrono::milliseconds cancel_grace{500};
+  // The Timeout of calls that give none; none means no client-side deadline (statement_timeout
+  // is the server-side backstop).
+  std::optional<std::chrono::milliseconds> default_timeout;
+};
+
+// A cheap, copyable handle: copies share one pool. Opens no connection until one is needed.
+class AsyncEngine {
+ public:
+  // `url` as accepted by Url::parse. Connections are served on strands of `executor`: run that
+  // io_context (on one thread or several) for the engine to make progress.
+  AsyncEngine(asio::any_io_executor executor, std::string_view url,
+              AsyncEngineOptions options = {});
+  AsyncEngine(asio::any_io_executor executor, Url url, AsyncEngineOptions options = {});
+  AsyncEngine(asio::io_context& context, std::string_view url, AsyncEngineOptions options = {})
+      : AsyncEngine(context.get_executor(), url, std::move(options)) {}
+
+  // A connection from the pool (by the deadline, if any), returned when the handle is dropped.
+  asio::awaitable<AsyncPooledConnection> connect(
+      std::optional<AsyncClock::time_point> deadline = std::nullopt) const;
+  AsyncPool& pool() const noexcept;
+  const Url& url() const noexcept;
+  const AsyncEngineOptions& options() const noexcept;
+  const asio::any_io_executor& get_executor() const noexcept;
+  // Closes every idle connection now and every checked-out one when it is returned.
+  void dispose() const;
+  // For logs: "AsyncEngine(postgresql://app:***@db:5432/app, pool_size=5, max_overflow=10)".
+  std::string to_string() const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+AsyncEngine create_async_engine(asio::any_io_executor executor, std::string_view url,
+                                AsyncEngineOptions options = {});
+AsyncEngine create_async_engine(asio::io_context& context, std::string_view url,
+                                AsyncEngineOptions options = {});
+
+}  // namespace pgorm

@@ -1,0 +1,383 @@
+// pgorm::AsyncSession: the unit of work of Session (identity map, dirty checking, flush in
+// foreign-key order, the same models, statements and errors) with coroutine I/O. A flush is sent
+// as one pipeline segment (BEGIN, the INSERTs, UPDATEs and DELETEs, and COMMIT when committing):
+// one network round trip. Independent calls awaited together with pgorm::gather() share one.
+//
+// A session is one logical thread of work: use it from coroutines on one executor (or one strand
+// when the io_context runs on several threads), as with an asyncio session in Python.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "pgorm/async/deadline.hpp"
+#include "pgorm/async/engine.hpp"
+#include "pgorm/session/session.hpp"
+
+namespace pgorm {
+
+namespace detail {
+
+template <class... Args>
+constexpr bool ends_with_timeout() {
+  if constexpr (sizeof...(Args) == 0)
+    return false;
+  else
+    return std::is_same_v<
+        std::remove_cvref_t<std::tuple_element_t<sizeof...(Args) - 1, std::tuple<Args...>>>,
+        Timeout>;
+}
+
+// f(optional timeout, args without a trailing Timeout...).
+template <class F, class... Args>
+decltype(auto) split_timeout(F&& f, const Args&... args) {
+  if constexpr (ends_with_timeout<Args...>()) {
+    auto refs = std::forward_as_tuple(args...);
+    return [&]<std::size_t... I>(std::index_sequence<I...>)->decltype(auto) {
+      return f(std::optional<std::chrono::milliseconds>(std::get<sizeof...(Args) - 1>(refs).value),
+               std::get<I>(refs)...);
+    }
+    (std::make_index_sequence<sizeof...(Args) - 1>{});
+  } else {
+    return f(std::optional<std::chrono::milliseconds>{}, args...);
+  }
+}
+
+inline std::optional<std::chrono::milliseconds> timeout_value(std::optional<Timeout> t) {
+  if (!t) return std::nullopt;
+  return t->value;
+}
+
+}  // namespace detail
+
+class AsyncSession {
+ public:
+  using Deadline = std::optional<AsyncClock::time_point>;
+  using Ms = std::optional<std::chrono::milliseconds>;
+
+  explicit AsyncSession(AsyncEngine engine, SessionOptions options = {});
+  // Forgets tracked objects and returns the connection; an open transaction is rolled back by the
+  // pool on the connection's strand (prefer co_await close() or commit()).
+  ~AsyncSession();
+  AsyncSession(AsyncSession&&) noexcept;
+  AsyncSession& operator=(AsyncSession&&) = delete;
+  AsyncSession(const AsyncSession&) = delete;
+  AsyncSession& operator=(const AsyncSession&) = delete;
+
+  // ---- the unit of work (no I/O) ----
+
+  template <model T>
+  std::shared_ptr<T> add(T object) {
+    return add(std::make_shared<T>(std::move(object)));
+  }
+  template <model T>
+  std::shared_ptr<T> add(std::shared_ptr<T> object) {
+    return work<T>().add(std::move(object));
+  }
+  template <class Range>
+  auto add_all(Range&& objects) {
+    using Element = std::remove_cvref_t<decltype(*std::begin(objects))>;
+    using T = typename detail::tracked_type<Element>::type;
+    std::vector<std::shared_ptr<T>> out;
+    for (auto&& o : objects) out.push_back(add(o));
+    return out;
+  }
+  template <model T>
+  void remove(const std::shared_ptr<T>& object) {
+    work<T>().remove(object, false);
+  }
+  template <model T>
+  void remove(const std::shared_ptr<T>& object, hard_t) {
+    work<T>().remove(object, true);
+  }
+  template <model T>
+  void expunge(const std::shared_ptr<T>& object) {
+    work<T>().expunge(object);
+  }
+  template <model T>
+  bool contains(const std::shared_ptr<T>& object) const {
+    auto* w = find_work<T>();
+    return w && w->contains(object);
+  }
+  void expire_all();
+
+  // ---- awaitables; each takes an optional trailing Timeout ----
+
+  // get<Todo>(id) or get<Todo>(id, Timeout{100ms}): from the identity map, else one SELECT.
+  template <model T, class... Args>
+  asio::awaitable<std::shared_ptr<T>> get(const Args&... args) {
+    return detail::split_timeout(
+        [this](Ms timeout, const auto&... keys) {
+          static_assert(sizeof...(keys) > 0,
+                        "pgorm: get<T>(key...) needs the primary key value(s)");
+          return get_impl<T>(detail::identity_key_of(keys...),
+                             detail::ModelWork<T>::get_statement(keys...), timeout);
+        },
+        args...);
+  }
+  template <model T>
+  asio::awaitable<void> refresh(std::shared_ptr<T> object, std::optional<Timeout> timeout = {}) {
+    query::Statement statement = work<T>().refresh_statement(object);
+    return refresh_impl<T>(std::move(object), std::move(statement), detail::timeout_value(timeout));
+  }
+
+  // Writes pending changes in one round trip; the transaction stays open.
+  asio::awaitable<void> flush(std::optional<Timeout> timeout = {});
+  // Flush and COMMIT in one round trip; returns the connection to the pool.
+  asio::awaitable<void> commit(std::optional<Timeout> timeout = {});
+  // ROLLBACK; pending objects are dropped and loaded state forgotten (objects stay valid).
+  asio::awaitable<void> rollback(std::optional<Timeout> timeout = {});
+  // rollback() and return the connection; the session can be used again afterwards.
+  asio::awaitable<void> close(std::optional<Timeout> timeout = {});
+  // BEGIN now (otherwise the session begins at its first write).
+  asio::awaitable<void> begin(std::optional<Timeout> timeout = {});
+  bool in_transaction() const noexcept { return in_transaction_; }
+
+  // ---- queries, as Session's ----
+
+  template <class Row, class From, class Models>
+  auto execute(const query::Select<Row, From, Models>& select,
+               std::optional<Timeout> timeout = {}) {
+    bool lock = select.parts().lock != query::LockMode::none;
+    if constexpr (model<Row>)
+      return run_then(select.statement(), lock, true, detail::timeout_value(timeout),
+                      [this](const Result& r) { return work<Row>().load(r); });
+    else
+      return run_then(select.statement(), lock, true, detail::timeout_value(timeout),
+                      [](const Result& r) { return r.as<Row>(); });
+  }
+  template <class Row, class From, class Models>
+  auto values(const query::Select<Row, From, Models>& select, std::optional<Timeout> timeout = {}) {
+    return run_then(select.statement(), select.parts().lock != query::LockMode::none, true,
+                    detail::timeout_value(timeout), [](const Result& r) { return r.as<Row>(); });
+  }
+  template <class Row, class From, class Models>
+  auto first(const query::Select<Row, From, Models>& select, std::optional<Timeout> timeout = {}) {
+    auto limited = select.limit(1);
+    return run_then(limited.statement(), select.parts().lock != query::LockMode::none, true,
+                    detail::timeout_value(timeout),
+                    [this](const Result& r) { return first_of(rows_of<Row>(r)); });
+  }
+  template <class Row, class From, class Models>
+  auto one(const query::Select<Row, From, Models>& select, std::optional<Timeout> timeout = {}) {
+    auto limited = select.limit(2);
+    return run_then(limited.statement(), select.parts().lock != query::LockMode::none, true,
+                    detail::timeout_value(timeout), [this](const Result& r) {
+                      auto rows = rows_of<Row>(r);
+                      check_one(rows.size(), true);
+                      return std::move(rows.front());
+                    });
+  }
+  template <class Row, class From, class Models>
+  auto one_or_none(const query::Select<Row, From, Models>& select,
+                   std::optional<Timeout> timeout = {}) {
+    auto limited = select.limit(2);
+    return run_then(limited.statement(), select.parts().lock != query::LockMode::none, true,
+                    detail::timeout_value(timeout), [this](const Result& r) {
+                      auto rows = rows_of<Row>(r);
+                      check_one(rows.size(), false);
+                      return first_of(std::move(rows));
+                    });
+  }
+  template <class Row, class From, class Models>
+  auto scalar(const query::Select<Row, From, Models>& select, std::optional<Timeout> timeout = {}) {
+    static_assert(!model<Row> && !detail::is_tuple<Row>::value,
+                  "pgorm: scalar() needs a select of one column or expression");
+    return run_then(select.statement(), false, true, detail::timeout_value(timeout),
+                    [this](const Result& r) {
+                      auto rows = r.as<Row>();
+                      check_one(rows.size(), true);
+                      return std::move(rows.front());
+                    });
+  }
+  template <class Row, class From, class Models>
+  auto count(const query::Select<Row, From, Models>& select, std::optional<Timeout> timeout = {}) {
+    return run_then(select.count_statement(), false, true, detail::timeout_value(timeout),
+                    [](const Result& r) { return r.value<std::int64_t>(0, 0); });
+  }
+  template <class Row, class From, class Models>
+  auto exists(const query::Select<Row, From, Models>& select, std::optional<Timeout> timeout = {}) {
+    return run_then(select.exists_statement(), false, true, detail::timeout_value(timeout),
+                    [](const Result& r) { return r.value<bool>(0, 0); });
+  }
+
+  // Bulk UPDATE / DELETE / INSERT: the number of rows, or with .returning() the rows as values.
+  template <model T, bool W, bool R>
+  auto execute(const query::Update<T, W, R>& statement, std::optional<Timeout> timeout = {}) {
+    return write_statement<T, R>(statement.statement(), detail::timeout_value(timeout));
+  }
+  template <model T, bool W, bool R>
+  auto execute(const query::Delete<T, W, R>& statement, std::optional<Timeout> timeout = {}) {
+    return write_statement<T, R>(statement.statement(), detail::timeout_value(timeout));
+  }
+  template <model T, bool R>
+  auto execute(const query::Insert<T, R>& statement, std::optional<Timeout> timeout = {}) {
+    if (statement.size() == 0) {
+      if constexpr (R)
+        return ready(std::vector<T>{});
+      else
+        return ready(std::int64_t{0});
+    }
+    return write_statement<T, R>(statement.statement(), detail::timeout_value(timeout));
+  }
+
+  // Raw SQL with bind parameters (and an optional trailing Timeout), rows mapped to models (by
+  // column name), tuples or a scalar.
+  template <class Row, class... Args>
+  asio::awaitable<std::vector<Row>> query(std::string_view sql, const Args&... args) {
+    return detail::split_timeout(
+        [&](Ms timeout, const auto&... values) {
+          Params params;
+          (params.add(values), ...);
+          return run_then(query::Statement{std::string(sql), std::move(params)}, false, true,
+                          timeout, [](const Result& r) { return r.as<Row>(); });
+        },
+        args...);
+  }
+  // Raw SQL that writes, inside the session's transaction: the affected row count.
+  template <class... Args>
+  asio::awaitable<std::int64_t> execute_sql(std::string_view sql, const Args&... args) {
+    return detail::split_timeout(
+        [&](Ms timeout, const auto&... values) {
+          Params params;
+          (params.add(values), ...);
+          return run_then(query::Statement{std::string(sql), std::move(params)}, true, true,
+                          timeout, [](const Result& r) { return r.affected_rows(); });
+        },
+        args...);
+  }
+
+  // Statements this session has sent (BEGIN and COMMIT included), as Session's.
+  std::uint64_t statements_executed() const noexcept { return statements_; }
+  // Network writes on this session's connections: a flush, a commit, or calls awaited together
+  // with gather() count one each.
+  std::uint64_t round_trips() const noexcept;
+  const AsyncEngine& engine() const noexcept { return engine_; }
+  const SessionOptions& options() const noexcept { return options_; }
+
+  // ---- the building blocks (public for extensions; not needed for ordinary use) ----
+  asio::awaitable<Result> run(query::Statement statement, bool needs_transaction,
+                              Deadline deadline);
+  asio::awaitable<std::vector<StatementOutcome>> run_batch(
+      std::vector<PipelineStatement> statements, bool needs_transaction, Deadline deadline);
+  Deadline deadline_for(Ms timeout) const;
+
+ private:
+  template <model T>
+  detail::ModelWork<T>& work() {
+    if (auto* w = find_work<T>()) return *w;
+    works_.emplace_back(&detail::type_key<T>, std::make_unique<detail::ModelWork<T>>());
+    return static_cast<detail::ModelWork<T>&>(*works_.back().second);
+  }
+  template <model T>
+  detail::ModelWork<T>* find_work() const {
+    for (const auto& [key, w] : works_)
+      if (key == &detail::type_key<T>) return static_cast<detail::ModelWork<T>*>(w.get());
+    return nullptr;
+  }
+
+  template <class F>
+  asio::awaitable<std::invoke_result_t<F&, const Result&>> run_then(query::Statement statement,
+                                                                    bool needs_transaction,
+                                                                    bool autoflush, Ms timeout,
+                                                                    F then) {
+    Deadline deadline = deadline_for(timeout);
+    if (autoflush) co_await prepare_read(deadline);
+    Result result = co_await run(std::move(statement), needs_transaction, deadline);
+    co_return then(result);
+  }
+  template <model T>
+  asio::awaitable<std::shared_ptr<T>> get_impl(std::string key, query::Statement statement,
+                                               Ms timeout) {
+    Deadline deadline = deadline_for(timeout);
+    if (auto loaded = work<T>().find_loaded(key)) co_return *loaded;
+    Result result = co_await run(std::move(statement), false, deadline);
+    auto loaded = work<T>().load(result);
+    co_return loaded.empty() ? nullptr : loaded.front();
+  }
+  template <model T>
+  asio::awaitable<void> refresh_impl(std::shared_ptr<T> object, query::Statement statement,
+                                     Ms timeout) {
+    Result result = co_await run(std::move(statement), false, deadline_for(timeout));
+    work<T>().apply_refresh(object, result);
+  }
+  template <model T, bool R>
+  auto write_statement(query::Statement statement, Ms timeout) {
+    if constexpr (R)
+      return run_then(std::move(statement), true, true, timeout,
+                      [](const Result& r) { return r.as<T>(); });
+    else
+      return run_then(std::move(statement), true, true, timeout,
+                      [](const Result& r) { return r.affected_rows(); });
+  }
+  template <class V>
+  static asio::awaitable<V> ready(V value) {
+    co_return value;
+  }
+  template <class Row>
+  auto rows_of(const Result& r) {
+    if constexpr (model<Row>)
+      return work<Row>().load(r);
+    else
+      return r.as<Row>();
+  }
+  template <class V>
+  static auto first_of(std::vector<V> rows) {
+    if constexpr (requires { typename V::element_type; }) {
+      return rows.empty() ? V{} : std::move(rows.front());
+    } else {
+      return rows.empty() ? std::optional<V>{} : std::optional<V>(std::move(rows.front()));
+    }
+  }
+  void check_one(std::size_t rows, bool required) const;
+
+  asio::awaitable<AsyncConnection*> connection(Deadline deadline);
+  asio::awaitable<void> prepare_read(Deadline deadline);
+  asio::awaitable<void> flush_impl(bool commit, Deadline deadline);
+  asio::awaitable<void> rollback_impl(Deadline deadline);
+  void after_failure() noexcept;
+  void release_connection() noexcept;
+
+  struct Acquire;
+  AsyncEngine engine_;
+  SessionOptions options_;
+  std::optional<AsyncPooledConnection> lease_;
+  std::shared_ptr<Acquire> acquiring_;  // a checkout in flight that other calls wait for
+  bool in_transaction_ = false;
+  bool flushing_ = false;
+  std::uint64_t statements_ = 0;
+  std::uint64_t round_trips_done_ = 0;  // on connections already returned
+  std::uint64_t round_trips_base_ = 0;  // the current connection's count when checked out
+  detail::WorkList works_;
+};
+
+// async_sessionmaker(): a factory of sessions bound to one engine with the same options.
+//   auto AsyncSessionLocal = pgorm::async_sessionmaker(engine, {.expire_on_commit = false});
+class AsyncSessionFactory {
+ public:
+  explicit AsyncSessionFactory(AsyncEngine engine, SessionOptions options = {})
+      : engine_(std::move(engine)), options_(options) {}
+  AsyncSession operator()() const { return AsyncSession(engine_, options_); }
+  const AsyncEngine& engine() const noexcept { return engine_; }
+
+ private:
+  AsyncEngine engine_;
+  SessionOptions options_;
+};
+
+inline AsyncSessionFactory async_sessionmaker(AsyncEngine engine, SessionOptions options = {}) {
+  return AsyncSessionFactory(std::move(engine), options);
+}
+
+}  // namespace pgorm

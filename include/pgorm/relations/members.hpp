@@ -1,0 +1,259 @@
+// Relationship members of a model: BelongsTo (many-to-one), HasMany (one-to-many), HasOne
+// (one-to-one) and ManyToMany (through an association model). They hold related objects in
+// memory only: reading one that was not loaded throws NotLoaded instead of querying.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "pgorm/errors.hpp"
+
+namespace pgorm {
+
+namespace detail {
+[[noreturn]] void throw_not_loaded(std::string_view relation);
+
+// Set by the session on the members of the objects it tracks, so that changing one side of a
+// relationship updates the other side in memory (back_populates).
+struct RelationLink {
+  std::weak_ptr<void> owner;
+  // Sets (or clears, with owner == nullptr) the inverse member of `other` to `owner`.
+  void (*set_inverse)(void* other, const std::shared_ptr<void>& owner, bool add) = nullptr;
+};
+}  // namespace detail
+
+// Many-to-one along the foreign key column `ForeignKey` of this model:
+//   pgorm::BelongsTo<User, &Todo::user_id> user;
+template <class Target, auto ForeignKey>
+class BelongsTo {
+ public:
+  using target_type = Target;
+  static constexpr auto foreign_key = ForeignKey;
+
+  // The related object, or nullptr when there is none. Throws NotLoaded.
+  const std::shared_ptr<Target>& get() const {
+    check();
+    return target_;
+  }
+  Target* operator->() const { return get().get(); }
+  Target& operator*() const { return *get(); }
+  explicit operator bool() const { return get() != nullptr; }
+  bool loaded() const noexcept { return loaded_; }
+
+  // Points the relationship at `target` (the foreign key follows at flush) and, with
+  // back_populates, adds this object to the target's collection if that is loaded.
+  BelongsTo& operator=(std::shared_ptr<Target> target) {
+    set(std::move(target));
+    return *this;
+  }
+  void set(std::shared_ptr<Target> target) {
+    auto owner = link_.owner.lock();
+    if (owner && link_.set_inverse && target_ && target_ != target)
+      link_.set_inverse(target_.get(), owner, false);
+    target_ = std::move(target);
+    loaded_ = true;
+    if (owner && link_.set_inverse && target_) link_.set_inverse(target_.get(), owner, true);
+  }
+
+  // ---- used by the session ----
+  void pgorm_assign(std::shared_ptr<Target> target) noexcept {
+    target_ = std::move(target);
+    loaded_ = true;
+  }
+  void pgorm_unload() noexcept {
+    target_.reset();
+    loaded_ = false;
+  }
+  const std::shared_ptr<Target>& pgorm_raw() const noexcept { return target_; }
+  detail::RelationLink& pgorm_link() noexcept { return link_; }
+
+ private:
+  void check() const {
+    if (!loaded_) detail::throw_not_loaded("many-to-one relationship");
+  }
+  std::shared_ptr<Target> target_;
+  bool loaded_ = true;  // a new object's relationship is known: empty
+  detail::RelationLink link_;
+};
+
+// The objects of another model whose foreign key points at this one: pgorm::HasMany<Todo> todos;
+// Which foreign key is found from Target's BelongsTo (or its foreign key columns).
+template <class Target>
+class HasMany {
+ public:
+  using target_type = Target;
+  using value_type = std::shared_ptr<Target>;
+
+  const std::vector<std::shared_ptr<Target>>& items() const {
+    check();
+    return items_;
+  }
+  auto begin() const { return items().begin(); }
+  auto end() const { return items().end(); }
+  std::size_t size() const { return items().size(); }
+  bool empty() const { return items().empty(); }
+  const std::shared_ptr<Target>& operator[](std::size_t i) const { return items()[i]; }
+  bool loaded() const noexcept { return loaded_; }
+
+  // Appends (and, with back_populates, points the object's many-to-one side here). The object is
+  // added to the session at flush (save-update cascade), its foreign key set.
+  void add(std::shared_ptr<Target> object) {
+    check();
+    if (std::find(items_.begin(), items_.end(), object) != items_.end()) return;
+    items_.push_back(object);
+    if (auto owner = link_.owner.lock(); owner && link_.set_inverse)
+      link_.set_inverse(object.get(), owner, true);
+  }
+  void push_back(std::shared_ptr<Target> object) { add(std::move(object)); }
+  // Takes the object out of the collection: with delete-orphan it is deleted at flush,
+  // otherwise its foreign key is set to NULL (which needs a nullable column).
+  void remove(const std::shared_ptr<Target>& object) {
+    check();
+    auto it = std::find(items_.begin(), items_.end(), object);
+    if (it == items_.end()) return;
+    items_.erase(it);
+    if (auto owner = link_.owner.lock(); owner && link_.set_inverse)
+      link_.set_inverse(object.get(), nullptr, false);
+  }
+  void clear() {
+    while (!items().empty()) remove(items_.back());
+  }
+
+  // ---- used by the session ----
+  void pgorm_assign(std::vector<std::shared_ptr<Target>> items) {
+    items_ = std::move(items);
+    loaded_ = true;
+    snapshot_ = items_;
+  }
+  void pgorm_append_loaded(std::shared_ptr<Target> object) {
+    if (!loaded_) {
+      loaded_ = true;
+      items_.clear();
+      snapshot_.clear();
+    }
+    if (std::find(items_.begin(), items_.end(), object) == items_.end()) {
+      items_.push_back(object);
+      snapshot_.push_back(std::move(object));
+    }
+  }
+  void pgorm_unload() noexcept {
+    items_.clear();
+    snapshot_.clear();
+    loaded_ = false;
+  }
+  void pgorm_mark_loaded_empty() {
+    if (!loaded_) pgorm_assign({});
+  }
+  const std::vector<std::shared_ptr<Target>>& pgorm_raw() const noexcept { return items_; }
+  // The members as last loaded or flushed: those missing now are orphans.
+  std::vector<std::shared_ptr<Target>>& pgorm_snapshot() noexcept { return snapshot_; }
+  void pgorm_raw_add(std::shared_ptr<Target> object) {
+    if (std::find(items_.begin(), items_.end(), object) == items_.end())
+      items_.push_back(std::move(object));
+  }
+  void pgorm_raw_remove(const Target* object) {
+    std::erase_if(items_, [&](const auto& p) { return p.get() == object; });
+  }
+  detail::RelationLink& pgorm_link() noexcept { return link_; }
+
+ private:
+  void check() const {
+    if (!loaded_) detail::throw_not_loaded("one-to-many relationship");
+  }
+  std::vector<std::shared_ptr<Target>> items_;
+  std::vector<std::shared_ptr<Target>> snapshot_;
+  bool loaded_ = true;
+  detail::RelationLink link_;
+};
+
+// One-to-one from the side without the foreign key: a HasMany holding at most one object.
+template <class Target>
+class HasOne : private HasMany<Target> {
+  using Base = HasMany<Target>;
+
+ public:
+  using target_type = Target;
+  using Base::loaded;
+  // The related object or nullptr. Throws NotLoaded.
+  std::shared_ptr<Target> get() const {
+    const auto& items = Base::items();
+    return items.empty() ? nullptr : items.front();
+  }
+  Target* operator->() const { return get().get(); }
+  explicit operator bool() const { return get() != nullptr; }
+  HasOne& operator=(std::shared_ptr<Target> target) {
+    Base::clear();
+    if (target) Base::add(std::move(target));
+    return *this;
+  }
+  Base& pgorm_collection() noexcept { return *this; }
+  const Base& pgorm_collection() const noexcept { return *this; }
+};
+
+// Many-to-many through the association model `Through`, which has one foreign key to each side:
+//   pgorm::ManyToMany<Category, TodoCategory> categories;
+// Adding or removing objects inserts or deletes association rows at flush. Extra columns of the
+// association are read and written through the association model itself.
+template <class Target, class Through>
+class ManyToMany {
+ public:
+  using target_type = Target;
+  using through_type = Through;
+
+  const std::vector<std::shared_ptr<Target>>& items() const {
+    check();
+    return items_;
+  }
+  auto begin() const { return items().begin(); }
+  auto end() const { return items().end(); }
+  std::size_t size() const { return items().size(); }
+  bool empty() const { return items().empty(); }
+  bool loaded() const noexcept { return loaded_; }
+  void add(std::shared_ptr<Target> object) {
+    check();
+    if (std::find(items_.begin(), items_.end(), object) == items_.end())
+      items_.push_back(std::move(object));
+  }
+  void remove(const std::shared_ptr<Target>& object) {
+    check();
+    std::erase(items_, object);
+  }
+
+  // ---- used by the session ----
+  void pgorm_append_loaded(std::shared_ptr<Target> object) {
+    if (!loaded_) {
+      loaded_ = true;
+      items_.clear();
+      snapshot_.clear();
+    }
+    items_.push_back(object);
+    snapshot_.push_back(std::move(object));
+  }
+  void pgorm_mark_loaded_empty() {
+    if (!loaded_) {
+      loaded_ = true;
+      items_.clear();
+      snapshot_.clear();
+    }
+  }
+  void pgorm_unload() noexcept {
+    items_.clear();
+    snapshot_.clear();
+    loaded_ = false;
+  }
+  const std::vector<std::shared_ptr<Target>>& pgorm_raw() const noexcept { return items_; }
+  std::vector<std::shared_ptr<Target>>& pgorm_snapshot() noexcept { return snapshot_; }
+
+ private:
+  void check() const {
+    if (!loaded_) detail::throw_not_loaded("many-to-many relationship");
+  }
+  std::vector<std::shared_ptr<Target>> items_;
+  std::vector<std::shared_ptr<Target>> snapshot_;
+  bool loaded_ = true;
+};
+
+}  // namespace pgorm

@@ -1,0 +1,139 @@
+// What the session does with relationships: wiring back_populates, loading (selectin), cascades,
+// keeping foreign keys in step with related objects, and many-to-many association rows.
+// Included by session/model_work.hpp.
+#pragma once
+
+#include <memory>
+#include <set>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+#include "pgorm/query/expression.hpp"
+#include "pgorm/query/select.hpp"
+#include "pgorm/relations/relationship.hpp"
+
+namespace pgorm {
+class Session;
+}
+
+namespace pgorm::detail {
+
+// HasOne keeps its object in a one-element collection.
+template <class M>
+auto& collection_of(M& member) {
+  if constexpr (requires { member.pgorm_collection(); })
+    return member.pgorm_collection();
+  else
+    return member;
+}
+
+// Calls f.template operator()<Member>() for every relationship of T.
+template <class T, class F>
+void for_each_relation(F&& f) {
+  if constexpr (relation_count<T> > 0) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (f.template operator()<std::tuple_element_t<I, relations_t<T>>::member>(), ...);
+    }(std::make_index_sequence<relation_count<T>>{});
+  }
+}
+
+// Calls f.template operator()<Member>() for the relationship of T whose member is `pointer`
+// (a runtime member pointer, as passed to selectin(&User::todos)).
+template <class T, class P, class F>
+void with_relation(P pointer, F&& f) {
+  bool found = false;
+  for_each_relation<T>([&]<auto Member>() {
+    if constexpr (std::is_same_v<decltype(Member), P>) {
+      if (!found && Member == pointer) {
+        found = true;
+        f.template operator()<Member>();
+      }
+    }
+  });
+  if (!found) {
+    ErrorInfo info;
+    info.message = "this member is not listed in its model's relationships";
+    throw InterfaceError(std::move(info));
+  }
+}
+
+template <class Owner, auto Member>
+void set_inverse(void* other, const std::shared_ptr<void>& owner, bool add) {
+  using R = resolved_relation<Owner, Member>;
+  using Target = typename R::target;
+  using Inv = std::remove_cvref_t<std::tuple_element_t<R::inverse, relations_t<Target>>>;
+  auto& inverse = static_cast<Target*>(other)->*Inv::member;
+  if constexpr (R::kind == relation_kind::belongs_to) {
+    auto& coll = collection_of(inverse);
+    if (!coll.loaded()) return;
+    if (add)
+      coll.pgorm_raw_add(std::static_pointer_cast<Owner>(owner));
+    else
+      coll.pgorm_raw_remove(static_cast<Owner*>(owner.get()));
+  } else {
+    inverse.pgorm_assign(add ? std::static_pointer_cast<Owner>(owner) : nullptr);
+  }
+}
+
+// Links an object's relationship members to it (for back_populates); objects read from the
+// database start with every relationship not loaded.
+template <class T>
+void wire(const std::shared_ptr<T>& object, bool from_database) {
+  for_each_relation<T>([&]<auto Member>() {
+    using R = resolved_relation<T, Member>;
+    auto& member = (*object).*Member;
+    if (from_database) member.pgorm_unload();
+    if constexpr (R::kind != relation_kind::many_to_many) {
+      auto& link = collection_of(member).pgorm_link();
+      link.owner = object;
+      if constexpr (R::inverse != npos) {
+        link.set_inverse = &set_inverse<T, Member>;
+        // Objects put in a collection before the owner was added get their inverse side now.
+        if constexpr (R::kind != relation_kind::belongs_to) {
+          if (!from_database && member.loaded())
+            for (const auto& child : collection_of(member).pgorm_raw())
+              set_inverse<T, Member>(child.get(), object, true);
+        }
+      }
+    }
+  });
+}
+
+template <auto Column>
+using column_value_t =
+    unwrap_optional_t<typename member_pointer_traits<decltype(Column)>::member_type>;
+
+// ORDER BY the target's primary key, so collections load in a stable order.
+template <model T>
+auto primary_key_order() {
+  query::Fragment f;
+  bool first = true;
+  for (const auto& k : table_info<T>().primary_key) {
+    if (!first) f += ", ";
+    first = false;
+    f.add_identifier(table_info<T>().name);
+    f += ".";
+    f.add_identifier(k);
+  }
+  return raw<bool>(f.sql);
+}
+
+template <class T>
+bool cascade_relations(Session& session, const std::shared_ptr<T>& object, bool deleted,
+                       bool hard);
+template <class T>
+void sync_foreign_keys(T& object);
+template <class T>
+void propagate_keys(T& object);
+template <class T>
+void flush_associations(Session& session, T& object);
+
+// Loads one relationship for a batch of objects with one query (WHERE fk = ANY($1)); returns
+// the related objects (for the next level of a path).
+template <class Owner, auto Member>
+std::vector<std::shared_ptr<typename resolved_relation<Owner, Member>::target>> load_selectin(
+    Session& session, const std::vector<std::shared_ptr<Owner>>& owners);
+
+}  // namespace pgorm::detail

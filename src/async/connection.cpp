@@ -1,0 +1,576 @@
+// AsyncConnection: libpq in non-blocking pipeline mode, driven by an Asio strand.
+//
+// Every member is touched on the connection's strand only. Callers on other executors reach it by
+// co_spawn onto the strand. Segments are queued (unsent_), written by one posted send_now() so
+// that segments queued in the same turn share one write, and then wait in sent_ until their
+// PGRES_PIPELINE_SYNC result. One driver coroutine per connection waits for the socket while
+// anything is in flight; it exits (and cancels its socket waits) when nothing is, so an idle
+// connection holds no pending operation and is freed when its last owner lets go.
+#include "pgorm/async/connection.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <limits>
+#include <system_error>
+#include <thread>
+
+#include <fmt/format.h>
+
+namespace pgorm {
+namespace {
+
+using asio::use_awaitable;
+constexpr auto as_tuple_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
+using wait_type = asio::posix::stream_descriptor::wait_type;
+
+std::string trimmed(std::string message) {
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  return message;
+}
+
+std::exception_ptr database_error(ErrorInfo info) {
+  try {
+    throw_database_error(std::move(info));
+  } catch (...) {
+    return std::current_exception();
+  }
+}
+
+template <class E>
+std::exception_ptr error_of(std::string message, std::string sqlstate = {}) {
+  ErrorInfo info;
+  info.message = std::move(message);
+  info.sqlstate = std::move(sqlstate);
+  return std::make_exception_ptr(E(std::move(info)));
+}
+
+[[noreturn]] void throw_deadline(std::string message) {
+  ErrorInfo info;
+  info.message = std::move(message);
+  info.sqlstate = "57014";
+  throw DeadlineExceeded(std::move(info));
+}
+
+// Waits until `fd` is ready for `what`, or until the deadline. True when ready. The descriptor is
+// released (never closed: libpq owns the socket) before returning.
+asio::awaitable<bool> wait_socket(AsyncConnection::executor_type strand, int fd, wait_type what,
+                                  std::optional<AsyncClock::time_point> deadline) {
+  asio::posix::stream_descriptor socket(strand, fd);
+  struct Release {
+    asio::posix::stream_descriptor& s;
+    ~Release() {
+      std::error_code ignored;
+      if (s.is_open()) s.release();
+      (void)ignored;
+    }
+  } release{socket};
+  if (!deadline) {
+    auto [ec] = co_await socket.async_wait(what, as_tuple_awaitable);
+    co_return !ec;
+  }
+  struct State {
+    explicit State(const AsyncConnection::executor_type& ex) : timer(ex) {}
+    asio::steady_timer timer;
+    bool fired = false;
+    bool ready = false;
+  };
+  auto state = std::make_shared<State>(strand);
+  state->timer.expires_at(*deadline);
+  socket.async_wait(what, [state](std::error_code ec) {
+    state->fired = true;
+    state->ready = !ec;
+    state->timer.cancel();
+  });
+  co_await state->timer.async_wait(as_tuple_awaitable);
+  co_return state->fired && state->ready;
+}
+
+}  // namespace
+
+struct AsyncConnection::Batch {
+  explicit Batch(const executor_type& ex) : signal(ex) {}
+  struct Slot {
+    std::size_t index;  // statement (of `owner` for a prepare segment)
+    bool prepare;
+  };
+  std::vector<PipelineStatement> statements;
+  std::vector<StatementOutcome> outcomes;
+  // The results this segment expects, in order, then its PGRES_PIPELINE_SYNC.
+  std::vector<Slot> slots;
+  std::size_t slot = 0;
+  bool slot_has_result = false;
+  bool per_statement = false;  // a Sync after each statement
+  std::size_t syncs_expected = 1;
+  std::size_t syncs_seen = 0;
+  bool done = false;
+  // Set for the internal segments that only prepare statements for `owner`.
+  std::shared_ptr<Batch> owner;
+  asio::steady_timer signal;  // cancelled when done; expires at the caller's deadline
+};
+
+// ---- opening ----
+
+AsyncConnection::AsyncConnection(executor_type strand, PGconn* conn, AsyncConnectionOptions options)
+    : strand_(std::move(strand)),
+      conn_(conn),
+      options_(options),
+      socket_(strand_, PQsocket(conn)),
+      wake_timer_(strand_),
+      backend_pid_(PQbackendPID(conn)),
+      opened_at_(AsyncClock::now()) {}
+
+AsyncConnection::~AsyncConnection() {
+  try {
+    if (socket_.is_open()) socket_.release();
+  } catch (...) {
+  }
+  if (conn_) PQfinish(conn_);
+}
+
+asio::awaitable<std::shared_ptr<AsyncConnection>> AsyncConnection::open(
+    asio::any_io_executor ex, std::string conninfo, AsyncConnectionOptions options,
+    std::optional<time_point> deadline) {
+  executor_type strand = asio::make_strand(ex);
+  co_return co_await asio::co_spawn(
+      strand, open_here(strand, std::move(conninfo), options, deadline), use_awaitable);
+}
+
+asio::awaitable<std::shared_ptr<AsyncConnection>> AsyncConnection::open_here(
+    executor_type strand, std::string conninfo, AsyncConnectionOptions options,
+    std::optional<time_point> deadline) {
+  PGconn* raw = PQconnectStart(conninfo.c_str());
+  if (raw == nullptr) throw std::bad_alloc();
+  std::unique_ptr<PGconn, decltype(&PQfinish)> guard(raw, &PQfinish);
+  auto fail = [&] {
+    ErrorInfo info;
+    info.message =
+        trimmed(fmt::format("could not connect to the database: {}", PQerrorMessage(raw)));
+    info.sqlstate = "08001";
+    throw Disconnect(std::move(info));
+  };
+  if (PQstatus(raw) == CONNECTION_BAD) fail();
+  PostgresPollingStatusType poll = PGRES_POLLING_WRITING;
+  while (poll != PGRES_POLLING_OK) {
+    if (poll == PGRES_POLLING_FAILED) fail();
+    wait_type what = poll == PGRES_POLLING_READING ? wait_type::wait_read : wait_type::wait_write;
+    // The socket can change between polls (libpq tries each address of the host in turn).
+    if (!co_await wait_socket(strand, PQsocket(raw), what, deadline))
+      throw_deadline("connecting to the database took longer than the deadline");
+    poll = PQconnectPoll(raw);
+  }
+  if (PQsetnonblocking(raw, 1) != 0 || PQenterPipelineMode(raw) != 1) fail();
+  co_return std::shared_ptr<AsyncConnection>(new AsyncConnection(strand, guard.release(), options));
+}
+
+// ---- sending ----
+
+asio::awaitable<std::vector<StatementOutcome>> AsyncConnection::pipeline(
+    std::vector<PipelineStatement> statements, std::optional<time_point> deadline,
+    Segments segments) {
+  auto self = shared_from_this();
+  if (strand_.running_in_this_thread())
+    co_return co_await pipeline_here(std::move(statements), deadline, segments);
+  co_return co_await asio::co_spawn(
+      strand_, self->pipeline_here(std::move(statements), deadline, segments), use_awaitable);
+}
+
+asio::awaitable<Result> AsyncConnection::execute(std::string sql, Params params,
+                                                 std::optional<time_point> deadline) {
+  std::vector<PipelineStatement> one;
+  one.push_back({std::move(sql), std::move(params), false});
+  auto outcomes = co_await pipeline(std::move(one), deadline);
+  co_return std::move(outcomes.front().get());
+}
+
+asio::awaitable<std::vector<StatementOutcome>> AsyncConnection::pipeline_here(
+    std::vector<PipelineStatement> statements, std::optional<time_point> deadline,
+    Segments segments) {
+  if (closed_) {
+    ErrorInfo info;
+    info.message = "the connection is closed (it broke or was discarded) and must not be reused";
+    info.sqlstate = "08003";
+    throw Disconnect(std::move(info));
+  }
+  for (const auto& s : statements) {
+    if (s.params.size() > 65535) {
+      ErrorInfo info;
+      info.message =
+          fmt::format("{} bind parameters; a statement may have at most 65535", s.params.size());
+      info.statement = s.sql;
+      throw ProgrammingError(std::move(info));
+    }
+  }
+  if (statements.empty()) co_return std::vector<StatementOutcome>{};
+  auto batch = std::make_shared<Batch>(strand_);
+  batch->outcomes.resize(statements.size());
+  batch->statements = std::move(statements);
+  if (segments == Segments::per_statement) {
+    batch->per_statement = true;
+    batch->syncs_expected = batch->statements.size();
+  }
+  unsent_.push_back(batch);
+  schedule_send();
+
+  batch->signal.expires_at(deadline ? *deadline : time_point::max());
+  co_await batch->signal.async_wait(as_tuple_awaitable);
+  if (batch->done) co_return std::move(batch->outcomes);
+
+  // The deadline passed. A segment that was never written is simply dropped.
+  if (auto it = std::find(unsent_.begin(), unsent_.end(), batch); it != unsent_.end()) {
+    unsent_.erase(it);
+    throw_deadline("the deadline passed before the statement was sent");
+  }
+  // It is on the server: cancel it there and read the connection back to a clean state (the
+  // cancelled statement's error and every Sync still due). If the server does not answer within
+  // cancel_grace (a frozen network), the connection is discarded instead.
+  auto self = shared_from_this();
+  send_cancel();
+  bool drained = co_await wait_drained(AsyncClock::now() + options_.cancel_grace);
+  if (!drained) {
+    if (!closed_)
+      fail_all(error_of<Disconnect>(
+          "the connection was discarded: the server did not answer a cancel request in time",
+          "08006"));
+    throw_deadline(fmt::format(
+        "the deadline passed; the server did not confirm the cancel within {} ms, so the "
+        "connection was discarded",
+        options_.cancel_grace.count()));
+  }
+  throw_deadline("the deadline passed; the statement was cancelled on the server");
+}
+
+void AsyncConnection::schedule_send() {
+  if (send_scheduled_) return;
+  send_scheduled_ = true;
+  asio::post(strand_, [self = shared_from_this()] { self->send_now(); });
+}
+
+void AsyncConnection::send_now() {
+  send_scheduled_ = false;
+  if (closed_ || unsent_.empty()) return;
+  auto send_failed = [this] {
+    fail_all(error_of<Disconnect>(
+        trimmed(fmt::format("could not send to the server: {}", PQerrorMessage(conn_))), "08006"));
+  };
+  while (!unsent_.empty()) {
+    std::shared_ptr<Batch> batch = std::move(unsent_.front());
+    unsent_.pop_front();
+    auto& statements = batch->statements;
+    // Statements not prepared yet are prepared in a segment of their own ahead of this one, so a
+    // failure elsewhere in this segment cannot leave the name unregistered for other segments.
+    if (options_.prepared_statements) {
+      std::shared_ptr<Batch> prepare;
+      for (std::size_t i = 0; i < statements.size(); ++i) {
+        const auto& s = statements[i];
+        if (!s.prepared || prepared_.count(s.sql)) continue;
+        std::string name = fmt::format("pgorm_a{}", ++prepared_counter_);
+        if (!PQsendPrepare(conn_, name.c_str(), s.sql.c_str(), static_cast<int>(s.params.size()),
+                           nullptr))
+          return send_failed();
+        prepared_.emplace(s.sql, std::move(name));
+        if (!prepare) {
+          prepare = std::make_shared<Batch>(strand_);
+          prepare->owner = batch;
+        }
+        prepare->slots.push_back({i, true});
+      }
+      if (prepare) {
+        if (!PQpipelineSync(conn_)) return send_failed();
+        statements_.fetch_add(prepare->slots.size(), std::memory_order_relaxed);
+        sent_.push_back(std::move(prepare));
+      }
+    }
+    for (std::size_t i = 0; i < statements.size(); ++i) {
+      const auto& s = statements[i];
+      const auto& values = s.params.values();
+      int n = static_cast<int>(s.params.size());
+      int ok;
+      auto named =
+          s.prepared && options_.prepared_statements ? prepared_.find(s.sql) : prepared_.end();
+      if (named != prepared_.end())
+        ok = PQsendQueryPrepared(conn_, named->second.c_str(), n, values.data(), nullptr, nullptr,
+                                 0);
+      else
+        ok =
+            PQsendQueryParams(conn_, s.sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0);
+      if (!ok) return send_failed();
+      batch->slots.push_back({i, false});
+      if (batch->per_statement && !PQpipelineSync(conn_)) return send_failed();
+    }
+    if (!batch->per_statement && !PQpipelineSync(conn_)) return send_failed();
+    statements_.fetch_add(statements.size(), std::memory_order_relaxed);
+    sent_.push_back(std::move(batch));
+  }
+  writes_.fetch_add(1, std::memory_order_relaxed);
+  flush_output();
+  ensure_driver();
+}
+
+void AsyncConnection::flush_output() {
+  if (closed_) return;
+  int r = PQflush(conn_);
+  if (r < 0) {
+    fail_all(error_of<Disconnect>(
+        trimmed(fmt::format("could not send to the server: {}", PQerrorMessage(conn_))), "08006"));
+    return;
+  }
+  flush_pending_ = r == 1;
+  // PQflush reads input when the socket is not writable: results may already be buffered.
+  process_results();
+}
+
+void AsyncConnection::send_cancel() {
+  if (closed_) return;
+  PGcancel* cancel = PQgetCancel(conn_);
+  if (cancel == nullptr) return;
+  cancels_.fetch_add(1, std::memory_order_relaxed);
+  // PQcancel blocks (it opens a new connection to the server) and libpq 15 has no non-blocking
+  // cancel, so it runs on a short-lived thread of its own. It owns only its PGcancel copy; the
+  // drain below bounds how long the caller waits for its effect.
+  try {
+    std::thread([cancel] {
+      char error[256];
+      PQcancel(cancel, error, sizeof error);
+      PQfreeCancel(cancel);
+    }).detach();
+  } catch (...) {
+    PQfreeCancel(cancel);
+  }
+}
+
+// ---- the driver: waits on the socket while anything is in flight ----
+
+void AsyncConnection::ensure_driver() {
+  if (closed_) return;
+  if (driver_running_) {
+    wake();
+    return;
+  }
+  if (sent_.empty() && !flush_pending_) return;
+  driver_running_ = true;
+  asio::co_spawn(
+      strand_, [self = shared_from_this()]() { return self->drive(); }, asio::detached);
+}
+
+void AsyncConnection::wake() noexcept {
+  wake_pending_ = true;
+  wake_timer_.cancel();
+}
+
+void AsyncConnection::arm_waits() {
+  if (!read_armed_ && !sent_.empty()) {
+    read_armed_ = true;
+    socket_.async_wait(wait_type::wait_read, [self = shared_from_this(),
+                                              generation = wait_generation_](std::error_code ec) {
+      if (generation != self->wait_generation_) return;
+      self->read_armed_ = false;
+      if (ec != asio::error::operation_aborted) self->read_ready_ = true;
+      self->wake();
+    });
+  }
+  if (!write_armed_ && flush_pending_) {
+    write_armed_ = true;
+    socket_.async_wait(wait_type::wait_write, [self = shared_from_this(),
+                                               generation = wait_generation_](std::error_code ec) {
+      if (generation != self->wait_generation_) return;
+      self->write_armed_ = false;
+      if (ec != asio::error::operation_aborted) self->write_ready_ = true;
+      self->wake();
+    });
+  }
+}
+
+asio::awaitable<void> AsyncConnection::drive() {
+  try {
+    while (!closed_ && (!sent_.empty() || flush_pending_)) {
+      arm_waits();
+      if (!wake_pending_) {
+        wake_timer_.expires_at(time_point::max());
+        co_await wake_timer_.async_wait(as_tuple_awaitable);
+      }
+      wake_pending_ = false;
+      if (closed_) break;
+      if (write_ready_) {
+        write_ready_ = false;
+        if (flush_pending_) flush_output();
+      }
+      if (read_ready_ && !closed_) {
+        read_ready_ = false;
+        if (!PQconsumeInput(conn_)) {
+          fail_all(
+              error_of<Disconnect>(trimmed(fmt::format("the connection to the server was lost: {}",
+                                                       PQerrorMessage(conn_))),
+                                   "08006"));
+          break;
+        }
+        process_results();
+        if (flush_pending_) flush_output();
+      }
+    }
+  } catch (...) {
+    fail_all(std::current_exception());
+  }
+  // Leave no socket wait behind: an idle connection holds no reference to itself.
+  ++wait_generation_;
+  read_armed_ = write_armed_ = read_ready_ = write_ready_ = false;
+  if (!closed_) {
+    std::error_code ignored;
+    socket_.cancel(ignored);
+  }
+  driver_running_ = false;
+}
+
+void AsyncConnection::process_results() {
+  while (!closed_ && !sent_.empty()) {
+    if (PQisBusy(conn_)) break;
+    PGresult* raw = PQgetResult(conn_);
+    Batch& batch = *sent_.front();
+    if (raw == nullptr) {  // the end of one statement's results
+      if (!batch.slot_has_result) break;
+      batch.slot_has_result = false;
+      ++batch.slot;
+      continue;
+    }
+    Result result(raw);
+    if (PQresultStatus(raw) == PGRES_PIPELINE_SYNC) {
+      if (batch.slot_has_result) {
+        batch.slot_has_result = false;
+        ++batch.slot;
+      }
+      if (++batch.syncs_seen < batch.syncs_expected) continue;
+      std::shared_ptr<Batch> done = std::move(sent_.front());
+      sent_.pop_front();
+      finish(*done);
+      continue;
+    }
+    if (batch.slot_has_result) {
+      batch.slot_has_result = false;
+      ++batch.slot;
+    }
+    if (batch.slot >= batch.slots.size()) {
+      fail_all(error_of<InternalError>("pgorm: unexpected result in the pipeline"));
+      return;
+    }
+    record(batch, std::move(result));
+    batch.slot_has_result = true;
+  }
+  notify_if_drained();
+}
+
+void AsyncConnection::record(Batch& batch, Result result) {
+  const Batch::Slot& slot = batch.slots[batch.slot];
+  Batch& target = batch.owner ? *batch.owner : batch;
+  StatementOutcome& outcome = target.outcomes[slot.index];
+  const std::string& sql = target.statements[slot.index].sql;
+  ExecStatusType status = PQresultStatus(result.native_handle());
+  switch (status) {
+    case PGRES_COMMAND_OK:
+    case PGRES_TUPLES_OK:
+    case PGRES_EMPTY_QUERY:
+      if (!slot.prepare && !outcome.error) outcome.result = std::move(result);
+      return;
+    case PGRES_PIPELINE_ABORTED:
+      if (slot.prepare) prepared_.erase(sql);
+      if (!outcome.error) {
+        ErrorInfo info;
+        info.message = "not executed: an earlier statement of the same pipeline failed";
+        info.statement = sql;
+        outcome.error = std::make_exception_ptr(PipelineAborted(std::move(info)));
+      }
+      return;
+    default: {
+      if (slot.prepare) prepared_.erase(sql);
+      // A failed prepare carries the real error; its statement then fails as "does not exist".
+      if (outcome.error && !slot.prepare) return;
+      ErrorInfo info = error_info_from(result.native_handle(), conn_, sql);
+      if (PQstatus(conn_) != CONNECTION_OK) {
+        if (info.sqlstate.empty()) info.sqlstate = "08006";
+        outcome.error = std::make_exception_ptr(Disconnect(std::move(info)));
+      } else {
+        outcome.error = database_error(std::move(info));
+      }
+      return;
+    }
+  }
+}
+
+void AsyncConnection::finish(Batch& batch) noexcept {
+  batch.done = true;
+  if (!batch.owner) batch.signal.cancel();
+}
+
+void AsyncConnection::notify_if_drained() noexcept {
+  if (!sent_.empty()) return;
+  for (auto& waiter : drain_waiters_) waiter->cancel();
+  drain_waiters_.clear();
+  if (driver_running_ && !flush_pending_) wake();  // so that the driver exits
+}
+
+asio::awaitable<bool> AsyncConnection::wait_drained(time_point until) {
+  if (sent_.empty()) co_return !closed_;
+  auto timer = std::make_shared<asio::steady_timer>(strand_);
+  timer->expires_at(until);
+  drain_waiters_.push_back(timer);
+  co_await timer->async_wait(as_tuple_awaitable);
+  std::erase(drain_waiters_, timer);
+  co_return sent_.empty() && !closed_;
+}
+
+void AsyncConnection::fail_all(std::exception_ptr error) noexcept {
+  broken_.store(true, std::memory_order_release);
+  auto fail = [&](std::deque<std::shared_ptr<Batch>>& queue) {
+    for (auto& batch : queue) {
+      if (!batch->owner)
+        for (auto& outcome : batch->outcomes)
+          if (!outcome.error) outcome.error = error;
+      finish(*batch);
+    }
+    queue.clear();
+  };
+  fail(sent_);
+  fail(unsent_);
+  close();
+}
+
+void AsyncConnection::close() noexcept {
+  if (closed_) return;
+  if (busy()) {
+    fail_all(error_of<Disconnect>("the connection was closed with statements in flight", "08003"));
+    return;
+  }
+  closed_ = true;
+  broken_.store(true, std::memory_order_release);
+  ++wait_generation_;
+  try {
+    if (socket_.is_open()) socket_.release();  // cancels the waits; libpq closes the socket
+  } catch (...) {
+  }
+  PQfinish(conn_);
+  conn_ = nullptr;
+  for (auto& waiter : drain_waiters_) waiter->cancel();
+  drain_waiters_.clear();
+  wake();
+}
+
+TransactionStatus AsyncConnection::transaction_status() const noexcept {
+  if (closed_) return TransactionStatus::unknown;
+  switch (PQtransactionStatus(conn_)) {
+    case PQTRANS_IDLE:
+      return TransactionStatus::idle;
+    case PQTRANS_ACTIVE:
+      return TransactionStatus::active;
+    case PQTRANS_INTRANS:
+      return TransactionStatus::in_transaction;
+    case PQTRANS_INERROR:
+      return TransactionStatus::in_error;
+    default:
+      return TransactionStatus::unknown;
+  }
+}
+
+}  // namespace pgorm

@@ -1,0 +1,105 @@
+// AsyncEngine: turns AsyncEngineOptions into an AsyncPool whose factory opens connections already
+// configured. Everything pgorm's codecs need (DateStyle, TimeZone, IntervalStyle, UTF8) and the
+// options (application_name, statement_timeout) ride in the startup packet: no extra round trip.
+#include "pgorm/async/engine.hpp"
+
+#include <fmt/format.h>
+
+namespace pgorm {
+namespace {
+
+PoolOptions pool_options(const AsyncEngineOptions& o) {
+  PoolOptions p;
+  p.pool_size = o.pool_size;
+  p.max_overflow = o.max_overflow;
+  p.pool_timeout = o.pool_timeout;
+  p.pre_ping = o.pool_pre_ping;
+  p.recycle = o.pool_recycle;
+  p.order = o.pool_order;
+  p.reset_on_return = o.reset_on_return;
+  return p;
+}
+
+std::string async_connection_string(Url url, const AsyncEngineOptions& o) {
+  if (!o.application_name.empty()) url.set_param("application_name", o.application_name);
+  url.set_param("client_encoding", "UTF8");
+  // Appended to any `options` of the URL (such as -csearch_path=...), not replacing them. The
+  // same session settings the sync Connection makes with SET after connecting.
+  std::string options = url.param("options").value_or("");
+  if (!options.empty()) options.push_back(' ');
+  options += "-c DateStyle=ISO,YMD -c TimeZone=UTC -c IntervalStyle=iso_8601";
+  if (o.statement_timeout)
+    options += fmt::format(" -c statement_timeout={}", o.statement_timeout->count());
+  url.set_param("options", std::move(options));
+  return url.conninfo();
+}
+
+}  // namespace
+
+struct AsyncEngine::State {
+  State(asio::any_io_executor ex, Url u, AsyncEngineOptions o)
+      : executor(std::move(ex)),
+        url(std::move(u)),
+        options(std::move(o)),
+        conninfo(async_connection_string(url, options)),
+        pool(
+            [this](std::optional<AsyncClock::time_point> until) {
+              AsyncConnectionOptions c;
+              c.prepared_statements = options.prepared_statements;
+              c.cancel_grace = options.cancel_grace;
+              auto deadline = detail::earliest(until, AsyncClock::now() + options.connect_timeout);
+              return AsyncConnection::open(executor, conninfo, c, deadline);
+            },
+            pool_options(options)) {}
+
+  const asio::any_io_executor executor;
+  const Url url;
+  const AsyncEngineOptions options;
+  const std::string conninfo;
+  AsyncPool pool;
+};
+
+AsyncEngine::AsyncEngine(asio::any_io_executor executor, std::string_view url,
+                         AsyncEngineOptions options)
+    : AsyncEngine(std::move(executor), Url::parse(url), std::move(options)) {}
+
+AsyncEngine::AsyncEngine(asio::any_io_executor executor, Url url, AsyncEngineOptions options)
+    : state_(std::make_shared<State>(std::move(executor), std::move(url), std::move(options))) {}
+
+asio::awaitable<AsyncPooledConnection> AsyncEngine::connect(
+    std::optional<AsyncClock::time_point> deadline) const {
+  auto state = state_;  // the engine may be a temporary of the caller
+  co_return co_await state->pool.checkout(deadline);
+}
+
+AsyncPool& AsyncEngine::pool() const noexcept {
+  return state_->pool;
+}
+const Url& AsyncEngine::url() const noexcept {
+  return state_->url;
+}
+const AsyncEngineOptions& AsyncEngine::options() const noexcept {
+  return state_->options;
+}
+const asio::any_io_executor& AsyncEngine::get_executor() const noexcept {
+  return state_->executor;
+}
+void AsyncEngine::dispose() const {
+  state_->pool.dispose();
+}
+
+std::string AsyncEngine::to_string() const {
+  return fmt::format("AsyncEngine({}, pool_size={}, max_overflow={})", state_->url.redacted(),
+                     state_->options.pool_size, state_->options.max_overflow);
+}
+
+AsyncEngine create_async_engine(asio::any_io_executor executor, std::string_view url,
+                                AsyncEngineOptions options) {
+  return AsyncEngine(std::move(executor), url, std::move(options));
+}
+AsyncEngine create_async_engine(asio::io_context& context, std::string_view url,
+                                AsyncEngineOptions options) {
+  return AsyncEngine(context.get_executor(), url, std::move(options));
+}
+
+}  // namespace pgorm

@@ -1,0 +1,275 @@
+// AsyncSession: Session's unit of work over AsyncConnection pipelines. The per-model work
+// (detail::ModelWork) is Session's own; only how statements reach the server differs.
+#include "pgorm/async/session.hpp"
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace pgorm {
+namespace {
+constexpr auto as_tuple_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
+
+PipelineStatement plain(std::string sql) {
+  return PipelineStatement{std::move(sql), {}, false};
+}
+}  // namespace
+
+// A checkout in flight: calls that need the connection meanwhile wait for its timer.
+struct AsyncSession::Acquire {
+  explicit Acquire(const asio::any_io_executor& ex) : timer(ex, AsyncClock::time_point::max()) {}
+  asio::steady_timer timer;
+  std::exception_ptr error;
+};
+
+AsyncSession::AsyncSession(AsyncEngine engine, SessionOptions options)
+    : engine_(std::move(engine)), options_(options) {}
+
+AsyncSession::~AsyncSession() {
+  for (auto& [key, w] : works_) w->expire(false);
+  // The pool rolls back a connection returned inside a transaction before reusing it.
+  lease_.reset();
+}
+
+AsyncSession::AsyncSession(AsyncSession&&) noexcept = default;
+
+AsyncSession::Deadline AsyncSession::deadline_for(Ms timeout) const {
+  return detail::deadline_of(timeout ? timeout : engine_.options().default_timeout);
+}
+
+std::uint64_t AsyncSession::round_trips() const noexcept {
+  std::uint64_t current = lease_ && *lease_ ? (*lease_)->round_trips() - round_trips_base_ : 0;
+  return round_trips_done_ + current;
+}
+
+void AsyncSession::expire_all() {
+  for (auto& [key, w] : works_) w->expire(true);
+}
+
+asio::awaitable<AsyncConnection*> AsyncSession::connection(Deadline deadline) {
+  if (lease_) co_return &lease_->get();
+  if (acquiring_) {
+    auto acquire = acquiring_;
+    co_await acquire->timer.async_wait(as_tuple_awaitable);
+    if (acquire->error) std::rethrow_exception(acquire->error);
+    if (lease_) co_return &lease_->get();
+  }
+  auto acquire = std::make_shared<Acquire>(co_await asio::this_coro::executor);
+  acquiring_ = acquire;
+  try {
+    lease_.emplace(co_await engine_.connect(deadline));
+    round_trips_base_ = (*lease_)->round_trips();
+  } catch (...) {
+    acquire->error = std::current_exception();
+  }
+  acquiring_.reset();
+  acquire->timer.cancel();
+  if (acquire->error) std::rethrow_exception(acquire->error);
+  co_return &lease_->get();
+}
+
+void AsyncSession::release_connection() noexcept {
+  if (in_transaction_ || !lease_) return;
+  if (*lease_) round_trips_done_ += (*lease_)->round_trips() - round_trips_base_;
+  lease_.reset();
+}
+
+// The connection broke (or was discarded after a deadline): the transaction is gone.
+void AsyncSession::after_failure() noexcept {
+  if (lease_) {
+    if (*lease_) round_trips_done_ += (*lease_)->round_trips() - round_trips_base_;
+    lease_->invalidate();
+    lease_.reset();
+  }
+  in_transaction_ = false;
+  for (auto& [key, w] : works_) w->expire(false);
+}
+
+asio::awaitable<std::vector<StatementOutcome>> AsyncSession::run_batch(
+    std::vector<PipelineStatement> statements, bool needs_transaction, Deadline deadline) {
+  AsyncConnection* c = co_await connection(deadline);
+  bool began = false;
+  if (needs_transaction && !in_transaction_) {
+    // BEGIN rides in the same segment: no round trip of its own.
+    statements.insert(statements.begin(), plain("BEGIN"));
+    in_transaction_ = true;
+    began = true;
+  }
+  statements_ += statements.size();
+  std::vector<StatementOutcome> outcomes;
+  std::exception_ptr failure;
+  try {
+    outcomes = co_await c->pipeline(std::move(statements), deadline);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure) {
+    if (!c->is_usable()) after_failure();
+    std::rethrow_exception(failure);
+  }
+  for (auto& o : outcomes) {
+    if (o.ok()) continue;
+    try {
+      std::rethrow_exception(o.error);
+    } catch (const Disconnect&) {
+      after_failure();
+      break;
+    } catch (...) {
+    }
+  }
+  if (began) {
+    if (!outcomes.front().ok() && lease_) in_transaction_ = false;
+    outcomes.erase(outcomes.begin());
+  }
+  co_return outcomes;
+}
+
+asio::awaitable<Result> AsyncSession::run(query::Statement statement, bool needs_transaction,
+                                          Deadline deadline) {
+  std::vector<PipelineStatement> one;
+  one.push_back({std::move(statement.sql), std::move(statement.params), true});
+  auto outcomes = co_await run_batch(std::move(one), needs_transaction, deadline);
+  co_return std::move(outcomes.front().get());
+}
+
+asio::awaitable<void> AsyncSession::prepare_read(Deadline deadline) {
+  if (options_.autoflush && !flushing_) co_await flush_impl(false, deadline);
+}
+
+asio::awaitable<void> AsyncSession::flush(std::optional<Timeout> timeout) {
+  return flush_impl(false, deadline_for(detail::timeout_value(timeout)));
+}
+
+asio::awaitable<void> AsyncSession::commit(std::optional<Timeout> timeout) {
+  return flush_impl(true, deadline_for(detail::timeout_value(timeout)));
+}
+
+// One segment per insert wave (normally one in all): sync_keys, the INSERTs, UPDATEs and DELETEs
+// planned by each model's work in foreign-key order (deletes children first), and COMMIT with the
+// last wave when committing.
+asio::awaitable<void> AsyncSession::flush_impl(bool commit, Deadline deadline) {
+  if (flushing_) co_return;
+  flushing_ = true;
+  std::exception_ptr failure;
+  bool commit_sent = false;
+  bool committed = false;
+  try {
+    for (;;) {
+      std::vector<detail::PlannedWrite> plans;
+      auto ordered = detail::flush_order(works_);
+      for (auto* w : ordered) w->sync_keys();
+      for (auto* w : ordered) w->plan_inserts(plans);
+      for (auto* w : ordered) w->plan_updates(plans);
+      for (auto it = ordered.rbegin(); it != ordered.rend(); ++it) (*it)->plan_deletes(plans);
+      bool more = std::any_of(works_.begin(), works_.end(),
+                              [](const auto& w) { return w.second->has_pending(); });
+      bool with_commit = commit && !more && (in_transaction_ || !plans.empty());
+      if (plans.empty() && !with_commit) break;
+      std::vector<PipelineStatement> statements;
+      statements.reserve(plans.size() + 1);
+      for (auto& p : plans)
+        statements.push_back({std::move(p.statement.sql), std::move(p.statement.params), true});
+      if (with_commit) statements.push_back(plain("COMMIT"));
+      commit_sent = with_commit;
+      auto outcomes = co_await run_batch(std::move(statements), !plans.empty(), deadline);
+      // The first failed statement has the real error; the rest of the segment was skipped.
+      for (auto& o : outcomes)
+        if (!o.ok()) std::rethrow_exception(o.error);
+      for (std::size_t i = 0; i < plans.size(); ++i) plans[i].apply(outcomes[i].result);
+      if (with_commit) {
+        committed = true;
+        break;
+      }
+      if (!more) break;
+    }
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  flushing_ = false;
+  if (failure) {
+    bool in_doubt = false;
+    try {
+      std::rethrow_exception(failure);
+    } catch (const Disconnect&) {
+      in_doubt = commit_sent;
+    } catch (...) {
+    }
+    // A failed flush leaves the transaction unusable (PostgreSQL keeps it failed after the
+    // Sync): roll it back so that nothing of it stays.
+    co_await rollback_impl(deadline);
+    if (in_doubt) {
+      ErrorInfo info;
+      try {
+        std::rethrow_exception(failure);
+      } catch (const Error& e) {
+        info = e.info();
+      }
+      info.message =
+          "the connection broke during COMMIT: the transaction may or may not have "
+          "been committed (" +
+          info.message + ")";
+      throw TransactionInDoubt(std::move(info));
+    }
+    std::rethrow_exception(failure);
+  }
+  if (commit) {
+    if (committed) in_transaction_ = false;
+    if (options_.expire_on_commit) expire_all();
+    release_connection();
+  }
+}
+
+asio::awaitable<void> AsyncSession::rollback_impl(Deadline deadline) {
+  if (in_transaction_ && lease_) {
+    ++statements_;
+    bool failed = false;
+    try {
+      std::vector<PipelineStatement> one;
+      one.push_back(plain("ROLLBACK"));
+      auto outcomes = co_await lease_->get().pipeline(std::move(one), deadline);
+      failed = !outcomes.front().ok();
+    } catch (...) {
+      failed = true;
+    }
+    if (failed) after_failure();
+  }
+  in_transaction_ = false;
+  for (auto& [key, w] : works_) w->expire(false);
+  release_connection();
+}
+
+asio::awaitable<void> AsyncSession::rollback(std::optional<Timeout> timeout) {
+  return rollback_impl(deadline_for(detail::timeout_value(timeout)));
+}
+
+asio::awaitable<void> AsyncSession::close(std::optional<Timeout> timeout) {
+  return rollback_impl(deadline_for(detail::timeout_value(timeout)));
+}
+
+asio::awaitable<void> AsyncSession::begin(std::optional<Timeout> timeout) {
+  if (in_transaction_) {
+    ErrorInfo info;
+    info.message = "begin(): the session is already in a transaction";
+    throw InterfaceError(std::move(info));
+  }
+  co_await run_batch({}, true, deadline_for(detail::timeout_value(timeout)));
+}
+
+void AsyncSession::check_one(std::size_t rows, bool required) const {
+  if (rows == 0 && required) {
+    ErrorInfo info;
+    info.message = "the query returned no row; exactly one was required";
+    throw NoResultFound(std::move(info));
+  }
+  if (rows > 1) {
+    ErrorInfo info;
+    info.message = "the query returned several rows; at most one was expected";
+    throw MultipleResultsFound(std::move(info));
+  }
+}
+
+}  // namespace pgorm

@@ -1,0 +1,417 @@
+#include <catch2/catch.hpp>
+
+#include <map>
+
+#include "support/session_fixture.hpp"
+
+using namespace pgorm;
+using namespace testmodels;
+
+namespace rel {
+
+struct Article;
+
+// Two foreign keys to the same table: which is which is named with back_populates.
+struct Writer : pgorm::Model<Writer> {
+  std::string name;
+  pgorm::HasMany<Article> written;
+  pgorm::HasMany<Article> reviewed;
+  static constexpr auto columns = pgorm::columns(pgorm::column<&Writer::name>());
+  static constexpr auto relationships = pgorm::relationships(
+      pgorm::relation<&Writer::written>(pgorm::cascade::all, pgorm::passive_deletes),
+      pgorm::relation<&Writer::reviewed>());
+};
+
+struct Article : pgorm::Model<Article> {
+  std::string title;
+  std::int32_t author_id = 0;
+  std::optional<std::int32_t> reviewer_id;
+  pgorm::BelongsTo<Writer, &Article::author_id> author;
+  pgorm::BelongsTo<Writer, &Article::reviewer_id> reviewer;
+  static constexpr auto columns = pgorm::columns(
+      pgorm::column<&Article::title>(),
+      pgorm::column<&Article::author_id>(
+          pgorm::foreign_key<&Writer::id>(pgorm::on_delete::cascade)),
+      pgorm::column<&Article::reviewer_id>(
+          pgorm::foreign_key<&Writer::id>(pgorm::on_delete::set_null)));
+  static constexpr auto relationships = pgorm::relationships(
+      pgorm::relation<&Article::author>(pgorm::back_populates<&Writer::written>),
+      pgorm::relation<&Article::reviewer>(pgorm::back_populates<&Writer::reviewed>));
+};
+
+}  // namespace rel
+
+namespace {
+
+// users x todos_each todos, inserted directly; returns user ids in order.
+std::vector<std::int32_t> seed(test::SessionFixture& fx, int users, int todos_each) {
+  fx.db.conn().exec(
+      "INSERT INTO users (email) SELECT 'user' || g || '@example.com' FROM generate_series(1, $1) g",
+      users);
+  fx.db.conn().exec(
+      "INSERT INTO todos (title, user_id) SELECT 'todo ' || u.id || '.' || g, u.id "
+      "FROM users u, generate_series(1, $1) g",
+      todos_each);
+  return fx.db.conn().query<std::int32_t>("SELECT id FROM users ORDER BY id");
+}
+
+std::map<std::int32_t, std::vector<std::int32_t>> todo_ids_by_user(
+    const std::vector<std::shared_ptr<User>>& users) {
+  std::map<std::int32_t, std::vector<std::int32_t>> out;
+  for (const auto& u : users) {
+    auto& ids = out[u->id];
+    for (const auto& t : u->todos) ids.push_back(t->id);
+    std::sort(ids.begin(), ids.end());
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("selectin loads a page of users with their todos in two statements", "[relations]") {
+  test::SessionFixture fx;
+  seed(fx, 120, 20);
+  auto s = fx.session();
+  auto before = s.statements_executed();
+  auto users = s.execute(
+      select<User>().order_by(col<&User::id>).limit(100).options(selectin(&User::todos)));
+  CHECK(s.statements_executed() - before == 2);
+  REQUIRE(users.size() == 100);
+  for (const auto& u : users) {
+    REQUIRE(u->todos.size() == 20);
+    for (const auto& t : u->todos) {
+      CHECK(t->user_id == u->id);
+      CHECK(t->user.get() == u);  // back_populates filled the other side
+    }
+  }
+  CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM todos WHERE user_id = $1",
+                                   users[7]->id) == 20);
+}
+
+TEST_CASE("joined loads the same objects in one statement", "[relations]") {
+  test::SessionFixture fx;
+  seed(fx, 120, 20);
+  std::map<std::int32_t, std::vector<std::int32_t>> by_selectin, by_joined;
+  {
+    auto s = fx.session();
+    by_selectin = todo_ids_by_user(s.execute(
+        select<User>().order_by(col<&User::id>).offset(10).limit(100).options(selectin(&User::todos))));
+  }
+  {
+    auto s = fx.session();
+    auto before = s.statements_executed();
+    auto users = s.execute(
+        select<User>().order_by(col<&User::id>).offset(10).limit(100).options(joined(&User::todos)));
+    CHECK(s.statements_executed() - before == 1);
+    REQUIRE(users.size() == 100);  // LIMIT counts users, not joined rows
+    by_joined = todo_ids_by_user(users);
+  }
+  CHECK(by_joined == by_selectin);
+  CHECK(by_joined.begin()->second.size() == 20);
+}
+
+TEST_CASE("many-to-one loads with selectin and joined", "[relations]") {
+  test::SessionFixture fx;
+  seed(fx, 3, 2);
+  for (bool use_joined : {false, true}) {
+    auto s = fx.session();
+    auto q = select<Todo>().order_by(col<&Todo::id>);
+    auto before = s.statements_executed();
+    auto todos = use_joined ? s.execute(q.options(joined(&Todo::user)))
+                            : s.execute(q.options(selectin(&Todo::user)));
+    CHECK(s.statements_executed() - before == (use_joined ? 1u : 2u));
+    REQUIRE(todos.size() == 6);
+    for (const auto& t : todos) {
+      REQUIRE(t->user);
+      CHECK(t->user->id == t->user_id);
+    }
+    for (const auto& a : todos)  // one object per user (identity map)
+      for (const auto& b : todos)
+        if (a->user_id == b->user_id) CHECK(a->user.get() == b->user.get());
+    CHECK(todos[0]->user->email ==
+          fx.db.scalar<std::string>("SELECT email FROM users WHERE id = $1", todos[0]->user_id));
+  }
+}
+
+TEST_CASE("reading a relationship that was not loaded is an error, never a query", "[relations]") {
+  test::SessionFixture fx;
+  seed(fx, 1, 2);
+  auto s = fx.session();
+  auto user = s.one(select<User>());
+  auto todo = s.first(select<Todo>());
+  auto statements = s.statements_executed();
+  CHECK_THROWS_AS(user->todos.size(), NotLoaded);
+  CHECK_THROWS_AS(todo->user.get(), NotLoaded);
+  CHECK(s.statements_executed() == statements);
+  s.load(user, &User::todos);
+  CHECK(user->todos.size() == 2);
+}
+
+TEST_CASE("appending to a collection sets the other side and the foreign key at flush",
+          "[relations]") {
+  test::SessionFixture fx;
+  auto s = fx.session();
+  auto user = std::make_shared<User>();
+  user->email = "owner@example.com";
+  auto first = std::make_shared<Todo>();
+  first->title = "first";
+  user->todos.add(first);
+  s.add(user);  // the todo comes along (save-update cascade)
+  CHECK(first->user.get() == user);
+  auto second = std::make_shared<Todo>();
+  second->title = "second";
+  user->todos.add(second);
+  CHECK(second->user.get() == user);
+  s.commit();
+  CHECK(user->id > 0);
+  CHECK(first->user_id == user->id);
+  CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM todos WHERE user_id = $1", user->id) == 2);
+  // Setting the many-to-one side moves the object between collections.
+  auto other = s.add(User{});
+  other->email = "other@example.com";
+  s.flush();
+  s.load(other, &User::todos);
+  s.load(user, &User::todos);
+  second->user = other;
+  CHECK(other->todos.size() == 1);
+  CHECK(user->todos.size() == 1);
+  s.commit();
+  CHECK(fx.db.scalar<std::int32_t>("SELECT user_id FROM todos WHERE title = 'second'") == other->id);
+}
+
+TEST_CASE("deleting a parent deletes its children first, and nothing else", "[relations]") {
+  test::SessionFixture fx;
+  auto ids = seed(fx, 2, 3);
+  auto s = fx.session();
+  auto user = s.get<User>(ids[0]);
+  s.remove(user);
+  s.commit();
+  CHECK(fx.count("users") == 1);
+  // Todo is a SoftDelete model but its parent row is gone: the cascade deletes the rows.
+  CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM todos WHERE user_id = $1", ids[0]) == 0);
+  CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM todos WHERE user_id = $1", ids[1]) == 3);
+}
+
+TEST_CASE("taking a child out of a delete-orphan collection deletes it", "[relations]") {
+  test::SessionFixture fx;
+  auto ids = seed(fx, 1, 3);
+  auto s = fx.session();
+  auto users = s.execute(select<User>().options(selectin(&User::todos)));
+  auto orphan = users[0]->todos[1];
+  users[0]->todos.remove(orphan);
+  CHECK_FALSE(orphan->user);
+  s.commit();
+  CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM todos WHERE deleted_at IS NULL") == 2);
+  CHECK(fx.db.scalar<bool>("SELECT deleted_at IS NOT NULL FROM todos WHERE id = $1", orphan->id));
+}
+
+TEST_CASE("soft-deleted children never appear through any loading strategy", "[relations]") {
+  test::SessionFixture fx;
+  auto ids = seed(fx, 1, 3);
+  fx.db.conn().exec(
+      "UPDATE todos SET deleted_at = now() WHERE id = (SELECT min(id) FROM todos)");
+  {
+    auto s = fx.session();
+    CHECK(s.execute(select<User>().options(selectin(&User::todos)))[0]->todos.size() == 2);
+  }
+  {
+    auto s = fx.session();
+    CHECK(s.execute(select<User>().options(joined(&User::todos)))[0]->todos.size() == 2);
+  }
+  {
+    auto s = fx.session();
+    auto u = s.get<User>(ids[0]);
+    s.load(u, &User::todos);
+    CHECK(u->todos.size() == 2);
+  }
+  {
+    auto s = fx.session();
+    fx.db.conn().exec("UPDATE todos SET deleted_at = now()");
+    CHECK(s.count(select<User>().where(has(&User::todos))) == 0);
+  }
+}
+
+TEST_CASE("soft-deleting a parent soft-deletes its soft-delete children", "[relations]") {
+  test::SessionFixture fx;
+  auto s = fx.session();
+  auto root = std::make_shared<Category>();
+  root->name = "root";
+  root->slug = "r";
+  for (int i = 0; i < 2; ++i) {
+    auto child = std::make_shared<Category>();
+    child->name = "child" + std::to_string(i);
+    child->slug = "c" + std::to_string(i);
+    root->children.add(child);
+  }
+  s.add(root);
+  s.commit();
+  CHECK(fx.count("categories") == 3);
+  auto again = s.get<Category>(root->id);
+  s.remove(again);
+  s.commit();
+  CHECK(fx.count("categories") == 3);  // rows stay
+  CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM categories WHERE deleted_at IS NOT NULL") ==
+        3);
+}
+
+TEST_CASE("a self-referential tree is written in one commit and read back level by level",
+          "[relations]") {
+  test::SessionFixture fx;
+  {
+    auto s = fx.session();
+    auto root = std::make_shared<Category>();
+    root->name = "root";
+    root->slug = "root-slug";
+    for (int i = 0; i < 3; ++i) {
+      auto child = std::make_shared<Category>();
+      child->name = "child" + std::to_string(i);
+      child->slug = "child-slug" + std::to_string(i);
+      for (int j = 0; j < 2; ++j) {
+        auto leaf = std::make_shared<Category>();
+        leaf->name = "leaf" + std::to_string(i) + std::to_string(j);
+        leaf->slug = "leaf-slug" + std::to_string(i) + std::to_string(j);
+        child->children.add(leaf);
+      }
+      root->children.add(child);
+    }
+    s.add(root);
+    s.commit();
+  }
+  CHECK(fx.count("categories") == 10);
+  CHECK(fx.db.scalar<std::int64_t>(
+            "SELECT count(*) FROM categories c JOIN categories p ON c.parent_id = p.id "
+            "WHERE p.name LIKE 'child%'") == 6);
+  auto s = fx.session();
+  auto before = s.statements_executed();
+  auto roots = s.execute(select<Category>()
+                             .where(col<&Category::parent_id>.is_null())
+                             .options(selectin(&Category::children, &Category::children)));
+  CHECK(s.statements_executed() - before == 3);
+  REQUIRE(roots.size() == 1);
+  REQUIRE(roots[0]->children.size() == 3);
+  for (const auto& child : roots[0]->children) {
+    CHECK(child->parent.get() == roots[0]);
+    CHECK(child->children.size() == 2);
+  }
+}
+
+TEST_CASE("many-to-many members are added and removed through the association table",
+          "[relations]") {
+  test::SessionFixture fx;
+  auto ids = seed(fx, 1, 2);
+  auto s = fx.session();
+  auto work = std::make_shared<Category>();
+  work->name = "work";
+  work->slug = "w";
+  auto home = std::make_shared<Category>();
+  home->name = "home";
+  home->slug = "h";
+  auto todos = s.execute(select<Todo>().order_by(col<&Todo::id>).options(selectin(&Todo::categories)));
+  REQUIRE(todos.size() == 2);
+  CHECK(todos[0]->categories.empty());
+  todos[0]->categories.add(work);
+  todos[0]->categories.add(home);
+  todos[1]->categories.add(work);
+  s.commit();
+  CHECK(fx.count("todo_categories") == 3);
+  CHECK(fx.count("categories") == 2);
+
+  auto s2 = fx.session();
+  auto loaded =
+      s2.execute(select<Todo>().order_by(col<&Todo::id>).options(selectin(&Todo::categories)));
+  REQUIRE(loaded[0]->categories.size() == 2);
+  REQUIRE(loaded[1]->categories.size() == 1);
+  CHECK(loaded[1]->categories.begin()->get()->name == "work");
+  CHECK(s2.count(select<Todo>().where(has(&Todo::categories, col<&Category::name> == "home"))) ==
+        1);
+  auto home_again = loaded[0]->categories.items()[1];
+  loaded[0]->categories.remove(home_again);
+  s2.commit();
+  CHECK(fx.count("todo_categories") == 2);
+  CHECK(fx.count("categories") == 2);  // removing from the collection keeps the category
+}
+
+TEST_CASE("a nested path loads one query per level", "[relations]") {
+  test::SessionFixture fx;
+  seed(fx, 2, 2);
+  fx.db.conn().exec("INSERT INTO categories (name, slug) VALUES ('a', 'a-slug')");
+  fx.db.conn().exec(
+      "INSERT INTO todo_categories (todo_id, category_id) SELECT id, (SELECT id FROM categories) "
+      "FROM todos");
+  auto s = fx.session();
+  auto before = s.statements_executed();
+  auto users = s.execute(select<User>().options(selectin(&User::todos, &Todo::categories)));
+  CHECK(s.statements_executed() - before == 3);
+  for (const auto& u : users)
+    for (const auto& t : u->todos) CHECK(t->categories.size() == 1);
+}
+
+TEST_CASE("has() filters on a relationship as EXISTS", "[relations]") {
+  test::SessionFixture fx;
+  auto ids = seed(fx, 3, 1);
+  fx.db.conn().exec("UPDATE todos SET status = 'completed' WHERE user_id = $1", ids[1]);
+  auto s = fx.session();
+  auto pending = s.execute(select<User>()
+                               .where(has(&User::todos, col<&Todo::status> == TodoStatus::pending))
+                               .order_by(col<&User::id>));
+  REQUIRE(pending.size() == 2);
+  CHECK(pending[0]->id == ids[0]);
+  CHECK(pending[1]->id == ids[2]);
+  fx.insert_user("lonely@example.com");
+  CHECK(s.count(select<User>().where(!has(&User::todos))) == 1);
+}
+
+TEST_CASE("join along a relationship", "[relations]") {
+  test::SessionFixture fx;
+  seed(fx, 2, 2);
+  auto s = fx.session();
+  auto todos = s.execute(
+      select<Todo>().join(&Todo::user).where(col<&User::email> == "user2@example.com"));
+  CHECK(todos.size() == 2);
+  auto users = s.execute(select<User>().join(&User::todos).where(col<&Todo::title> == "todo 1.1"));
+  CHECK(users.size() == 1);
+}
+
+TEST_CASE("two foreign keys to one table stay apart", "[relations]") {
+  test::SessionFixture fx;
+  Metadata::of<rel::Writer, rel::Article>().create_all(fx.db.conn());
+  auto s = fx.session();
+  auto ann = std::make_shared<rel::Writer>();
+  ann->name = "ann";
+  auto bob = std::make_shared<rel::Writer>();
+  bob->name = "bob";
+  auto article = std::make_shared<rel::Article>();
+  article->title = "on pools";
+  article->author = ann;
+  article->reviewer = bob;
+  s.add(article);  // both writers come along through the many-to-one side
+  s.commit();
+  CHECK(fx.db.scalar<std::int32_t>("SELECT author_id FROM articles") == ann->id);
+  CHECK(fx.db.scalar<std::int32_t>("SELECT reviewer_id FROM articles") == bob->id);
+  auto s2 = fx.session();
+  auto writers = s2.execute(select<rel::Writer>()
+                                .order_by(col<&rel::Writer::name>)
+                                .options(selectin(&rel::Writer::written),
+                                         selectin(&rel::Writer::reviewed)));
+  REQUIRE(writers.size() == 2);
+  CHECK(writers[0]->written.size() == 1);
+  CHECK(writers[0]->reviewed.empty());
+  CHECK(writers[1]->written.empty());
+  CHECK(writers[1]->reviewed.size() == 1);
+}
+
+TEST_CASE("passive deletes leave the children to ON DELETE CASCADE", "[relations]") {
+  test::SessionFixture fx;
+  Metadata::of<rel::Writer, rel::Article>().create_all(fx.db.conn());
+  fx.db.conn().exec("INSERT INTO writers (name) VALUES ('ann')");
+  fx.db.conn().exec(
+      "INSERT INTO articles (title, author_id) SELECT 'a' || g, (SELECT id FROM writers) "
+      "FROM generate_series(1, 5) g");
+  auto s = fx.session();
+  auto ann = s.one(select<rel::Writer>());
+  auto before = s.statements_executed();
+  s.remove(ann);
+  s.commit();
+  CHECK(s.statements_executed() - before == 3);  // BEGIN, DELETE, COMMIT: no SELECT of articles
+  CHECK(fx.count("articles") == 0);
+}
