@@ -102,9 +102,9 @@ def fmt_ratio(r):
     return "–" if r is None else f"{r:.2f}x"
 
 
-def section_environment(meta, pyv, rounds):
+def section_environment(meta, pyv, rounds, run_date):
     lines = [
-        f"- Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"- Date: {run_date:%Y-%m-%d %H:%M} UTC",
         f"- Machine: {meta.get('nproc')} cores ({meta.get('cpu')}), shared with other builds; "
         f"loopback TCP to a throwaway PostgreSQL {meta.get('server')} (pg_virtualenv, fsync=off)",
         f"- Client: {meta.get('compiler')}, -O3 (CMake Release); libpq {meta.get('libpq')}, "
@@ -365,7 +365,9 @@ def main():
     pyv = json.load(open(a.python_versions)) if a.python_versions and os.path.exists(a.python_versions) else {}
     rss = json.load(open(a.rss)) if a.rss and os.path.exists(a.rss) else None
 
-    sections = {"environment": section_environment(meta, pyv, rounds),
+    sections = {"environment": section_environment(
+        meta, pyv, rounds,
+        datetime.datetime.fromtimestamp(os.path.getmtime(a.results), datetime.timezone.utc)),
                 "results": section_results(stats)}
     stable = None
     if a.callgrind:
@@ -375,6 +377,12 @@ def main():
         sections["profiles"] = section_profiles(stats, cg1)
     if rss:
         sections["memory"] = section_memory(rss)
+    if stable is None and a.doc:
+        # No new instruction counts: keep the verdict of the ones recorded in the document.
+        m = re.search(r"<!-- generated:callgrind -->(.*?)<!-- /generated:callgrind -->",
+                      open(a.doc).read(), re.S)
+        diffs = [float(x) for x in re.findall(r"\| (\d+\.\d+)% \|", m.group(1))] if m else []
+        stable = max(diffs) if diffs else None
     sections["targets"] = section_targets(stats, rss, stable)
 
     if a.doc:

@@ -6,8 +6,8 @@ namespace pgorm {
 namespace {
 
 std::string describe(const ErrorInfo& info) {
+  // DETAIL is left out on purpose: the server puts row values there ("Key (email)=(...)").
   std::string what = info.message;
-  if (!info.detail.empty()) what += fmt::format(" ({})", info.detail);
   if (!info.table.empty()) what += fmt::format(" [table {}]", info.table);
   if (!info.column.empty()) what += fmt::format(" [column {}]", info.column);
   if (!info.constraint.empty()) what += fmt::format(" [constraint {}]", info.constraint);

@@ -6,4 +6,6 @@
 
 #include "models.hpp"
 
-int main(int argc, char** argv) { return pgorm::migrate::main(argc, argv, todo::metadata()); }
+int main(int argc, char** argv) {
+  return pgorm::migrate::main(argc, argv, todo::metadata());
+}

@@ -7,12 +7,13 @@
 
 namespace pgorm {
 
-// What the server (or the client-side check) reported about a failed statement.
-// Never holds parameter values or passwords: only names and the statement text.
+// What the server (or the client-side check) reported about a failed statement. what() names the
+// table, column, constraint and SQLSTATE and the statement text; it never shows parameter values
+// or passwords.
 struct ErrorInfo {
   std::string message;     // primary message, e.g. "duplicate key value violates ..."
   std::string sqlstate;    // five-character SQLSTATE, empty for client-side errors
-  std::string detail;      // server DETAIL line, if any
+  std::string detail;      // server DETAIL line, if any: may quote row values, so what() omits it
   std::string table;       // table the error is about, if reported
   std::string column;      // column the error is about, if reported
   std::string constraint;  // constraint the error is about, if reported
@@ -25,6 +26,7 @@ class Error : public std::runtime_error {
   explicit Error(ErrorInfo info);
   const ErrorInfo& info() const noexcept { return info_; }
   const std::string& sqlstate() const noexcept { return info_.sqlstate; }
+  const std::string& detail() const noexcept { return info_.detail; }
   const std::string& table() const noexcept { return info_.table; }
   const std::string& column() const noexcept { return info_.column; }
   const std::string& constraint() const noexcept { return info_.constraint; }

@@ -7,7 +7,9 @@
 #include <pqxx/connection>
 #include <pqxx/except>
 
+#include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -84,6 +86,7 @@ struct Connection::Impl {
   std::unique_ptr<PqxxConnection> pqxx;
   PGconn* conn = nullptr;
   std::unordered_map<std::string, std::string> prepared;  // SQL text -> statement name
+  std::uint64_t prepared_counter = 0;
 };
 
 Connection::Connection(const std::string& conninfo) : impl_(std::make_unique<Impl>()) {
@@ -148,20 +151,119 @@ Result Connection::execute(std::string_view sql, const Params& params) {
                sql);
 }
 
+namespace {
+// Statements prepared on one connection before the cache starts over (DEALLOCATE ALL): bounds
+// the server memory a long-lived connection holds for statements built at run time.
+constexpr std::size_t kMaxPrepared = 512;
+// Statements sent per pipeline sync in blocking mode, small enough that neither side's socket
+// buffer fills while the other is not reading.
+constexpr std::size_t kPipelineChunk = 128;
+
+bool succeeded(const PGresult* r) {
+  ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK || s == PGRES_EMPTY_QUERY;
+}
+}  // namespace
+
 Result Connection::execute_prepared(std::string_view sql, const Params& params) {
   if (!use_prepared_ || broken_) return execute(sql, params);
   std::string text(sql);
   auto it = impl_->prepared.find(text);
-  if (it == impl_->prepared.end()) {
-    std::string name = fmt::format("pgorm_{}", impl_->prepared.size() + 1);
+  if (it != impl_->prepared.end()) {
     ++statements_;
-    check(PQprepare(impl_->conn, name.c_str(), text.c_str(), 0, nullptr), sql);
-    it = impl_->prepared.emplace(std::move(text), std::move(name)).first;
+    return check(PQexecPrepared(impl_->conn, it->second.c_str(), static_cast<int>(params.size()),
+                                params.values().data(), nullptr, nullptr, 0),
+                 sql);
   }
-  ++statements_;
-  return check(PQexecPrepared(impl_->conn, it->second.c_str(), static_cast<int>(params.size()),
-                              params.values().data(), nullptr, nullptr, 0),
-               sql);
+  if (impl_->prepared.size() >= kMaxPrepared) {
+    execute_script("DEALLOCATE ALL");
+    impl_->prepared.clear();
+  }
+  // Parse and first execution travel together in one pipeline: one round trip, not two.
+  std::string name = fmt::format("pgorm_{}", ++impl_->prepared_counter);
+  PGconn* conn = impl_->conn;
+  statements_ += 2;
+  if (PQenterPipelineMode(conn) != 1 || PQsendPrepare(conn, name.c_str(), text.c_str(), 0, nullptr) != 1 ||
+      PQsendQueryPrepared(conn, name.c_str(), static_cast<int>(params.size()),
+                          params.values().data(), nullptr, nullptr, 0) != 1 ||
+      PQpipelineSync(conn) != 1) {
+    drain_pipeline();
+    return check(nullptr, sql);
+  }
+  PGresult* prepared = PQgetResult(conn);
+  while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
+  PGresult* executed = PQgetResult(conn);
+  if (executed) while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
+  drain_pipeline();
+  if (!succeeded(prepared)) {
+    PQclear(executed);
+    return check(prepared, sql);
+  }
+  PQclear(prepared);
+  Result result = check(executed, sql);
+  impl_->prepared.emplace(std::move(text), std::move(name));
+  return result;
+}
+
+// Reads up to the pipeline's sync point and leaves pipeline mode.
+void Connection::drain_pipeline() noexcept {
+  PGconn* conn = impl_->conn;
+  for (int guard = 0; guard < 1000000 && PQpipelineStatus(conn) != PQ_PIPELINE_OFF; ++guard) {
+    if (PQexitPipelineMode(conn) == 1) return;
+    PGresult* r = PQgetResult(conn);
+    if (r == nullptr) {
+      if (PQstatus(conn) != CONNECTION_OK) {
+        broken_ = true;
+        return;
+      }
+      continue;
+    }
+    PQclear(r);
+  }
+}
+
+std::vector<Result> Connection::execute_pipeline(const std::vector<PipelineItem>& items) {
+  std::vector<Result> out;
+  out.reserve(items.size());
+  if (items.size() == 1) {
+    out.push_back(execute_prepared(items[0].sql, *items[0].params));
+    return out;
+  }
+  if (broken_) return {execute("", Params{})};  // throws Disconnect
+  PGconn* conn = impl_->conn;
+  for (std::size_t start = 0; start < items.size(); start += kPipelineChunk) {
+    std::size_t end = std::min(items.size(), start + kPipelineChunk);
+    bool sent = PQenterPipelineMode(conn) == 1;
+    std::string text;
+    for (std::size_t i = start; sent && i < end; ++i) {
+      text.assign(items[i].sql);
+      const Params& p = *items[i].params;
+      sent = PQsendQueryParams(conn, text.c_str(), static_cast<int>(p.size()), nullptr,
+                               p.values().data(), nullptr, nullptr, 0) == 1;
+    }
+    if (!sent || PQpipelineSync(conn) != 1) {
+      drain_pipeline();
+      check(nullptr, items[start].sql);
+    }
+    statements_ += end - start;
+    std::optional<std::size_t> failed;
+    PGresult* failure = nullptr;
+    for (std::size_t i = start; i < end; ++i) {
+      PGresult* r = PQgetResult(conn);
+      if (r == nullptr) break;  // the connection broke
+      while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
+      if (!failed && !succeeded(r) && PQresultStatus(r) != PGRES_PIPELINE_ABORTED) {
+        failed = i;
+        failure = r;
+        continue;
+      }
+      out.emplace_back(r);
+    }
+    drain_pipeline();
+    if (failed) check(failure, items[*failed].sql);
+    if (out.size() != end) check(nullptr, items[start].sql);
+  }
+  return out;
 }
 
 void Connection::execute_script(std::string_view sql) {

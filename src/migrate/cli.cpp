@@ -71,9 +71,10 @@ std::map<std::string, std::string> read_config(const std::filesystem::path& path
     std::string key = trim(line.substr(0, eq));
     if (key != "dir" && key != "url" && key != "schema" && key != "version_table" &&
         key != "lock_timeout")
-      throw UsageError(fmt::format("{}:{}: unknown key '{}' (dir, url, schema, version_table, "
-                                   "lock_timeout)",
-                                   path.string(), number, key));
+      throw UsageError(
+          fmt::format("{}:{}: unknown key '{}' (dir, url, schema, version_table, "
+                      "lock_timeout)",
+                      path.string(), number, key));
     out[key] = trim(line.substr(eq + 1));
   }
   return out;
@@ -110,23 +111,39 @@ Arguments parse(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     std::string name = arg.substr(0, arg.find('='));
-    if (name == "-h" || name == "--help") a.help = true;
-    else if (name == "-m" || name == "--message") a.message = value(i, name);
-    else if (name == "--autogenerate") a.autogenerate = true;
-    else if (name == "--sql") a.sql = true;
-    else if (name == "-v" || name == "--verbose") a.verbose = true;
-    else if (name == "--rev-id") a.rev_id = value(i, name);
-    else if (name == "--from") a.from = value(i, name);
-    else if (name == "--url") a.url = value(i, name);
-    else if (name == "--dir") a.dir = value(i, name);
-    else if (name == "--config") a.config = value(i, name);
-    else if (name == "--schema") a.schema = value(i, name);
-    else if (name == "--version-table") a.version_table = value(i, name);
-    else if (name == "--lock-timeout") a.lock_timeout = value(i, name);
-    else if (arg.size() > 1 && arg[0] == '-' && !(arg.size() > 1 && std::isdigit(static_cast<unsigned char>(arg[1]))) && arg != "-")
+    if (name == "-h" || name == "--help")
+      a.help = true;
+    else if (name == "-m" || name == "--message")
+      a.message = value(i, name);
+    else if (name == "--autogenerate")
+      a.autogenerate = true;
+    else if (name == "--sql")
+      a.sql = true;
+    else if (name == "-v" || name == "--verbose")
+      a.verbose = true;
+    else if (name == "--rev-id")
+      a.rev_id = value(i, name);
+    else if (name == "--from")
+      a.from = value(i, name);
+    else if (name == "--url")
+      a.url = value(i, name);
+    else if (name == "--dir")
+      a.dir = value(i, name);
+    else if (name == "--config")
+      a.config = value(i, name);
+    else if (name == "--schema")
+      a.schema = value(i, name);
+    else if (name == "--version-table")
+      a.version_table = value(i, name);
+    else if (name == "--lock-timeout")
+      a.lock_timeout = value(i, name);
+    else if (arg.size() > 1 && arg[0] == '-' &&
+             !(arg.size() > 1 && std::isdigit(static_cast<unsigned char>(arg[1]))) && arg != "-")
       throw UsageError(fmt::format("unknown option {}", arg));
-    else if (a.command.empty()) a.command = arg;
-    else a.positional.push_back(arg);
+    else if (a.command.empty())
+      a.command = arg;
+    else
+      a.positional.push_back(arg);
   }
   return a;
 }
@@ -152,15 +169,24 @@ MigratorOptions options_for(const Arguments& a) {
     std::filesystem::path dir = config["dir"];
     o.directory = dir.is_relative() ? config_path.parent_path() / dir : dir;
   }
-  if (a.url) o.url = *a.url;
-  else if (const char* env = std::getenv("DATABASE_URL"); env && *env) o.url = env;
-  else if (config.count("url")) o.url = config["url"];
-  if (a.schema) o.schema = *a.schema;
-  else if (config.count("schema")) o.schema = config["schema"];
-  if (a.version_table) o.version_table = *a.version_table;
-  else if (config.count("version_table")) o.version_table = config["version_table"];
-  if (a.lock_timeout) o.lock_timeout = parse_seconds(*a.lock_timeout);
-  else if (config.count("lock_timeout")) o.lock_timeout = parse_seconds(config["lock_timeout"]);
+  if (a.url)
+    o.url = *a.url;
+  else if (const char* env = std::getenv("DATABASE_URL"); env && *env)
+    o.url = env;
+  else if (config.count("url"))
+    o.url = config["url"];
+  if (a.schema)
+    o.schema = *a.schema;
+  else if (config.count("schema"))
+    o.schema = config["schema"];
+  if (a.version_table)
+    o.version_table = *a.version_table;
+  else if (config.count("version_table"))
+    o.version_table = config["version_table"];
+  if (a.lock_timeout)
+    o.lock_timeout = parse_seconds(*a.lock_timeout);
+  else if (config.count("lock_timeout"))
+    o.lock_timeout = parse_seconds(config["lock_timeout"]);
   return o;
 }
 
@@ -205,8 +231,8 @@ int run(const Arguments& a, const Metadata& metadata, std::ostream& out, const c
   if (a.command == "revision") {
     expect_positionals(a, 0, 0);
     if (!a.message) throw UsageError("revision needs -m MESSAGE");
-    NewRevision r = migrator.revision(*a.message, a.autogenerate ? &metadata : nullptr,
-                                      a.rev_id.value_or(""));
+    NewRevision r =
+        migrator.revision(*a.message, a.autogenerate ? &metadata : nullptr, a.rev_id.value_or(""));
     for (const auto& c : r.changes) out << "Detected " << c << "\n";
     if (a.autogenerate && r.changes.empty()) out << "No changes detected\n";
     out << "Generated " << r.file.path.string() << "\n";

@@ -118,7 +118,7 @@ std::string normalize_type(std::string_view sql_type) {
     std::string head = base.substr(0, paren);
     std::string rest = base.substr(paren);
     static const std::map<std::string, std::string, std::less<>> with_modifiers{
-        {"varchar", "character varying"}, {"char", "character"},     {"bpchar", "character"},
+        {"varchar", "character varying"}, {"char", "character"},        {"bpchar", "character"},
         {"decimal", "numeric"},           {"timestamptz", "timestamp"}, {"timetz", "time"}};
     if (auto it = with_modifiers.find(head); it != with_modifiers.end()) {
       std::string out = it->second + rest;
@@ -136,8 +136,8 @@ std::string normalize_expression(std::string_view sql) {
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
-    bool at_word_start = i == 0 || !(std::isalnum(static_cast<unsigned char>(text[i - 1])) ||
-                                     text[i - 1] == '_');
+    bool at_word_start =
+        i == 0 || !(std::isalnum(static_cast<unsigned char>(text[i - 1])) || text[i - 1] == '_');
     if ((c == 'E' || c == 'e') && at_word_start && i + 1 < text.size() && text[i + 1] == '\'') {
       std::size_t end = i + 2;
       bool backslash = false;
@@ -192,8 +192,8 @@ bool is_integer_type(const std::string& normalized) {
 std::string type_family(const std::string& normalized) {
   if (normalized.find("[]") != std::string::npos) return "array:" + normalized;
   if (normalized == "text" || normalized.rfind("character", 0) == 0) return "string";
-  if (is_integer_type(normalized) || normalized.rfind("numeric", 0) == 0 ||
-      normalized == "real" || normalized == "double precision")
+  if (is_integer_type(normalized) || normalized.rfind("numeric", 0) == 0 || normalized == "real" ||
+      normalized == "double precision")
     return "number";
   if (normalized.rfind("timestamp", 0) == 0 || normalized == "date") return "time";
   return normalized;
@@ -207,8 +207,8 @@ std::string base_type(const std::string& normalized) {
 
 // The type to write in ALTER COLUMN ... TYPE (serial is only valid in CREATE / ADD COLUMN).
 std::string alter_type_text(const ColumnInfo& c) {
-  if (c.autoincrement && (c.sql_type == "serial" || c.sql_type == "bigserial" ||
-                          c.sql_type == "smallserial"))
+  if (c.autoincrement &&
+      (c.sql_type == "serial" || c.sql_type == "bigserial" || c.sql_type == "smallserial"))
     return normalize_type(c.sql_type);
   return c.sql_type;
 }
@@ -233,7 +233,9 @@ bool same_index(const IndexInfo& a, const IndexInfo& b) {
   return a.columns == b.columns && a.unique == b.unique &&
          normalize_expression(a.where) == normalize_expression(b.where);
 }
-bool same_unique(const UniqueInfo& a, const UniqueInfo& b) { return a.columns == b.columns; }
+bool same_unique(const UniqueInfo& a, const UniqueInfo& b) {
+  return a.columns == b.columns;
+}
 bool same_check(const CheckInfo& a, const CheckInfo& b) {
   return normalize_expression(a.sql) == normalize_expression(b.sql);
 }
@@ -253,8 +255,9 @@ Statement make(std::string sql, std::string comment = {}, bool no_transaction = 
 
 // Tables in an order where each comes after the tables it references (within the set); the
 // foreign keys that point forward (cycles) are returned in `forward`.
-std::vector<const TableInfo*> dependency_order(const std::vector<const TableInfo*>& tables,
-                                               std::vector<std::pair<std::string, ForeignKeyInfo>>* forward) {
+std::vector<const TableInfo*> dependency_order(
+    const std::vector<const TableInfo*>& tables,
+    std::vector<std::pair<std::string, ForeignKeyInfo>>* forward) {
   std::vector<const TableInfo*> out;
   std::set<std::string> done, visiting;
   auto find = [&](const std::string& name) -> const TableInfo* {
@@ -287,7 +290,7 @@ std::vector<const TableInfo*> dependency_order(const std::vector<const TableInfo
 }
 
 struct Phases {
-  std::vector<Statement> enums;             // create types, add values, recreate types
+  std::vector<Statement> enums;              // create types, add values, recreate types
   std::vector<Statement> drop_foreign_keys;  // on tables that stay
   std::vector<Statement> drop_tables;
   std::vector<Statement> drop_constraints;  // indexes, uniques, checks, primary keys
@@ -323,8 +326,7 @@ void compare_enums(const Schema& from, const Schema& to, Diff& diff, Phases& p) 
     if (is_subsequence(old->labels, e.labels)) {
       for (std::size_t i = 0; i < e.labels.size(); ++i) {
         const std::string& label = e.labels[i];
-        if (std::find(old->labels.begin(), old->labels.end(), label) != old->labels.end())
-          continue;
+        if (std::find(old->labels.begin(), old->labels.end(), label) != old->labels.end()) continue;
         bool only_new_after = std::all_of(e.labels.begin() + static_cast<std::ptrdiff_t>(i),
                                           e.labels.end(), [&](const std::string& l) {
                                             return std::find(old->labels.begin(), old->labels.end(),
@@ -365,16 +367,20 @@ void compare_enums(const Schema& from, const Schema& to, Diff& diff, Phases& p) 
         if (base_type(type) != e.name) continue;
         std::string suffix = type.substr(e.name.size());
         if (c.default_sql) p.enums.push_back(make(sql::alter_column_default(t.name, c.name, {})));
-        p.enums.push_back(make(sql::alter_column_type(
-            t.name, c.name, sql::quote_identifier(e.name) + suffix,
-            fmt::format("{}::text{}::{}{}", sql::quote_identifier(c.name), suffix,
-                        sql::quote_identifier(e.name), suffix))));
+        p.enums.push_back(make(
+            sql::alter_column_type(t.name, c.name, sql::quote_identifier(e.name) + suffix,
+                                   fmt::format("{}::text{}::{}{}", sql::quote_identifier(c.name),
+                                               suffix, sql::quote_identifier(e.name), suffix))));
         if (c.default_sql)
           p.enums.push_back(make(sql::alter_column_default(t.name, c.name, c.default_sql)));
       }
     }
     p.enums.push_back(make(sql::drop_enum_type(old_name)));
   }
+}
+
+// Last: a type goes once no column uses it any more.
+void drop_enums(const Schema& from, const Schema& to, Diff& diff, Phases& p) {
   for (const auto& e : from.enums) {
     if (to.enum_type(e.name)) continue;
     diff.changes.push_back(fmt::format("drop enum type {}", e.name));
@@ -413,8 +419,9 @@ void compare_columns(const Schema& from_schema, const Schema& to_schema, const T
     diff.changes.push_back(fmt::format("add column {}.{}", to.name, c->name));
     std::string comment;
     if (!c->nullable && !c->default_sql && !c->autoincrement)
-      comment = "NOT NULL without a default: this fails if the table has rows (add a DEFAULT, or "
-                "add the column NULL, fill it, then SET NOT NULL).";
+      comment =
+          "NOT NULL without a default: this fails if the table has rows (add a DEFAULT, or "
+          "add the column NULL, fill it, then SET NOT NULL).";
     p.columns.push_back(make(sql::add_column(to.name, *c), std::move(comment)));
   }
 
@@ -427,8 +434,8 @@ void compare_columns(const Schema& from_schema, const Schema& to_schema, const T
     if (from_type != to_type) {
       diff.changes.push_back(fmt::format("change type of {}.{} from {} to {}", to.name, t.name,
                                          f->sql_type, t.sql_type));
-      bool via_text = is_enum(from_schema, to_schema, from_type) ||
-                      is_enum(from_schema, to_schema, to_type);
+      bool via_text =
+          is_enum(from_schema, to_schema, from_type) || is_enum(from_schema, to_schema, to_type);
       bool needs_using = via_text || type_family(from_type) != type_family(to_type);
       std::string type_text = alter_type_text(t);
       std::string using_expression;
@@ -441,10 +448,10 @@ void compare_columns(const Schema& from_schema, const Schema& to_schema, const T
       // A default of the old type may not cast to the new one: drop it first, set it after.
       bool reset_default = needs_using && f->default_sql;
       if (reset_default) p.columns.push_back(make(sql::alter_column_default(to.name, t.name, {})));
-      p.columns.push_back(make(
-          sql::alter_column_type(to.name, t.name, type_text, using_expression),
-          needs_using ? "USING converts the existing values: check that every row converts."
-                      : std::string()));
+      p.columns.push_back(
+          make(sql::alter_column_type(to.name, t.name, type_text, using_expression),
+               needs_using ? "USING converts the existing values: check that every row converts."
+                           : std::string()));
       if (reset_default) {
         if (t.default_sql)
           p.columns.push_back(make(sql::alter_column_default(to.name, t.name, t.default_sql)));
@@ -462,13 +469,13 @@ void compare_columns(const Schema& from_schema, const Schema& to_schema, const T
                           to.name, t.name, t.autoincrement ? "becomes" : "is no longer")));
     }
     if (f->nullable != t.nullable) {
-      diff.changes.push_back(fmt::format("make {}.{} {}", to.name, t.name,
-                                         t.nullable ? "nullable" : "NOT NULL"));
-      p.columns.push_back(make(
-          sql::alter_column_nullable(to.name, t.name, t.nullable),
-          t.nullable ? std::string()
-                     : "SET NOT NULL fails if a row holds NULL: fill those rows first (a data "
-                       "migration)."));
+      diff.changes.push_back(
+          fmt::format("make {}.{} {}", to.name, t.name, t.nullable ? "nullable" : "NOT NULL"));
+      p.columns.push_back(
+          make(sql::alter_column_nullable(to.name, t.name, t.nullable),
+               t.nullable ? std::string()
+                          : "SET NOT NULL fails if a row holds NULL: fill those rows first (a data "
+                            "migration)."));
     }
     if (!default_done && !t.autoincrement && !f->autoincrement &&
         normalized_default(*f) != normalized_default(t)) {
@@ -510,8 +517,10 @@ void compare_table(const Schema& from_schema, const Schema& to_schema, const Tab
     p.drop_constraints.push_back(make(sql::drop_constraint(from.name, c->name, false)));
   }
   if (pk_changed && !from.primary_key.empty()) {
-    diff.changes.push_back(fmt::format("drop primary key {} on {}", from.primary_key_name, from.name));
-    p.drop_constraints.push_back(make(sql::drop_constraint(from.name, from.primary_key_name, false)));
+    diff.changes.push_back(
+        fmt::format("drop primary key {} on {}", from.primary_key_name, from.name));
+    p.drop_constraints.push_back(
+        make(sql::drop_constraint(from.name, from.primary_key_name, false)));
   }
 
   compare_columns(from_schema, to_schema, from, to, diff, p);
@@ -596,14 +605,16 @@ Diff compare(const Schema& from, const Schema& to, const CompareOptions& options
     for (const auto& [table, fk] : forward_keys)
       if (table == t->name) create.skip_foreign_keys.push_back(fk.name);
     p.create_tables.push_back(make(sql::create_table(*t, create)));
-    for (const auto& ix : t->indexes) p.create_tables.push_back(make(sql::create_index(t->name, ix, false)));
+    for (const auto& ix : t->indexes)
+      p.create_tables.push_back(make(sql::create_index(t->name, ix, false)));
   }
   for (const auto& [table, fk] : forward_keys)
     p.add_foreign_keys.push_back(make(sql::add_foreign_key(table, fk, false)));
+  drop_enums(from, to, diff, p);
 
-  for (auto* phase : {&p.enums, &p.drop_foreign_keys, &p.drop_tables, &p.drop_constraints,
-                      &p.columns, &p.add_constraints, &p.create_tables, &p.add_foreign_keys,
-                      &p.drop_enums})
+  for (auto* phase :
+       {&p.enums, &p.drop_foreign_keys, &p.drop_tables, &p.drop_constraints, &p.columns,
+        &p.add_constraints, &p.create_tables, &p.add_foreign_keys, &p.drop_enums})
     for (auto& st : *phase) diff.statements.push_back(std::move(st));
   return diff;
 }

@@ -62,8 +62,7 @@ Connection open(const MigratorOptions& options) {
   Connection conn = options.url.empty() ? Connection::from_env() : Connection(options.url);
   conn.execute("SET client_min_messages = warning");
   if (!options.schema.empty())
-    conn.exec("SELECT set_config('search_path', $1, false)",
-              sql::quote_identifier(options.schema));
+    conn.exec("SELECT set_config('search_path', $1, false)", sql::quote_identifier(options.schema));
   return conn;
 }
 
@@ -78,18 +77,19 @@ std::vector<std::string> read_versions(Connection& conn, const std::string& tabl
   auto exists = conn.query<std::optional<std::string>>("SELECT to_regclass($1)::text",
                                                        sql::quote_identifier(table));
   if (exists.empty() || !exists[0]) return {};
-  return conn.query<std::string>(fmt::format("SELECT version_num FROM {} ORDER BY version_num",
-                                             sql::quote_identifier(table)));
+  return conn.query<std::string>(
+      fmt::format("SELECT version_num FROM {} ORDER BY version_num", sql::quote_identifier(table)));
 }
 
 void check_known(const RevisionMap& map, const std::vector<std::string>& current,
                  const std::filesystem::path& directory) {
   for (const auto& id : current)
     if (!map.contains(id))
-      fail(fmt::format("the database is at revision {}, which no file in {} defines (a missing "
-                       "file, the wrong --dir, or a database migrated from another branch?); "
-                       "nothing was applied",
-                       id, directory.string()));
+      fail(
+          fmt::format("the database is at revision {}, which no file in {} defines (a missing "
+                      "file, the wrong --dir, or a database migrated from another branch?); "
+                      "nothing was applied",
+                      id, directory.string()));
 }
 
 // Session-level advisory lock on a connection of its own, so that it outlives the migrations'
@@ -175,7 +175,7 @@ std::vector<std::string> split_ids(std::string_view text) {
 struct Migrator::Plan {
   struct Step {
     std::string sql;
-    std::string comment;                   // written before the statement in --sql output
+    std::string comment;                     // written before the statement in --sql output
     const RevisionFile* revision = nullptr;  // the migration the step belongs to
     const Statement* statement = nullptr;    // the file's statement, for error messages
     std::string log;                         // a progress line to print before the step
@@ -235,7 +235,9 @@ RevisionMap Migrator::load() const {
   return RevisionMap::load(options_.directory);
 }
 
-std::vector<std::string> Migrator::heads() const { return load().heads(); }
+std::vector<std::string> Migrator::heads() const {
+  return load().heads();
+}
 
 Migrator::Plan Migrator::plan_upgrade(const RevisionMap& map,
                                       const std::vector<std::string>& current,
@@ -253,9 +255,10 @@ Migrator::Plan Migrator::plan_upgrade(const RevisionMap& map,
       } else {
         auto heads = map.heads_of(simulated);
         if (heads.size() != 1)
-          fail(fmt::format("cannot upgrade {}: the database has several heads ({}); name a "
-                           "revision",
-                           target, join(heads)));
+          fail(
+              fmt::format("cannot upgrade {}: the database has several heads ({}); name a "
+                          "revision",
+                          target, join(heads)));
         for (const auto& child : map.children(heads[0])) {
           const auto& parents = map.get(child).down_revisions;
           if (std::all_of(parents.begin(), parents.end(),
@@ -277,9 +280,10 @@ Migrator::Plan Migrator::plan_upgrade(const RevisionMap& map,
     if (target == "head") {
       auto heads = map.heads();
       if (heads.size() > 1)
-        fail(fmt::format("multiple heads: {}. Upgrade to one of them, to 'heads', or join them "
-                         "with `merge`; nothing was applied",
-                         join(heads)));
+        fail(
+            fmt::format("multiple heads: {}. Upgrade to one of them, to 'heads', or join them "
+                        "with `merge`; nothing was applied",
+                        join(heads)));
       targets = heads;
     } else if (target == "heads") {
       targets = map.heads();
@@ -394,9 +398,8 @@ void execute(Connection& conn, const Plan& plan, const MigratorOptions& options)
       info.statement = step.sql;
       std::string where;
       if (step.revision) {
-        std::string file =
-            step.revision->path.empty() ? "revision " + step.revision->revision
-                                        : step.revision->path.string();
+        std::string file = step.revision->path.empty() ? "revision " + step.revision->revision
+                                                       : step.revision->path.string();
         where = step.statement ? fmt::format("{}:{}", file, step.statement->line)
                                : fmt::format("{} (version table update)", file);
       } else {
@@ -441,8 +444,12 @@ void Migrator::run(bool upgrade, std::string_view target) {
   execute(conn, plan, options_);
 }
 
-void Migrator::upgrade(std::string_view target) { run(true, target); }
-void Migrator::downgrade(std::string_view target) { run(false, target); }
+void Migrator::upgrade(std::string_view target) {
+  run(true, target);
+}
+void Migrator::downgrade(std::string_view target) {
+  run(false, target);
+}
 
 std::string Migrator::script(bool upgrade, std::string_view target, std::string_view from) {
   RevisionMap map = load();
@@ -471,7 +478,8 @@ void Migrator::stamp(std::string_view target) {
   std::vector<std::string> ids;
   if (target == "head") {
     ids = map.heads();
-    if (ids.size() > 1) fail(fmt::format("multiple heads: {}; stamp 'heads' or name them", join(ids)));
+    if (ids.size() > 1)
+      fail(fmt::format("multiple heads: {}; stamp 'heads' or name them", join(ids)));
   } else if (target == "heads") {
     ids = map.heads();
   } else if (target != "base") {
@@ -570,10 +578,11 @@ NewRevision Migrator::revision(std::string_view message, const Metadata* metadat
     check_known(map, current, options_.directory);
     if (std::set<std::string>(current.begin(), current.end()) !=
         std::set<std::string>(heads.begin(), heads.end()))
-      fail(fmt::format("the database is not up to date (it is at {}, the head is {}): run "
-                       "`upgrade head` before autogenerate, or the new file would repeat the "
-                       "pending migrations",
-                       or_base(current), or_base(heads)));
+      fail(
+          fmt::format("the database is not up to date (it is at {}, the head is {}): run "
+                      "`upgrade head` before autogenerate, or the new file would repeat the "
+                      "pending migrations",
+                      or_base(current), or_base(heads)));
     Schema database = reflect(conn, options_.schema);
     Schema models = reflect_models(conn, *metadata);
     CompareOptions compare_options;
@@ -590,8 +599,7 @@ NewRevision Migrator::revision(std::string_view message, const Metadata* metadat
 NewRevision Migrator::merge(std::string_view message, std::vector<std::string> revisions) {
   RevisionMap map = load();
   if (revisions.empty()) revisions = map.heads();
-  if (revisions.size() < 2)
-    fail(fmt::format("nothing to merge: {} head(s)", revisions.size()));
+  if (revisions.size() < 2) fail(fmt::format("nothing to merge: {} head(s)", revisions.size()));
   RevisionFile file;
   file.revision = new_revision_id();
   for (const auto& r : revisions) file.down_revisions.push_back(map.get(r).revision);
@@ -613,8 +621,8 @@ std::vector<std::string> Migrator::check(const Metadata& metadata) {
                               or_base(current), or_base(heads)));
   CompareOptions compare_options;
   compare_options.ignore_tables.push_back(options_.version_table);
-  Diff diff = compare(reflect(conn, options_.schema), reflect_models(conn, metadata),
-                      compare_options);
+  Diff diff =
+      compare(reflect(conn, options_.schema), reflect_models(conn, metadata), compare_options);
   for (auto& c : diff.changes) out.push_back(std::move(c));
   return out;
 }

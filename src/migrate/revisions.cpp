@@ -65,9 +65,10 @@ void RevisionMap::check_and_sort() {
       if (!seen.insert(d).second)
         fail(fmt::format("{}: down_revision names {} twice", where(r), d));
       if (!revisions_.count(d))
-        fail(fmt::format("broken chain: {} (revision {}) has down_revision {}, which no file "
-                         "defines (a missing or renamed file?)",
-                         where(r), id, d));
+        fail(
+            fmt::format("broken chain: {} (revision {}) has down_revision {}, which no file "
+                        "defines (a missing or renamed file?)",
+                        where(r), id, d));
     }
   }
   // Depth-first topological sort; a revision on the current path again means a cycle.
@@ -121,7 +122,8 @@ std::vector<std::string> RevisionMap::children(std::string_view id) const {
 
 std::vector<std::string> RevisionMap::heads() const {
   std::set<std::string> parents;
-  for (const auto& [id, r] : revisions_) parents.insert(r.down_revisions.begin(), r.down_revisions.end());
+  for (const auto& [id, r] : revisions_)
+    parents.insert(r.down_revisions.begin(), r.down_revisions.end());
   std::vector<std::string> out;
   for (const auto& [id, r] : revisions_)
     if (!parents.count(id)) out.push_back(id);

@@ -1,5 +1,6 @@
 // Reading and writing revision files. One lexer serves both the statement splitting and the
-// section markers, so a "-- +downgrade" line inside a dollar-quoted body is body text, not a marker.
+// section markers, so a "-- +downgrade" line inside a dollar-quoted body is body text, not a
+// marker.
 #include "pgorm/migrate/script.hpp"
 
 #include <algorithm>
@@ -241,9 +242,10 @@ RevisionFile parse_revision(std::string_view text, const std::filesystem::path& 
     if (word == "BEGIN" || word == "COMMIT" || word == "ROLLBACK" || word == "END" ||
         word == "ABORT" || word == "SAVEPOINT" || word == "RELEASE" ||
         (word == "START" && first_word(trim(std::string_view(st.sql).substr(5))) == "TRANSACTION"))
-      fail(fmt::format("{}:{}: '{}' controls the transaction, which pgorm migrate does itself: "
-                       "remove it (mark a statement '-- +no-transaction' to run it outside one)",
-                       source, st.line, word));
+      fail(
+          fmt::format("{}:{}: '{}' controls the transaction, which pgorm migrate does itself: "
+                      "remove it (mark a statement '-- +no-transaction' to run it outside one)",
+                      source, st.line, word));
     (section == Section::upgrade ? r.upgrade : r.downgrade).push_back(std::move(st));
   };
   callbacks.comment = [&](std::string_view comment, int, Section section) {
@@ -283,12 +285,12 @@ RevisionFile parse_revision(std::string_view text, const std::filesystem::path& 
     fail(fmt::format("{}: bad revision id '{}' (use 1 to 64 characters of A-Z, a-z, 0-9, _)",
                      source, r.revision));
   if (!seen_down)
-    fail(fmt::format("{}: the header has no '-- down_revision:' line (leave it empty for the "
-                     "first revision)",
-                     source));
+    fail(
+        fmt::format("{}: the header has no '-- down_revision:' line (leave it empty for the "
+                    "first revision)",
+                    source));
   for (const auto& d : r.down_revisions)
-    if (!valid_revision_id(d))
-      fail(fmt::format("{}: bad down_revision '{}'", source, d));
+    if (!valid_revision_id(d)) fail(fmt::format("{}: bad down_revision '{}'", source, d));
   return r;
 }
 
@@ -330,9 +332,9 @@ std::string one_line(std::string_view text) {
 std::string render_revision(const RevisionFile& r) {
   std::string down;
   for (const auto& d : r.down_revisions) down += (down.empty() ? "" : ", ") + d;
-  std::string out = fmt::format(
-      "-- revision: {}\n-- down_revision: {}\n-- message: {}\n-- created: {}\n", r.revision, down,
-      one_line(r.message), r.created);
+  std::string out =
+      fmt::format("-- revision: {}\n-- down_revision: {}\n-- message: {}\n-- created: {}\n",
+                  r.revision, down, one_line(r.message), r.created);
   out += "\n-- +upgrade\n";
   render_statements(out, r.upgrade);
   out += "\n-- +downgrade\n";

@@ -98,8 +98,33 @@ void Session::ensure_transaction() {
   in_transaction_ = true;
 }
 
-Result Session::run(const query::Statement& statement, bool needs_transaction) {
-  return run_sql(statement.sql, statement.params, needs_transaction);
+Result Session::run(const query::Statement& statement, bool needs_transaction, bool prepared) {
+  if (prepared) return run_sql(statement.sql, statement.params, needs_transaction);
+  if (needs_transaction) ensure_transaction();
+  Connection& c = connection();
+  ++statements_;
+  try {
+    return c.execute(statement.sql, statement.params);
+  } catch (const Disconnect&) {
+    after_failure();
+    throw;
+  }
+}
+
+std::vector<Result> Session::run_pipeline(const std::vector<query::Statement>& statements) {
+  if (statements.empty()) return {};
+  ensure_transaction();
+  Connection& c = connection();
+  std::vector<Connection::PipelineItem> items;
+  items.reserve(statements.size());
+  for (const auto& s : statements) items.push_back({s.sql, &s.params});
+  statements_ += statements.size();
+  try {
+    return c.execute_pipeline(items);
+  } catch (const Disconnect&) {
+    after_failure();
+    throw;
+  }
 }
 
 Result Session::run_sql(std::string_view sql, const Params& params, bool needs_transaction) {
@@ -246,18 +271,31 @@ void Session::check_one(std::size_t rows, bool required) const {
 
 // ---- transactions ----
 
-Session::Transaction Session::begin() {
+Session::Transaction Session::begin() { return begin(IsolationLevel::read_committed); }
+
+Session::Transaction Session::begin(IsolationLevel level) {
   if (in_transaction_) {
     ErrorInfo info;
     info.message = "begin(): the session is already in a transaction (use begin_nested())";
     throw InterfaceError(std::move(info));
   }
-  ensure_transaction();
+  if (level != IsolationLevel::read_committed) {
+    Connection& c = connection();
+    ++statements_;
+    try {
+      c.execute(level == IsolationLevel::serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
+                                                      : "BEGIN ISOLATION LEVEL REPEATABLE READ");
+    } catch (const Disconnect&) {
+      after_failure();
+      throw;
+    }
+    in_transaction_ = true;
+  }
   return Transaction(*this);
 }
 
 Session::Transaction::~Transaction() {
-  if (session_ && session_->in_transaction()) session_->rollback();
+  if (session_) session_->rollback();
 }
 void Session::Transaction::commit() {
   Session* s = std::exchange(session_, nullptr);

@@ -26,14 +26,15 @@ struct CatalogColumn {
 
 inline std::map<std::string, CatalogColumn> catalog_columns(TestSchema& db,
                                                             const std::string& table) {
-  auto rows = db.conn().query<std::tuple<std::string, std::string, bool, std::optional<std::string>>>(
-      "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
-      "       pg_get_expr(d.adbin, d.adrelid) "
-      "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-      "JOIN pg_namespace n ON n.oid = c.relnamespace "
-      "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-      "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped",
-      db.name(), table);
+  auto rows =
+      db.conn().query<std::tuple<std::string, std::string, bool, std::optional<std::string>>>(
+          "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+          "       pg_get_expr(d.adbin, d.adrelid) "
+          "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+          "JOIN pg_namespace n ON n.oid = c.relnamespace "
+          "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+          "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped",
+          db.name(), table);
   std::map<std::string, CatalogColumn> out;
   for (auto& [name, type, not_null, def] : rows) out[name] = {type, not_null, def};
   return out;
@@ -81,8 +82,7 @@ inline std::map<std::string, std::vector<std::string>> catalog_enums(TestSchema&
 }
 
 inline std::vector<std::string> catalog_versions(TestSchema& db) {
-  return db.conn().query<std::string>(
-      "SELECT version_num::text FROM pgorm_version ORDER BY 1");
+  return db.conn().query<std::string>("SELECT version_num::text FROM pgorm_version ORDER BY 1");
 }
 
 // Every table, column, constraint, index and enum of the schema as sorted text lines: two
@@ -95,8 +95,13 @@ inline std::vector<std::string> catalog_snapshot(TestSchema& db) {
                     (c.default_expr ? " DEFAULT " + *c.default_expr : ""));
     for (const auto& [name, def] : catalog_constraints(db, table))
       out.push_back(table + " constraint " + name + " " + def);
-    for (const auto& [name, def] : catalog_indexes(db, table))
+    for (auto [name, def] : catalog_indexes(db, table)) {
+      // pg_get_indexdef qualifies the table with the schema, which differs between snapshots.
+      std::string qualifier = db.name() + ".";
+      for (auto at = def.find(qualifier); at != std::string::npos; at = def.find(qualifier))
+        def.erase(at, qualifier.size());
       out.push_back(table + " index " + def);
+    }
   }
   for (const auto& [type, labels] : catalog_enums(db)) {
     std::string line = "enum " + type;

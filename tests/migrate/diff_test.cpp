@@ -79,9 +79,10 @@ TEST_CASE("a dropped and an added column in one table get a possible-rename comm
   Diff d = compare(schema_of({from}), schema_of({to}));
   CHECK(d.changes ==
         std::vector<std::string>{"drop column notes.title", "add column notes.headline"});
-  CHECK(sql_of(d) == std::vector<std::string>{
-                         "ALTER TABLE \"notes\" DROP COLUMN \"title\"",
-                         "ALTER TABLE \"notes\" ADD COLUMN \"headline\" character varying(100) NOT NULL"});
+  CHECK(sql_of(d) ==
+        std::vector<std::string>{
+            "ALTER TABLE \"notes\" DROP COLUMN \"title\"",
+            "ALTER TABLE \"notes\" ADD COLUMN \"headline\" character varying(100) NOT NULL"});
   CHECK(d.statements[0].comment.find("Possible rename") != std::string::npos);
   CHECK(d.statements[0].comment.find("RENAME COLUMN \"title\" TO") != std::string::npos);
 }
@@ -94,8 +95,12 @@ TEST_CASE("changes are ordered so that PostgreSQL accepts them", "[migrate][unit
   authors.primary_key_name = "pk_authors";
   auto notes = notes_table();
   notes.columns.push_back({"author_id", "integer", false, false, false, std::nullopt});
-  notes.foreign_keys.push_back({"fk_notes_author_id_authors", {"author_id"}, "authors", {"id"},
-                                referential_action::cascade, referential_action::no_action});
+  notes.foreign_keys.push_back({"fk_notes_author_id_authors",
+                                {"author_id"},
+                                "authors",
+                                {"id"},
+                                referential_action::cascade,
+                                referential_action::no_action});
   // From nothing: the referenced table first.
   Diff up = compare(schema_of({}), schema_of({notes, authors}));
   auto sql = sql_of(up);
@@ -104,8 +109,7 @@ TEST_CASE("changes are ordered so that PostgreSQL accepts them", "[migrate][unit
   CHECK(sql[1].find("CREATE TABLE \"notes\"") == 0);
   // Back to nothing: the referencing table first.
   Diff down = compare(schema_of({notes, authors}), schema_of({}));
-  CHECK(sql_of(down) ==
-        std::vector<std::string>{"DROP TABLE \"notes\"", "DROP TABLE \"authors\""});
+  CHECK(sql_of(down) == std::vector<std::string>{"DROP TABLE \"notes\"", "DROP TABLE \"authors\""});
 }
 
 TEST_CASE("new enum values are added in place, outside a transaction", "[migrate][unit]") {
@@ -144,9 +148,9 @@ TEST_CASE("the revision graph is checked before anything runs", "[migrate][unit]
   CHECK(map.heads_of({"a1", "b2"}) == std::vector<std::string>{"b2"});
 
   file("d4", "zz");
-  CHECK_THROWS_WITH(RevisionMap::load(dir.path()),
-                    Catch::Contains("broken chain") && Catch::Contains("d4_x.sql") &&
-                        Catch::Contains("zz"));
+  CHECK_THROWS_WITH(RevisionMap::load(dir.path()), Catch::Contains("broken chain") &&
+                                                       Catch::Contains("d4_x.sql") &&
+                                                       Catch::Contains("zz"));
   std::filesystem::remove(dir.path() / "d4_x.sql");
 
   dir.write("e5_x.sql", "-- revision: e6\n-- down_revision:\n-- +upgrade\n");

@@ -23,14 +23,13 @@ TEST_CASE("statements split at semicolons outside literals, identifiers, bodies 
       "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;\n"
       "SELECT $1::int\n";
   auto statements = split_statements(text);
-  CHECK(sql_of(statements) ==
-        std::vector<std::string>{
-            "INSERT INTO t VALUES ('a;b', E'it\\'s;', 'x''y;')",
-            "CREATE TABLE \"we;ird\" (id int)",
-            "DO $pgorm$ BEGIN PERFORM 1; PERFORM 2; END $pgorm$",
-            "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql",
-            "SELECT $1::int",
-        });
+  CHECK(sql_of(statements) == std::vector<std::string>{
+                                  "INSERT INTO t VALUES ('a;b', E'it\\'s;', 'x''y;')",
+                                  "CREATE TABLE \"we;ird\" (id int)",
+                                  "DO $pgorm$ BEGIN PERFORM 1; PERFORM 2; END $pgorm$",
+                                  "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql",
+                                  "SELECT $1::int",
+                              });
   CHECK(statements[0].line == 1);
   CHECK(statements[2].line == 4);
   CHECK(statements[4].line == 6);
@@ -103,15 +102,19 @@ TEST_CASE("revision files with missing parts or transaction control are refused"
   CHECK_THROWS_WITH(parse_revision("-- revision: r1\n-- +upgrade\n", "a.sql"),
                     Catch::Contains("no '-- down_revision:' line"));
   CHECK_THROWS_WITH(
-      parse_revision("-- revision: r1\n-- down_revision:\n-- +upgrade\nBEGIN;\nSELECT 1;\n", "a.sql"),
+      parse_revision("-- revision: r1\n-- down_revision:\n-- +upgrade\nBEGIN;\nSELECT 1;\n",
+                     "a.sql"),
       Catch::Contains("a.sql:4: 'BEGIN' controls the transaction"));
   CHECK_THROWS_WITH(
-      parse_revision("-- revision: r1\n-- down_revision:\n-- +upgrade\n-- +no-transaction\n", "a.sql"),
+      parse_revision("-- revision: r1\n-- down_revision:\n-- +upgrade\n-- +no-transaction\n",
+                     "a.sql"),
       Catch::Contains("not followed by a statement"));
-  CHECK_THROWS_WITH(parse_revision("-- revision: bad-id\n-- down_revision:\n-- +upgrade\n", "a.sql"),
-                    Catch::Contains("bad revision id"));
+  CHECK_THROWS_WITH(
+      parse_revision("-- revision: bad-id\n-- down_revision:\n-- +upgrade\n", "a.sql"),
+      Catch::Contains("bad revision id"));
   CHECK_NOTHROW(parse_revision(
-      "-- revision: r1\n-- down_revision:\n-- +upgrade\nDO $$ BEGIN PERFORM 1; END $$;\n", "a.sql"));
+      "-- revision: r1\n-- down_revision:\n-- +upgrade\nDO $$ BEGIN PERFORM 1; END $$;\n",
+      "a.sql"));
 }
 
 TEST_CASE("slugs and revision ids are safe for file names and SQL", "[migrate][unit]") {

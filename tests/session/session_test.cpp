@@ -375,10 +375,27 @@ TEST_CASE("reads outside a write do not open a transaction", "[session]") {
   CHECK(users.size() == 1);
   CHECK(s.statements_executed() - before == 1);
   CHECK_FALSE(s.in_transaction());
-  auto tx = s.begin();
-  CHECK(s.in_transaction());
-  tx.commit();
-  CHECK_FALSE(s.in_transaction());
+  {
+    // A read-only transaction scope costs no BEGIN/COMMIT under READ COMMITTED.
+    auto tx = s.begin();
+    before = s.statements_executed();
+    auto again = s.execute(select<User>().where(col<&User::email> == "reader@example.com"));
+    tx.commit();
+    CHECK(s.statements_executed() - before == 1);
+  }
+  {
+    auto tx = s.begin(IsolationLevel::repeatable_read);
+    CHECK(s.in_transaction());
+    CHECK(s.query<std::string>("SHOW transaction_isolation") ==
+          std::vector<std::string>{"repeatable read"});
+    tx.commit();
+    CHECK_FALSE(s.in_transaction());
+  }
+  {
+    auto tx = s.begin();
+    new_user(s, "scoped@example.com");
+  }  // rolled back: the scope was not committed
+  CHECK(fx.count("users") == 1);
 }
 
 TEST_CASE("injection strings are stored and read back verbatim through the session",

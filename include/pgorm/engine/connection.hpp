@@ -41,6 +41,13 @@ class Connection {
   // repeated statement is parsed once. Falls back to execute() when prepared statements are
   // disabled (for transaction-mode poolers such as PgBouncer < 1.21).
   Result execute_prepared(std::string_view sql, const Params& params = {});
+  // Many statements in one round trip (libpq pipeline mode), each with its parameters; results in
+  // order. The first failing statement's error is thrown (the rest were skipped by the server).
+  struct PipelineItem {
+    std::string_view sql;
+    const Params* params;
+  };
+  std::vector<Result> execute_pipeline(const std::vector<PipelineItem>& items);
   // Several statements, no parameters, in one round trip (simple query protocol).
   void execute_script(std::string_view sql);
   // BEGIN; statements...; COMMIT, rolled back if any statement fails.
@@ -77,6 +84,7 @@ class Connection {
  private:
   struct Impl;
   Result check(PGresult* result, std::string_view sql);
+  void drain_pipeline() noexcept;
   std::unique_ptr<Impl> impl_;
   bool broken_ = false;
   bool use_prepared_ = true;

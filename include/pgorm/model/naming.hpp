@@ -35,13 +35,18 @@ constexpr std::string_view last_component(std::string_view qualified) {
 // "title" for &Todo::title; works for members inherited from mixins too.
 template <auto Member>
 constexpr std::string_view member_name() {
-  return detail::last_component(detail::pretty_argument(__PRETTY_FUNCTION__, "Member = "));
+  // A constant, so the parsing happens once at compile time, not at every call.
+  constexpr std::string_view name =
+      detail::last_component(detail::pretty_argument(__PRETTY_FUNCTION__, "Member = "));
+  return name;
 }
 
 // "Todo" for app::Todo (namespaces and template arguments removed).
 template <class T>
 constexpr std::string_view class_name() {
-  return detail::last_component(detail::pretty_argument(__PRETTY_FUNCTION__, "T = "));
+  constexpr std::string_view name =
+      detail::last_component(detail::pretty_argument(__PRETTY_FUNCTION__, "T = "));
+  return name;
 }
 
 // "ApiKey" -> "api_key", "HTTPRequest" -> "http_request", "Todo2Tag" -> "todo2_tag".

@@ -289,6 +289,16 @@ query::Term<V, query::type_list<>> raw(std::string_view sql_text) {
   return t;
 }
 
+// Reads an expression as std::optional: for columns of the nullable side of an outer join.
+//   select(col<&User::email>, nullable(col<&Todo::title>)).outer_join<Todo>()
+template <query::expression E>
+auto nullable(const E& e) {
+  using V = query::value_of_t<E>;
+  query::Term<V, query::models_of_t<E>, std::optional<V>> t;
+  t.fragment += e.to_expr().fragment;
+  return t;
+}
+
 // ---- operators (found by argument-dependent lookup on query types) ----
 namespace query {
 

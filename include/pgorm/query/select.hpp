@@ -152,7 +152,15 @@ class Select {
     out.parts_.lock = mode;
     return out;
   }
-  Select for_share(LockMode mode = LockMode::share) const { return for_update(mode); }
+  Select for_share(LockMode mode = LockMode::share) const {
+    if (mode != LockMode::share && mode != LockMode::share_nowait &&
+        mode != LockMode::share_skip_locked) {
+      ErrorInfo info;
+      info.message = "for_share() takes LockMode::share, share_nowait or share_skip_locked";
+      throw InterfaceError(std::move(info));
+    }
+    return for_update(mode);
+  }
   // Includes soft-deleted rows of SoftDelete models (they are left out by default).
   Select with_deleted() const {
     Select out(*this);

@@ -21,15 +21,22 @@ constexpr std::size_t primary_key_count() {
   return n;
 }
 
-// Calls f(def) for each primary-key column declared with pgorm::primary_key, or, for CustomKey
-// models with primary_key_on<...>, for the columns named there (resolved at runtime by name).
+// Calls f(def) for each primary-key column: chosen at compile time for keys declared with
+// pgorm::primary_key; for CustomKey models with primary_key_on<...>, matched by name.
 template <model T, class F>
 void for_each_key_column(F&& f) {
-  const auto& keys = table_info<T>().primary_key;
-  model_traits<T>::for_each_column([&](const auto& def) {
-    for (const auto& k : keys)
-      if (k == def.name()) f(def);
-  });
+  if constexpr (primary_key_count<T>() > 0) {
+    model_traits<T>::for_each_column([&](const auto& def) {
+      using Def = std::remove_cvref_t<decltype(def)>;
+      if constexpr (Def::template has<primary_key_t>) f(def);
+    });
+  } else {
+    const auto& keys = table_info<T>().primary_key;
+    model_traits<T>::for_each_column([&](const auto& def) {
+      for (const auto& k : keys)
+        if (k == def.name()) f(def);
+    });
+  }
 }
 
 // The identity of an object: its primary key values, encoded.

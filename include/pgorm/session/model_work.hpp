@@ -106,6 +106,7 @@ class ModelWork final : public ModelWorkBase {
     int n = result.rows();
     std::vector<std::shared_ptr<T>> out;
     out.reserve(static_cast<std::size_t>(n));
+    identity_.reserve(identity_.size() + static_cast<std::size_t>(n));
     for (int r = 0; r < n; ++r) out.push_back(load_row(reader, r));
     return out;
   }
@@ -113,10 +114,9 @@ class ModelWork final : public ModelWorkBase {
   std::shared_ptr<T> load_row(const RowReader<T>& reader, int row) {
     auto object = std::make_shared<T>();
     reader.read(row, *object);
-    std::string key = key_of(*object);
-    auto it = identity_.find(key);
-    if (it != identity_.end()) {
-      Entry& e = it->second;
+    auto [it, inserted] = identity_.try_emplace(key_of(*object));
+    Entry& e = it->second;
+    if (!inserted) {
       if (e.expired) {  // the state read now replaces the state from before the commit
         reader.read(row, *e.object);
         e.snapshot = *e.object;
@@ -125,7 +125,6 @@ class ModelWork final : public ModelWorkBase {
       return e.object;
     }
     wire(object, true);
-    Entry& e = identity_[std::move(key)];
     e.snapshot = *object;
     e.object = std::move(object);
     return e.object;
@@ -355,7 +354,8 @@ class ModelWork final : public ModelWorkBase {
   void insert_batch(Session& session, const std::vector<std::shared_ptr<T>>& objects) {
     std::vector<PlannedWrite> writes;
     plan_insert_batch(writes, objects);
-    for (auto& w : writes) w.apply(session.run(w.statement, true));
+    // A multi-row text changes with the row count: not worth a prepared statement.
+    for (auto& w : writes) w.apply(session.run(w.statement, true, objects.size() == 1));
   }
 
   void plan_insert_batch(std::vector<PlannedWrite>& out,
@@ -395,7 +395,16 @@ class ModelWork final : public ModelWorkBase {
   void run_plans(Session& session, void (ModelWork::*plan)(std::vector<PlannedWrite>&)) {
     std::vector<PlannedWrite> writes;
     (this->*plan)(writes);
-    for (auto& w : writes) w.apply(session.run(w.statement, true));
+    if (writes.size() == 1) {
+      writes[0].apply(session.run(writes[0].statement, true));
+      return;
+    }
+    // Updates and deletes of many objects go out together: one round trip per pipeline chunk.
+    std::vector<query::Statement> statements;
+    statements.reserve(writes.size());
+    for (auto& w : writes) statements.push_back(std::move(w.statement));
+    auto results = session.run_pipeline(statements);
+    for (std::size_t i = 0; i < writes.size(); ++i) writes[i].apply(results[i]);
   }
 
   template <class... Keys>

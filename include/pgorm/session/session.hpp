@@ -29,6 +29,8 @@ class Session;
 struct hard_t {};
 inline constexpr hard_t hard{};
 
+enum class IsolationLevel { read_committed, repeatable_read, serializable };
+
 struct SessionOptions {
   // Flush pending changes before every query (SQLAlchemy's autoflush). Off by default.
   bool autoflush = false;
@@ -134,6 +136,7 @@ class Session {
   template <model T, class... Keys>
   std::shared_ptr<T> get(const Keys&... keys) {
     static_assert(sizeof...(Keys) > 0, "pgorm: get<T>(key...) needs the primary key value(s)");
+    prepare_read();
     return work<T>().get(*this, keys...);
   }
   // Marks for deletion at flush: soft delete (deleted_at) for SoftDelete models.
@@ -205,8 +208,13 @@ class Session {
   // ---- transactions ----
   class Transaction;
   class Savepoint;
-  // BEGIN now (otherwise the session begins at its first write, so reads cost no BEGIN/COMMIT).
+  // A transaction scope: commit() or it rolls back when it goes out of scope. Under READ COMMITTED
+  // the BEGIN is sent with the first write or locking read, so a scope that only reads costs no
+  // BEGIN/COMMIT round trips (each statement sees the latest committed data either way).
   Transaction begin();
+  // REPEATABLE READ or SERIALIZABLE: BEGIN ISOLATION LEVEL ... is sent now, so every read of the
+  // scope sees one snapshot.
+  Transaction begin(IsolationLevel level);
   // SAVEPOINT: a nested transaction that can roll back alone.
   Savepoint begin_nested();
   bool in_transaction() const noexcept { return in_transaction_; }
@@ -330,7 +338,10 @@ class Session {
   const SessionOptions& options() const noexcept { return options_; }
 
   // ---- used by the per-model work (not part of the user API) ----
-  Result run(const query::Statement& statement, bool needs_transaction);
+  // prepared: through the connection's prepared statement cache (for statement texts that repeat).
+  Result run(const query::Statement& statement, bool needs_transaction, bool prepared = true);
+  // Statements sent together in one round trip, inside the transaction.
+  std::vector<Result> run_pipeline(const std::vector<query::Statement>& statements);
   Result run_sql(std::string_view sql, const Params& params, bool needs_transaction);
 
  private:
