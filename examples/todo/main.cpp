@@ -45,9 +45,28 @@ int main() try {
     todos.create({"Write report", std::nullopt, alice_id});
     todos.create({"Call mom", std::nullopt, alice_id});
     auto page = todos.list({.skip = 0, .limit = 10});
-    for (const auto& t : page) fmt::print("  {}\n", *t);
+    for (const auto& t : page) fmt::print("  {} (by {})\n", *t, t->user->email);
     expect(page.size() == 3, "three todos listed");
     expect(page.front()->title == "Call mom", "newest first");
+  }
+
+  {
+    pgorm::Session db = sessions();
+    TodoService todos(db);
+    auto before = db.statements_executed();
+    auto users = todos.users_with_todos();
+    expect(db.statements_executed() - before == 2, "users with their todos in two statements");
+    expect(users.size() == 1 && users[0]->todos.size() == 3, "alice has three todos");
+    // A new todo appended to the collection gets its user_id at commit (back_populates).
+    auto extra = std::make_shared<Todo>();
+    extra->title = "Water plants";
+    users[0]->todos.add(extra);
+    db.commit();
+    expect(extra->id > 0 && extra->user_id == alice_id, "appended todo inserted for alice");
+    // delete-orphan: taking it out of the collection deletes it (soft delete for todos).
+    users[0]->todos.remove(extra);
+    db.commit();
+    expect(extra->is_deleted(), "orphaned todo soft-deleted");
   }
 
   {

@@ -24,11 +24,16 @@ struct pgorm::enum_traits<todo::TodoStatus> {
 
 namespace todo {
 
+struct Todo;
+
 // Table "users": id serial primary key, email, created_at, updated_at.
 struct User : pgorm::Model<User, pgorm::Timestamps> {
   std::string email;
+  pgorm::HasMany<Todo> todos;  // relationship("Todo", back_populates="user", cascade="all, delete-orphan")
   static constexpr auto columns =
       pgorm::columns(pgorm::column<&User::email>(pgorm::varchar(255), pgorm::unique));
+  static constexpr auto relationships =
+      pgorm::relationships(pgorm::relation<&User::todos>(pgorm::cascade::all_delete_orphan));
 };
 
 // Table "todos": soft-deleted rows keep a deleted_at.
@@ -37,6 +42,9 @@ struct Todo : pgorm::Model<Todo, pgorm::Timestamps, pgorm::SoftDelete> {
   std::optional<std::string> description;  // NULL allowed
   TodoStatus status = TodoStatus::pending;
   std::int32_t user_id = 0;
+  pgorm::BelongsTo<User, &Todo::user_id> user;  // relationship("User", back_populates="todos")
+  static constexpr auto relationships =
+      pgorm::relationships(pgorm::relation<&Todo::user>(pgorm::back_populates<&User::todos>));
   static constexpr auto columns = pgorm::columns(
       pgorm::column<&Todo::title>(pgorm::varchar(255), pgorm::index),
       pgorm::column<&Todo::description>(pgorm::text),

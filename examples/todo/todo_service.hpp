@@ -32,13 +32,21 @@ class TodoService {
  public:
   explicit TodoService(pgorm::Session& db) : db_(db) {}
 
-  // Live todos, newest first.
+  // Live todos, newest first, each with its user (same statement: a JOIN, no N+1).
   std::vector<std::shared_ptr<Todo>> list(const Pagination& page) {
     using pgorm::col;
     return db_.execute(pgorm::select<Todo>()
                            .order_by(col<&Todo::created_at>.desc(), col<&Todo::id>.desc())
                            .offset(page.skip)
-                           .limit(page.limit));
+                           .limit(page.limit)
+                           .options(pgorm::joined(&Todo::user)));
+  }
+
+  // Users with their todos: two statements whatever the number of users.
+  std::vector<std::shared_ptr<User>> users_with_todos() {
+    using pgorm::col;
+    return db_.execute(
+        pgorm::select<User>().order_by(col<&User::id>).options(pgorm::selectin(&User::todos)));
   }
 
   std::vector<std::shared_ptr<Todo>> search(std::string_view text, TodoStatus status) {
