@@ -299,3 +299,28 @@ TEST_CASE("errors carry the statement without its parameter values", "[query]") 
   CHECK_THROWS_AS(s.query<std::int32_t>("SELEC 1"), ProgrammingError);
   CHECK_THROWS_AS(s.query<std::int32_t>("SELECT * FROM no_such_table"), ProgrammingError);
 }
+
+TEST_CASE("a bulk insert beyond the parameter limit is split into several statements",
+          "[query]") {
+  test::SessionFixture fx;
+  auto s = fx.session();
+  std::vector<User> users(40000);  // 4 columns: 160,000 parameters
+  for (std::size_t i = 0; i < users.size(); ++i) users[i].email = fmt::format("bulk{}@example.com", i);
+  auto before = s.statements_executed();
+  CHECK(s.execute(insert<User>().values(users)) == 40000);
+  CHECK(s.statements_executed() - before == 4);  // BEGIN + 3 INSERTs
+  s.commit();
+  CHECK(fx.count("users") == 40000);
+  CHECK(insert<User>().values(users).statements().size() == 3);
+}
+
+TEST_CASE("nullable() reads the missing side of an outer join as an empty optional", "[query]") {
+  Seeded fx;
+  fx.insert_user("nobody@example.com");
+  auto s = fx.session();
+  auto rows = s.values(select(col<&User::email>, nullable(col<&Todo::title>))
+                           .outer_join<Todo>()
+                           .where(col<&User::email> == "nobody@example.com"));
+  REQUIRE(rows.size() == 1);
+  CHECK_FALSE(std::get<1>(rows[0]).has_value());
+}

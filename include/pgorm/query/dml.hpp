@@ -191,13 +191,14 @@ class Insert {
 
   Insert() = default;
 
-  // Rows to insert: any range of T (one statement; for huge ranges, the session splits batches).
+  // Rows to insert: any range of T. Session::execute sends them in as many statements as
+  // PostgreSQL's limit of 65,535 parameters per statement needs.
   template <class Range>
   Insert values(const Range& objects) const {
     Insert out(*this);
     for (const T& object : objects) {
-      if (!out.rows_.empty()) out.rows_ += ", ";
-      append_values_row(out.rows_, object);
+      out.rows_.emplace_back();
+      append_values_row(out.rows_.back(), object);
       ++out.count_;
     }
     return out;
@@ -242,10 +243,28 @@ class Insert {
   }
 
   std::size_t size() const noexcept { return count_; }
-  Statement statement() const {
+  // Every row in one statement.
+  Statement statement() const { return statement_for(0, rows_.size()); }
+  // The rows split so that no statement carries more than 65,535 parameters.
+  std::vector<Statement> statements() const {
+    std::vector<Statement> out;
+    constexpr std::size_t kMaxParams = 65535;
+    const std::size_t per_statement =
+        std::max<std::size_t>(1, kMaxParams / model_traits<T>::column_count);
+    for (std::size_t start = 0; start < rows_.size(); start += per_statement)
+      out.push_back(statement_for(start, std::min(rows_.size(), start + per_statement)));
+    return out;
+  }
+  std::string to_sql() const { return statement().to_string(); }
+
+ private:
+  Statement statement_for(std::size_t first, std::size_t last) const {
     Fragment f;
     f += sql::insert_prefix<T>();
-    f += rows_;
+    for (std::size_t i = first; i < last; ++i) {
+      if (i != first) f += ", ";
+      f += rows_[i];
+    }
     if (action_ != ConflictAction::none) {
       f += " ON CONFLICT (";
       for (std::size_t i = 0; i < conflict_columns_.size(); ++i) {
@@ -268,12 +287,10 @@ class Insert {
     if (Returning) f += sql::returning_all<T>();
     return finish(std::move(f));
   }
-  std::string to_sql() const { return statement().to_string(); }
 
- private:
   template <model, bool>
   friend class Insert;
-  Fragment rows_;
+  std::vector<Fragment> rows_;
   std::size_t count_ = 0;
   std::vector<std::string> conflict_columns_;
   std::vector<std::string> update_columns_;

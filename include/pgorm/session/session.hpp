@@ -309,7 +309,21 @@ class Session {
       else
         return std::int64_t{0};
     }
-    return write_statement<T, R>(statement.statement());
+    prepare_read();
+    // Multi-row texts change with the row count: sent unnamed, not as prepared statements.
+    if constexpr (R) {
+      std::vector<T> rows;
+      for (const auto& st : statement.statements()) {
+        auto part = run(st, true, false).template as<T>();
+        rows.insert(rows.end(), std::make_move_iterator(part.begin()),
+                    std::make_move_iterator(part.end()));
+      }
+      return rows;
+    } else {
+      std::int64_t affected = 0;
+      for (const auto& st : statement.statements()) affected += run(st, true, false).affected_rows();
+      return affected;
+    }
   }
 
   // Raw SQL with bind parameters, rows mapped to models (by column name), tuples or a scalar.
