@@ -247,7 +247,12 @@ asio::awaitable<std::vector<StatementOutcome>> AsyncConnection::pipeline_here(
 void AsyncConnection::schedule_send() {
   if (send_scheduled_) return;
   send_scheduled_ = true;
-  asio::post(strand_, [self = shared_from_this()] { self->send_now(); });
+  // Two hops through the event loop's queue before writing: calls started together (gather(),
+  // concurrent coroutines) reach the strand through a co_spawn of their own, and this lets them
+  // all join the write instead of the first one going alone.
+  asio::post(strand_, [self = shared_from_this()] {
+    asio::post(self->strand_, [self] { self->send_now(); });
+  });
 }
 
 void AsyncConnection::send_now() {

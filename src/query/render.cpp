@@ -280,47 +280,46 @@ Fragment render_exists(const SelectParts& p) {
   return out;
 }
 
+namespace {
+// WHERE (live rows only, if asked) AND condition, then RETURNING every column if asked.
+void finish_write(Fragment& out, const TableInfo& table, bool live_only, const Fragment& where,
+                  bool returning) {
+  Fragment condition;
+  if (live_only) and_into(condition, live_rows(table));
+  if (!where.empty()) and_into(condition, where);
+  if (!condition.empty()) {
+    out += " WHERE ";
+    out += condition;
+  }
+  if (returning) {
+    out += " RETURNING ";
+    append_qualified_columns(out, table);
+  }
+}
+}  // namespace
+
 Fragment render_update(const UpdateParts& p) {
   Fragment out;
   out += "UPDATE ";
   append_table(out, *p.table);
   out += " SET ";
   out += p.assignments;
-  Fragment where;
-  if (p.table->soft_delete && !p.with_deleted) and_into(where, live_rows(*p.table));
-  if (!p.where.empty()) and_into(where, p.where);
-  if (!where.empty()) {
-    out += " WHERE ";
-    out += where;
-  }
-  if (p.returning) {
-    out += " RETURNING ";
-    append_qualified_columns(out, *p.table);
-  }
+  finish_write(out, *p.table, p.table->soft_delete && !p.with_deleted, p.where, p.returning);
   return out;
 }
 
 Fragment render_delete(const DeleteParts& p) {
   Fragment out;
-  Fragment where;
-  if (p.table->soft_delete && !p.hard) {
+  bool soft = p.table->soft_delete && !p.hard;
+  if (soft) {
     out += "UPDATE ";
     append_table(out, *p.table);
     out += " SET \"deleted_at\" = now()";
-    and_into(where, live_rows(*p.table));
   } else {
     out += "DELETE FROM ";
     append_table(out, *p.table);
   }
-  if (!p.where.empty()) and_into(where, p.where);
-  if (!where.empty()) {
-    out += " WHERE ";
-    out += where;
-  }
-  if (p.returning) {
-    out += " RETURNING ";
-    append_qualified_columns(out, *p.table);
-  }
+  finish_write(out, *p.table, soft, p.where, p.returning);
   return out;
 }
 

@@ -79,16 +79,18 @@ class BelongsTo {
   detail::RelationLink link_;
 };
 
-// The objects of another model whose foreign key points at this one: pgorm::HasMany<Todo> todos;
-// Which foreign key is found from Target's BelongsTo (or its foreign key columns).
+namespace detail {
+// What every collection relationship holds: the objects, whether they were loaded, and the
+// members as last loaded or flushed (to find what was removed since).
 template <class Target>
-class HasMany {
+class Collection {
  public:
   using target_type = Target;
   using value_type = std::shared_ptr<Target>;
 
+  // Throws NotLoaded when the relationship was not loaded.
   const std::vector<std::shared_ptr<Target>>& items() const {
-    check();
+    if (!loaded_) throw_not_loaded(kind_);
     return items_;
   }
   auto begin() const { return items().begin(); }
@@ -98,30 +100,6 @@ class HasMany {
   const std::shared_ptr<Target>& operator[](std::size_t i) const { return items()[i]; }
   bool loaded() const noexcept { return loaded_; }
 
-  // Appends (and, with back_populates, points the object's many-to-one side here). The object is
-  // added to the session at flush (save-update cascade), its foreign key set.
-  void add(std::shared_ptr<Target> object) {
-    check();
-    if (std::find(items_.begin(), items_.end(), object) != items_.end()) return;
-    items_.push_back(object);
-    if (auto owner = link_.owner.lock(); owner && link_.set_inverse)
-      link_.set_inverse(object.get(), owner, true);
-  }
-  void push_back(std::shared_ptr<Target> object) { add(std::move(object)); }
-  // Takes the object out of the collection: with delete-orphan it is deleted at flush,
-  // otherwise its foreign key is set to NULL (which needs a nullable column).
-  void remove(const std::shared_ptr<Target>& object) {
-    check();
-    auto it = std::find(items_.begin(), items_.end(), object);
-    if (it == items_.end()) return;
-    items_.erase(it);
-    if (auto owner = link_.owner.lock(); owner && link_.set_inverse)
-      link_.set_inverse(object.get(), nullptr, false);
-  }
-  void clear() {
-    while (!items().empty()) remove(items_.back());
-  }
-
   // ---- used by the session ----
   void pgorm_assign(std::vector<std::shared_ptr<Target>> items) {
     items_ = std::move(items);
@@ -129,26 +107,21 @@ class HasMany {
     snapshot_ = items_;
   }
   void pgorm_append_loaded(std::shared_ptr<Target> object) {
-    if (!loaded_) {
-      loaded_ = true;
-      items_.clear();
-      snapshot_.clear();
-    }
+    if (!loaded_) pgorm_assign({});
     if (std::find(items_.begin(), items_.end(), object) == items_.end()) {
       items_.push_back(object);
       snapshot_.push_back(std::move(object));
     }
+  }
+  void pgorm_mark_loaded_empty() {
+    if (!loaded_) pgorm_assign({});
   }
   void pgorm_unload() noexcept {
     items_.clear();
     snapshot_.clear();
     loaded_ = false;
   }
-  void pgorm_mark_loaded_empty() {
-    if (!loaded_) pgorm_assign({});
-  }
   const std::vector<std::shared_ptr<Target>>& pgorm_raw() const noexcept { return items_; }
-  // The members as last loaded or flushed: those missing now are orphans.
   std::vector<std::shared_ptr<Target>>& pgorm_snapshot() noexcept { return snapshot_; }
   void pgorm_raw_add(std::shared_ptr<Target> object) {
     if (std::find(items_.begin(), items_.end(), object) == items_.end())
@@ -157,15 +130,53 @@ class HasMany {
   void pgorm_raw_remove(const Target* object) {
     std::erase_if(items_, [&](const auto& p) { return p.get() == object; });
   }
+
+ protected:
+  explicit Collection(const char* kind) noexcept : kind_(kind) {}
+
+ private:
+  std::vector<std::shared_ptr<Target>> items_;
+  std::vector<std::shared_ptr<Target>> snapshot_;
+  bool loaded_ = true;  // a new object's relationship is known: empty
+  const char* kind_;
+};
+}  // namespace detail
+
+// The objects of another model whose foreign key points at this one: pgorm::HasMany<Todo> todos;
+// Which foreign key is found from Target's BelongsTo (or its foreign key columns).
+template <class Target>
+class HasMany : public detail::Collection<Target> {
+  using Base = detail::Collection<Target>;
+
+ public:
+  HasMany() noexcept : Base("one-to-many relationship") {}
+
+  // Appends (and, with back_populates, points the object's many-to-one side here). The object is
+  // added to the session at flush (save-update cascade), its foreign key set.
+  void add(std::shared_ptr<Target> object) {
+    const auto& items = Base::items();
+    if (std::find(items.begin(), items.end(), object) != items.end()) return;
+    Base::pgorm_raw_add(object);
+    if (auto owner = link_.owner.lock(); owner && link_.set_inverse)
+      link_.set_inverse(object.get(), owner, true);
+  }
+  void push_back(std::shared_ptr<Target> object) { add(std::move(object)); }
+  // Takes the object out of the collection: with delete-orphan it is deleted at flush,
+  // otherwise its foreign key is set to NULL (which needs a nullable column).
+  void remove(const std::shared_ptr<Target>& object) {
+    const auto& items = Base::items();
+    if (std::find(items.begin(), items.end(), object) == items.end()) return;
+    Base::pgorm_raw_remove(object.get());
+    if (auto owner = link_.owner.lock(); owner && link_.set_inverse)
+      link_.set_inverse(object.get(), nullptr, false);
+  }
+  void clear() {
+    while (!Base::items().empty()) remove(Base::items().back());
+  }
+
   detail::RelationLink& pgorm_link() noexcept { return link_; }
 
  private:
-  void check() const {
-    if (!loaded_) detail::throw_not_loaded("one-to-many relationship");
-  }
-  std::vector<std::shared_ptr<Target>> items_;
-  std::vector<std::shared_ptr<Target>> snapshot_;
-  bool loaded_ = true;
   detail::RelationLink link_;
 };
 
@@ -198,62 +209,21 @@ class HasOne : private HasMany<Target> {
 // Adding or removing objects inserts or deletes association rows at flush. Extra columns of the
 // association are read and written through the association model itself.
 template <class Target, class Through>
-class ManyToMany {
- public:
-  using target_type = Target;
-  using through_type = Through;
+class ManyToMany : public detail::Collection<Target> {
+  using Base = detail::Collection<Target>;
 
-  const std::vector<std::shared_ptr<Target>>& items() const {
-    check();
-    return items_;
-  }
-  auto begin() const { return items().begin(); }
-  auto end() const { return items().end(); }
-  std::size_t size() const { return items().size(); }
-  bool empty() const { return items().empty(); }
-  bool loaded() const noexcept { return loaded_; }
+ public:
+  using through_type = Through;
+  ManyToMany() noexcept : Base("many-to-many relationship") {}
+
   void add(std::shared_ptr<Target> object) {
-    check();
-    if (std::find(items_.begin(), items_.end(), object) == items_.end())
-      items_.push_back(std::move(object));
+    Base::items();  // throws NotLoaded
+    Base::pgorm_raw_add(std::move(object));
   }
   void remove(const std::shared_ptr<Target>& object) {
-    check();
-    std::erase(items_, object);
+    Base::items();
+    Base::pgorm_raw_remove(object.get());
   }
-
-  // ---- used by the session ----
-  void pgorm_append_loaded(std::shared_ptr<Target> object) {
-    if (!loaded_) {
-      loaded_ = true;
-      items_.clear();
-      snapshot_.clear();
-    }
-    items_.push_back(object);
-    snapshot_.push_back(std::move(object));
-  }
-  void pgorm_mark_loaded_empty() {
-    if (!loaded_) {
-      loaded_ = true;
-      items_.clear();
-      snapshot_.clear();
-    }
-  }
-  void pgorm_unload() noexcept {
-    items_.clear();
-    snapshot_.clear();
-    loaded_ = false;
-  }
-  const std::vector<std::shared_ptr<Target>>& pgorm_raw() const noexcept { return items_; }
-  std::vector<std::shared_ptr<Target>>& pgorm_snapshot() noexcept { return snapshot_; }
-
- private:
-  void check() const {
-    if (!loaded_) detail::throw_not_loaded("many-to-many relationship");
-  }
-  std::vector<std::shared_ptr<Target>> items_;
-  std::vector<std::shared_ptr<Target>> snapshot_;
-  bool loaded_ = true;
 };
 
 }  // namespace pgorm
