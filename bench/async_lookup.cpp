@@ -51,6 +51,33 @@ double raw_libpq_sequential(const std::string& conninfo, int lookups) {
   return lookups / elapsed;
 }
 
+// The ceiling: raw libpq in pipeline mode, `depth` lookups per Sync, blocking I/O.
+double raw_libpq_pipelined(const std::string& conninfo, int lookups, int depth) {
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  if (PQstatus(conn) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(conn));
+  PQclear(PQprepare(conn, "lookup", kLookupSql, 1, nullptr));
+  PQenterPipelineMode(conn);
+  auto start = Clock::now();
+  for (int done = 0; done < lookups; done += depth) {
+    for (int k = 0; k < depth; ++k) {
+      std::string id = std::to_string((done + k) % kRows + 1);
+      const char* values[] = {id.c_str()};
+      PQsendQueryPrepared(conn, "lookup", 1, values, nullptr, nullptr, 0);
+    }
+    PQpipelineSync(conn);
+    for (int k = 0; k < depth; ++k) {
+      PGresult* r = PQgetResult(conn);
+      if (PQresultStatus(r) != PGRES_TUPLES_OK) throw std::runtime_error("pipelined lookup failed");
+      PQclear(r);
+      PQclear(PQgetResult(conn));  // the NULL after each query
+    }
+    PQclear(PQgetResult(conn));  // PGRES_PIPELINE_SYNC
+  }
+  double elapsed = seconds_since(start);
+  PQfinish(conn);
+  return lookups / elapsed;
+}
+
 // `in_flight` coroutines on one io_context thread share one connection; the async connection
 // writes their statements together and reads the results back in order.
 template <class Lookup>
@@ -96,6 +123,7 @@ int main(int argc, char** argv) try {
   }
 
   double raw = raw_libpq_sequential(url.conninfo(), lookups);
+  double ceiling = raw_libpq_pipelined(url.conninfo(), lookups, in_flight);
 
   asio::io_context io;
   pgorm::AsyncEngineOptions engine_options;
@@ -157,6 +185,8 @@ int main(int argc, char** argv) try {
   fmt::print("lookups by primary key, {} lookups, {} in flight, one connection\n", lookups,
              in_flight);
   fmt::print("  raw libpq, sequential PQexecPrepared : {:>9.0f} /s\n", raw);
+  fmt::print("  raw libpq pipeline, {} per Sync (ceiling): {:>9.0f} /s  ({:.1f}x)\n", in_flight,
+             ceiling, ceiling / raw);
   fmt::print("  AsyncConnection pipeline -> User      : {:>9.0f} /s  ({:.1f}x, {} writes)\n",
              connection_rate, connection_rate / raw, trips);
   fmt::print("  AsyncConnection, {} per call -> User   : {:>9.0f} /s  ({:.1f}x)\n", in_flight,

@@ -105,7 +105,10 @@ struct AsyncConnection::Batch {
   std::size_t slot = 0;
   bool slot_has_result = false;
   bool per_statement = false;  // a Sync after each statement
-  std::size_t syncs_expected = 1;
+  bool shared = false;         // Segments::shared_reads
+  bool in_run = false;         // written without a Sync of its own (or after such a segment)
+  std::size_t aborted = 0;     // statements the server skipped (PIPELINE_ABORTED)
+  std::size_t syncs_expected = 1;  // 0: done with its last statement (a later segment syncs)
   std::size_t syncs_seen = 0;
   bool done = false;
   // Set for the internal segments that only prepare statements for `owner`.
@@ -213,6 +216,7 @@ asio::awaitable<std::vector<StatementOutcome>> AsyncConnection::pipeline_here(
     batch->per_statement = true;
     batch->syncs_expected = batch->statements.size();
   }
+  batch->shared = segments == Segments::shared_reads;
   unsent_.push_back(batch);
   schedule_send();
 
@@ -307,7 +311,16 @@ void AsyncConnection::send_now() {
       batch->slots.push_back({i, false});
       if (batch->per_statement && !PQpipelineSync(conn_)) return send_failed();
     }
-    if (!batch->per_statement && !PQpipelineSync(conn_)) return send_failed();
+    // Shared-read segments written back to back share one Sync (one server flush).
+    bool merge = batch->shared && !unsent_.empty() && unsent_.front()->shared &&
+                 !needs_prepare(*unsent_.front());
+    if (merge) {
+      batch->syncs_expected = 0;
+      batch->in_run = true;
+      unsent_.front()->in_run = true;
+    } else if (!batch->per_statement && !PQpipelineSync(conn_)) {
+      return send_failed();
+    }
     statements_.fetch_add(statements.size(), std::memory_order_relaxed);
     sent_.push_back(std::move(batch));
   }
@@ -439,6 +452,7 @@ void AsyncConnection::process_results() {
       if (!batch.slot_has_result) break;
       batch.slot_has_result = false;
       ++batch.slot;
+      if (batch.syncs_expected == 0 && batch.slot == batch.slots.size()) complete_front();
       continue;
     }
     Result result(raw);
@@ -448,9 +462,7 @@ void AsyncConnection::process_results() {
         ++batch.slot;
       }
       if (++batch.syncs_seen < batch.syncs_expected) continue;
-      std::shared_ptr<Batch> done = std::move(sent_.front());
-      sent_.pop_front();
-      finish(*done);
+      complete_front();
       continue;
     }
     if (batch.slot_has_result) {
@@ -481,6 +493,7 @@ void AsyncConnection::record(Batch& batch, Result result) {
       return;
     case PGRES_PIPELINE_ABORTED:
       if (slot.prepare) prepared_.erase(sql);
+      if (!slot.prepare) ++target.aborted;
       if (!outcome.error) {
         ErrorInfo info;
         info.message = "not executed: an earlier statement of the same pipeline failed";
@@ -502,6 +515,33 @@ void AsyncConnection::record(Batch& batch, Result result) {
       return;
     }
   }
+}
+
+bool AsyncConnection::needs_prepare(const Batch& batch) const {
+  if (!options_.prepared_statements) return false;
+  for (const auto& s : batch.statements)
+    if (s.prepared && !prepared_.count(s.sql)) return true;
+  return false;
+}
+
+// The front segment has all its results.
+void AsyncConnection::complete_front() {
+  std::shared_ptr<Batch> batch = std::move(sent_.front());
+  sent_.pop_front();
+  if (batch->in_run && !batch->owner && batch->aborted == batch->statements.size()) {
+    // Skipped only because another call sharing its Sync failed: send it again, alone.
+    batch->slots.clear();
+    batch->slot = 0;
+    batch->slot_has_result = false;
+    batch->shared = batch->in_run = false;
+    batch->aborted = batch->syncs_seen = 0;
+    batch->syncs_expected = 1;
+    for (auto& o : batch->outcomes) o = StatementOutcome{};
+    unsent_.push_back(std::move(batch));
+    schedule_send();
+    return;
+  }
+  finish(*batch);
 }
 
 void AsyncConnection::finish(Batch& batch) noexcept {

@@ -90,7 +90,8 @@ void AsyncSession::after_failure() noexcept {
 }
 
 asio::awaitable<std::vector<StatementOutcome>> AsyncSession::run_batch(
-    std::vector<PipelineStatement> statements, bool needs_transaction, Deadline deadline) {
+    std::vector<PipelineStatement> statements, bool needs_transaction, Deadline deadline,
+    bool read_only) {
   AsyncConnection* c = co_await connection(deadline);
   bool began = false;
   if (needs_transaction && !in_transaction_) {
@@ -103,7 +104,11 @@ asio::awaitable<std::vector<StatementOutcome>> AsyncSession::run_batch(
   std::vector<StatementOutcome> outcomes;
   std::exception_ptr failure;
   try {
-    outcomes = co_await c->pipeline(std::move(statements), deadline);
+    // Reads outside a transaction may share a Sync with the other reads written with them.
+    Segments segments = read_only && !in_transaction_ && statements.size() == 1
+                            ? Segments::shared_reads
+                            : Segments::one;
+    outcomes = co_await c->pipeline(std::move(statements), deadline, segments);
   } catch (...) {
     failure = std::current_exception();
   }
@@ -129,10 +134,10 @@ asio::awaitable<std::vector<StatementOutcome>> AsyncSession::run_batch(
 }
 
 asio::awaitable<Result> AsyncSession::run(query::Statement statement, bool needs_transaction,
-                                          Deadline deadline) {
+                                          Deadline deadline, bool read_only) {
   std::vector<PipelineStatement> one;
   one.push_back({std::move(statement.sql), std::move(statement.params), true});
-  auto outcomes = co_await run_batch(std::move(one), needs_transaction, deadline);
+  auto outcomes = co_await run_batch(std::move(one), needs_transaction, deadline, read_only);
   co_return std::move(outcomes.front().get());
 }
 

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include "pgorm/errors.hpp"
-#include "pgorm/sql/model_sql.hpp"
 
 namespace pgorm::query {
 namespace {
@@ -96,20 +95,7 @@ void append_qualified_columns(Fragment& out, const TableInfo& table) {
   }
 }
 
-}  // namespace pgorm::query
 
-namespace pgorm::sql {
-void append_column_names(std::string& out, const TableInfo& table) {
-  bool first = true;
-  for (const auto& c : table.columns) {
-    if (!first) out += ", ";
-    first = false;
-    append_identifier(out, c.name);
-  }
-}
-}  // namespace pgorm::sql
-
-namespace pgorm::query {
 
 void SelectParts::add_where(const Fragment& condition) { and_into(where, condition); }
 

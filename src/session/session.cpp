@@ -161,7 +161,7 @@ void Session::flush() {
       for (std::size_t i = 0; i < works_.size(); ++i) changed |= works_[i].second->cascade(*this);
       if (!changed) break;
     }
-    auto ordered = flush_order();
+    auto ordered = detail::flush_order(works_);
     for (auto* w : ordered) w->sync_keys();
     for (auto* w : ordered) w->flush_inserts(*this);
     for (auto* w : ordered) w->flush_updates(*this);
@@ -174,37 +174,6 @@ void Session::flush() {
     throw;
   }
   flushing_ = false;
-}
-
-// Parents before children: the models ordered by the foreign keys between their tables.
-std::vector<detail::ModelWorkBase*> Session::flush_order() const {
-  std::vector<detail::ModelWorkBase*> ordered;
-  std::set<std::string> placed;
-  auto depends_on_unplaced = [&](detail::ModelWorkBase* w) {
-    for (const auto& fk : w->table().foreign_keys) {
-      if (fk.referred_table == w->table().name || placed.count(fk.referred_table)) continue;
-      for (const auto& [key, other] : works_)
-        if (other->table().name == fk.referred_table) return true;
-    }
-    return false;
-  };
-  while (ordered.size() < works_.size()) {
-    bool progress = false;
-    for (const auto& [key, w] : works_) {
-      if (placed.count(w->table().name) || depends_on_unplaced(w.get())) continue;
-      ordered.push_back(w.get());
-      placed.insert(w->table().name);
-      progress = true;
-    }
-    if (!progress) {  // a cycle between tables: keep declaration order for the rest
-      for (const auto& [key, w] : works_)
-        if (!placed.count(w->table().name)) {
-          ordered.push_back(w.get());
-          placed.insert(w->table().name);
-        }
-    }
-  }
-  return ordered;
 }
 
 void Session::commit() {

@@ -371,3 +371,32 @@ TEST_CASE("async: a session destroyed inside a transaction leaves nothing behind
   CHECK(stats.idle == 1);
   CHECK(stats.invalidated == 0);
 }
+
+TEST_CASE("async: reads sharing one Sync still fail alone", "[async]") {
+  test::AsyncFixture fx;
+  auto uid = fx.insert_user("shared@example.com");
+  auto s = fx.session();
+  fx.run([&]() -> awaitable<void> {
+    auto good = [&]() -> awaitable<std::string> {
+      s.expire_all();
+      auto u = co_await s.get<User>(uid);
+      co_return u->email;
+    };
+    auto bad = [&]() -> awaitable<std::string> {
+      try {
+        co_await s.run(query::Statement{"SELECT 1/0", {}}, false, std::nullopt, true);
+        co_return "no error";
+      } catch (const DataError& e) {
+        co_return e.sqlstate();
+      }
+    };
+    for (int round = 0; round < 2; ++round) {  // the second round runs on prepared statements
+      auto before = s.statements_executed();
+      auto [a, b, c] = co_await gather(good(), bad(), s.count(select<User>()));
+      CHECK(a == "shared@example.com");
+      CHECK(b == "22012");  // division by zero
+      CHECK(c == 1);        // skipped by the server after the error, sent again alone
+      CHECK(s.statements_executed() - before == 3);
+    }
+  }());
+}

@@ -361,7 +361,7 @@ TEST_CASE("a migrator that cannot take the lock in time applies nothing", "[migr
   CHECK(test::catalog_versions(f.db) == Strings{"a1"});
 }
 
-TEST_CASE("--sql prints exactly the statements upgrade executes", "[migrate]") {
+TEST_CASE("upgrade --sql prints exactly the statements upgrade executes", "[migrate]") {
   Fixture f;
   Metadata models = example_models();
   NewRevision first = f.migrator.revision("create tables", &models);

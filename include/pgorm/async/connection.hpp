@@ -61,7 +61,12 @@ struct AsyncConnectionOptions {
 // the rest of its segment only.
 enum class Segments {
   one,           // all statements in one segment: an implicit transaction unless inside BEGIN
-  per_statement  // each statement in a segment of its own: independent, like separate calls
+  per_statement,  // each statement in a segment of its own: independent, like separate calls
+  // One segment that may share its Sync with adjacent `shared_reads` calls written at the same
+  // time (one server flush for all of them, the fastest way to pipeline lookups). For read-only
+  // statements outside a transaction only: when one of them fails, the others the server skipped
+  // are sent again in segments of their own, so each call still gets its own outcome.
+  shared_reads
 };
 
 class AsyncConnection : public std::enable_shared_from_this<AsyncConnection> {
@@ -134,6 +139,8 @@ class AsyncConnection : public std::enable_shared_from_this<AsyncConnection> {
   void process_results();
   void record(Batch& batch, Result result);
   void finish(Batch& batch) noexcept;
+  void complete_front();
+  bool needs_prepare(const Batch& batch) const;
   void fail_all(std::exception_ptr error) noexcept;
   void notify_if_drained() noexcept;
   asio::awaitable<bool> wait_drained(time_point until);

@@ -151,28 +151,31 @@ class AsyncSession {
                std::optional<Timeout> timeout = {}) {
     bool lock = select.parts().lock != query::LockMode::none;
     if constexpr (model<Row>)
-      return run_then(select.statement(), lock, true, detail::timeout_value(timeout),
+      return run_then(select.statement(), lock, !lock, detail::timeout_value(timeout),
                       [this](const Result& r) { return work<Row>().load(r); });
     else
-      return run_then(select.statement(), lock, true, detail::timeout_value(timeout),
+      return run_then(select.statement(), lock, !lock, detail::timeout_value(timeout),
                       [](const Result& r) { return r.as<Row>(); });
   }
   template <class Row, class From, class Models>
   auto values(const query::Select<Row, From, Models>& select, std::optional<Timeout> timeout = {}) {
-    return run_then(select.statement(), select.parts().lock != query::LockMode::none, true,
+    return run_then(select.statement(), select.parts().lock != query::LockMode::none,
+                    select.parts().lock == query::LockMode::none,
                     detail::timeout_value(timeout), [](const Result& r) { return r.as<Row>(); });
   }
   template <class Row, class From, class Models>
   auto first(const query::Select<Row, From, Models>& select, std::optional<Timeout> timeout = {}) {
     auto limited = select.limit(1);
-    return run_then(limited.statement(), select.parts().lock != query::LockMode::none, true,
+    return run_then(limited.statement(), select.parts().lock != query::LockMode::none,
+                    select.parts().lock == query::LockMode::none,
                     detail::timeout_value(timeout),
                     [this](const Result& r) { return first_of(rows_of<Row>(r)); });
   }
   template <class Row, class From, class Models>
   auto one(const query::Select<Row, From, Models>& select, std::optional<Timeout> timeout = {}) {
     auto limited = select.limit(2);
-    return run_then(limited.statement(), select.parts().lock != query::LockMode::none, true,
+    return run_then(limited.statement(), select.parts().lock != query::LockMode::none,
+                    select.parts().lock == query::LockMode::none,
                     detail::timeout_value(timeout), [this](const Result& r) {
                       auto rows = rows_of<Row>(r);
                       check_one(rows.size(), true);
@@ -183,7 +186,8 @@ class AsyncSession {
   auto one_or_none(const query::Select<Row, From, Models>& select,
                    std::optional<Timeout> timeout = {}) {
     auto limited = select.limit(2);
-    return run_then(limited.statement(), select.parts().lock != query::LockMode::none, true,
+    return run_then(limited.statement(), select.parts().lock != query::LockMode::none,
+                    select.parts().lock == query::LockMode::none,
                     detail::timeout_value(timeout), [this](const Result& r) {
                       auto rows = rows_of<Row>(r);
                       check_one(rows.size(), false);
@@ -240,7 +244,7 @@ class AsyncSession {
         [&](Ms timeout, const auto&... values) {
           Params params;
           (params.add(values), ...);
-          return run_then(query::Statement{std::string(sql), std::move(params)}, false, true,
+          return run_then(query::Statement{std::string(sql), std::move(params)}, false, false,
                           timeout, [](const Result& r) { return r.as<Row>(); });
         },
         args...);
@@ -252,7 +256,7 @@ class AsyncSession {
         [&](Ms timeout, const auto&... values) {
           Params params;
           (params.add(values), ...);
-          return run_then(query::Statement{std::string(sql), std::move(params)}, true, true,
+          return run_then(query::Statement{std::string(sql), std::move(params)}, true, false,
                           timeout, [](const Result& r) { return r.affected_rows(); });
         },
         args...);
@@ -267,10 +271,12 @@ class AsyncSession {
   const SessionOptions& options() const noexcept { return options_; }
 
   // ---- the building blocks (public for extensions; not needed for ordinary use) ----
+  // read_only: a SELECT that may share its Sync with other reads outside a transaction.
   asio::awaitable<Result> run(query::Statement statement, bool needs_transaction,
-                              Deadline deadline);
+                              Deadline deadline, bool read_only = false);
   asio::awaitable<std::vector<StatementOutcome>> run_batch(
-      std::vector<PipelineStatement> statements, bool needs_transaction, Deadline deadline);
+      std::vector<PipelineStatement> statements, bool needs_transaction, Deadline deadline,
+      bool read_only = false);
   Deadline deadline_for(Ms timeout) const;
 
  private:
@@ -290,11 +296,12 @@ class AsyncSession {
   template <class F>
   asio::awaitable<std::invoke_result_t<F&, const Result&>> run_then(query::Statement statement,
                                                                     bool needs_transaction,
-                                                                    bool autoflush, Ms timeout,
+                                                                    bool read_only, Ms timeout,
                                                                     F then) {
     Deadline deadline = deadline_for(timeout);
-    if (autoflush) co_await prepare_read(deadline);
-    Result result = co_await run(std::move(statement), needs_transaction, deadline);
+    co_await prepare_read(deadline);
+    Result result =
+        co_await run(std::move(statement), needs_transaction, deadline, read_only);
     co_return then(result);
   }
   template <model T>
@@ -302,23 +309,23 @@ class AsyncSession {
                                                Ms timeout) {
     Deadline deadline = deadline_for(timeout);
     if (auto loaded = work<T>().find_loaded(key)) co_return *loaded;
-    Result result = co_await run(std::move(statement), false, deadline);
+    Result result = co_await run(std::move(statement), false, deadline, true);
     auto loaded = work<T>().load(result);
     co_return loaded.empty() ? nullptr : loaded.front();
   }
   template <model T>
   asio::awaitable<void> refresh_impl(std::shared_ptr<T> object, query::Statement statement,
                                      Ms timeout) {
-    Result result = co_await run(std::move(statement), false, deadline_for(timeout));
+    Result result = co_await run(std::move(statement), false, deadline_for(timeout), true);
     work<T>().apply_refresh(object, result);
   }
   template <model T, bool R>
   auto write_statement(query::Statement statement, Ms timeout) {
     if constexpr (R)
-      return run_then(std::move(statement), true, true, timeout,
+      return run_then(std::move(statement), true, false, timeout,
                       [](const Result& r) { return r.as<T>(); });
     else
-      return run_then(std::move(statement), true, true, timeout,
+      return run_then(std::move(statement), true, false, timeout,
                       [](const Result& r) { return r.affected_rows(); });
   }
   template <class V>

@@ -72,8 +72,14 @@ void set_inverse(void* other, const std::shared_ptr<void>& owner, bool add) {
       coll.pgorm_raw_add(std::static_pointer_cast<Owner>(owner));
     else
       coll.pgorm_raw_remove(static_cast<Owner*>(owner.get()));
+  } else if (add) {
+    // Through BelongsTo::set, so the object also leaves the collection of its previous owner.
+    if (inverse.pgorm_link().set_inverse)
+      inverse.set(std::static_pointer_cast<Owner>(owner));
+    else
+      inverse.pgorm_assign(std::static_pointer_cast<Owner>(owner));
   } else {
-    inverse.pgorm_assign(add ? std::static_pointer_cast<Owner>(owner) : nullptr);
+    inverse.pgorm_assign(nullptr);
   }
 }
 
@@ -84,7 +90,7 @@ void wire(const std::shared_ptr<T>& object, bool from_database) {
   for_each_relation<T>([&]<auto Member>() {
     using R = resolved_relation<T, Member>;
     auto& member = (*object).*Member;
-    if (from_database) member.pgorm_unload();
+    if (from_database) collection_of(member).pgorm_unload();
     if constexpr (R::kind != relation_kind::many_to_many) {
       auto& link = collection_of(member).pgorm_link();
       link.owner = object;

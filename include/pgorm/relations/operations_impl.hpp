@@ -75,8 +75,7 @@ std::vector<std::shared_ptr<typename resolved_relation<Owner, Member>::target>> 
       auto text = key_text(member_value<R::key>(*o));
       if (!text || !by_key.emplace(*text, o.get()).second) continue;
       keys.push_back(member_value<R::key>(*o));
-      ((*o).*Member).pgorm_mark_loaded_empty();
-      ((*o).*Member).pgorm_snapshot().clear();
+      ((*o).*Member).pgorm_assign({});
     }
     if (keys.empty()) return loaded;
     const TableInfo& target_table = table_info<Target>();

@@ -374,7 +374,6 @@ class Session {
       return result.affected_rows();
   }
 
-  std::vector<detail::ModelWorkBase*> flush_order() const;
   void prepare_read();
   void ensure_transaction();
   void release_connection() noexcept;
