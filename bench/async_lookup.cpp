@@ -131,7 +131,8 @@ int main(int argc, char** argv) try {
   engine_options.max_overflow = 0;
   pgorm::AsyncEngine engine(io, url.conninfo(), engine_options);
 
-  // 1. The async connection: statements pipelined, rows read into User objects.
+  // 1. The async connection: one coroutine per lookup, statements pipelined (reads sharing their
+  //    Sync), rows read into User objects.
   pgorm::AsyncPooledConnection lease;
   asio::co_spawn(
       io, [&]() -> asio::awaitable<void> { lease = co_await engine.connect(); }, asio::detached);
@@ -142,13 +143,14 @@ int main(int argc, char** argv) try {
     params.add(id);
     std::vector<pgorm::PipelineStatement> one;
     one.push_back({kLookupSql, std::move(params), true});
-    auto outcomes = co_await lease->pipeline(std::move(one));
+    auto outcomes =
+        co_await lease->pipeline(std::move(one), std::nullopt, pgorm::Segments::shared_reads);
     checked += outcomes.front().get().as<User>().size();
   });
   std::uint64_t trips = lease->round_trips();
 
-  // 2. The same lookups handed over `in_flight` at a time in one call, each in its own segment
-  //    (independent, as separate calls would be), without a coroutine per lookup.
+  // 2. The same lookups handed over `in_flight` at a time in one call (one segment), without a
+  //    coroutine per lookup.
   int batches = 0;
   double batch_rate = pipelined(io, lookups / in_flight, 1,
                                 [&](int first) -> asio::awaitable<void> {
@@ -159,9 +161,8 @@ int main(int argc, char** argv) try {
                                     params.add((first * in_flight + k) % kRows + 1);
                                     many.push_back({kLookupSql, std::move(params), true});
                                   }
-                                  auto outcomes =
-                                      co_await lease->pipeline(std::move(many), std::nullopt,
-                                                               pgorm::Segments::per_statement);
+                                  auto outcomes = co_await lease->pipeline(
+                                      std::move(many), std::nullopt, pgorm::Segments::one);
                                   for (auto& o : outcomes) checked += o.get().as<User>().size();
                                   ++batches;
                                 }) *

@@ -1,5 +1,7 @@
 #include "pgorm/errors.hpp"
 
+#include <iterator>
+
 #include <fmt/format.h>
 
 namespace pgorm {
@@ -7,13 +9,17 @@ namespace {
 
 std::string describe(const ErrorInfo& info) {
   // DETAIL is left out on purpose: the server puts row values there ("Key (email)=(...)").
-  std::string what = info.message;
-  if (!info.table.empty()) what += fmt::format(" [table {}]", info.table);
-  if (!info.column.empty()) what += fmt::format(" [column {}]", info.column);
-  if (!info.constraint.empty()) what += fmt::format(" [constraint {}]", info.constraint);
-  if (!info.sqlstate.empty()) what += fmt::format(" [SQLSTATE {}]", info.sqlstate);
-  if (!info.statement.empty()) what += fmt::format("\n  statement: {}", info.statement);
-  return what;
+  fmt::memory_buffer out;
+  fmt::format_to(std::back_inserter(out), "{}", info.message);
+  if (!info.table.empty()) fmt::format_to(std::back_inserter(out), " [table {}]", info.table);
+  if (!info.column.empty()) fmt::format_to(std::back_inserter(out), " [column {}]", info.column);
+  if (!info.constraint.empty())
+    fmt::format_to(std::back_inserter(out), " [constraint {}]", info.constraint);
+  if (!info.sqlstate.empty())
+    fmt::format_to(std::back_inserter(out), " [SQLSTATE {}]", info.sqlstate);
+  if (!info.statement.empty())
+    fmt::format_to(std::back_inserter(out), "\n  statement: {}", info.statement);
+  return fmt::to_string(out);
 }
 
 bool starts_with(const std::string& s, std::string_view prefix) {

@@ -104,10 +104,10 @@ struct AsyncConnection::Batch {
   std::vector<Slot> slots;
   std::size_t slot = 0;
   bool slot_has_result = false;
-  bool per_statement = false;  // a Sync after each statement
-  bool shared = false;         // Segments::shared_reads
-  bool in_run = false;         // written without a Sync of its own (or after such a segment)
-  std::size_t aborted = 0;     // statements the server skipped (PIPELINE_ABORTED)
+  bool per_statement = false;      // a Sync after each statement
+  bool shared = false;             // Segments::shared_reads
+  bool in_run = false;             // written without a Sync of its own (or after such a segment)
+  std::size_t aborted = 0;         // statements the server skipped (PIPELINE_ABORTED)
   std::size_t syncs_expected = 1;  // 0: done with its last statement (a later segment syncs)
   std::size_t syncs_seen = 0;
   bool done = false;

@@ -261,7 +261,8 @@ asio::awaitable<void> AsyncSession::begin(std::optional<Timeout> timeout) {
     info.message = "begin(): the session is already in a transaction";
     throw InterfaceError(std::move(info));
   }
-  co_await run_batch({}, true, deadline_for(detail::timeout_value(timeout)));
+  std::vector<PipelineStatement> none;  // run_batch adds the BEGIN
+  co_await run_batch(std::move(none), true, deadline_for(detail::timeout_value(timeout)));
 }
 
 void AsyncSession::check_one(std::size_t rows, bool required) const {

@@ -384,7 +384,9 @@ TEST_CASE("async: reads sharing one Sync still fail alone", "[async]") {
     };
     auto bad = [&]() -> awaitable<std::string> {
       try {
-        co_await s.run(query::Statement{"SELECT 1/0", {}}, false, std::nullopt, true);
+        // (A named statement: GCC 12 mishandles aggregate temporaries in a co_await operand.)
+        query::Statement statement{"SELECT 1/0", {}};
+        co_await s.run(std::move(statement), false, std::nullopt, true);
         co_return "no error";
       } catch (const DataError& e) {
         co_return e.sqlstate();

@@ -60,7 +60,7 @@ struct AsyncConnectionOptions {
 // How a pipeline() call is split into segments (each ends with a Sync). A failed statement skips
 // the rest of its segment only.
 enum class Segments {
-  one,           // all statements in one segment: an implicit transaction unless inside BEGIN
+  one,            // all statements in one segment: an implicit transaction unless inside BEGIN
   per_statement,  // each statement in a segment of its own: independent, like separate calls
   // One segment that may share its Sync with adjacent `shared_reads` calls written at the same
   // time (one server flush for all of them, the fastest way to pipeline lookups). For read-only

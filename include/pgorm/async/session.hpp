@@ -160,23 +160,22 @@ class AsyncSession {
   template <class Row, class From, class Models>
   auto values(const query::Select<Row, From, Models>& select, std::optional<Timeout> timeout = {}) {
     return run_then(select.statement(), select.parts().lock != query::LockMode::none,
-                    select.parts().lock == query::LockMode::none,
-                    detail::timeout_value(timeout), [](const Result& r) { return r.as<Row>(); });
+                    select.parts().lock == query::LockMode::none, detail::timeout_value(timeout),
+                    [](const Result& r) { return r.as<Row>(); });
   }
   template <class Row, class From, class Models>
   auto first(const query::Select<Row, From, Models>& select, std::optional<Timeout> timeout = {}) {
     auto limited = select.limit(1);
     return run_then(limited.statement(), select.parts().lock != query::LockMode::none,
-                    select.parts().lock == query::LockMode::none,
-                    detail::timeout_value(timeout),
+                    select.parts().lock == query::LockMode::none, detail::timeout_value(timeout),
                     [this](const Result& r) { return first_of(rows_of<Row>(r)); });
   }
   template <class Row, class From, class Models>
   auto one(const query::Select<Row, From, Models>& select, std::optional<Timeout> timeout = {}) {
     auto limited = select.limit(2);
     return run_then(limited.statement(), select.parts().lock != query::LockMode::none,
-                    select.parts().lock == query::LockMode::none,
-                    detail::timeout_value(timeout), [this](const Result& r) {
+                    select.parts().lock == query::LockMode::none, detail::timeout_value(timeout),
+                    [this](const Result& r) {
                       auto rows = rows_of<Row>(r);
                       check_one(rows.size(), true);
                       return std::move(rows.front());
@@ -187,8 +186,8 @@ class AsyncSession {
                    std::optional<Timeout> timeout = {}) {
     auto limited = select.limit(2);
     return run_then(limited.statement(), select.parts().lock != query::LockMode::none,
-                    select.parts().lock == query::LockMode::none,
-                    detail::timeout_value(timeout), [this](const Result& r) {
+                    select.parts().lock == query::LockMode::none, detail::timeout_value(timeout),
+                    [this](const Result& r) {
                       auto rows = rows_of<Row>(r);
                       check_one(rows.size(), false);
                       return first_of(std::move(rows));
@@ -272,8 +271,8 @@ class AsyncSession {
 
   // ---- the building blocks (public for extensions; not needed for ordinary use) ----
   // read_only: a SELECT that may share its Sync with other reads outside a transaction.
-  asio::awaitable<Result> run(query::Statement statement, bool needs_transaction,
-                              Deadline deadline, bool read_only = false);
+  asio::awaitable<Result> run(query::Statement statement, bool needs_transaction, Deadline deadline,
+                              bool read_only = false);
   asio::awaitable<std::vector<StatementOutcome>> run_batch(
       std::vector<PipelineStatement> statements, bool needs_transaction, Deadline deadline,
       bool read_only = false);
@@ -300,8 +299,7 @@ class AsyncSession {
                                                                     F then) {
     Deadline deadline = deadline_for(timeout);
     co_await prepare_read(deadline);
-    Result result =
-        co_await run(std::move(statement), needs_transaction, deadline, read_only);
+    Result result = co_await run(std::move(statement), needs_transaction, deadline, read_only);
     co_return then(result);
   }
   template <model T>
