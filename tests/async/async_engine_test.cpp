@@ -18,10 +18,13 @@ using asio::awaitable;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-std::int64_t running_sleeps(test::TestSchema& db) {
-  return db.scalar<std::int64_t>(
-      "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE "
-      "'%pg_sleep(10)%' AND pid <> pg_backend_pid()");
+// Statements still running on the server whose text contains `tag` (tests run in parallel, so
+// each one looks for a statement of its own).
+std::int64_t running(test::TestSchema& db, std::string_view tag) {
+  return db.scalar<std::int64_t>(fmt::format(
+      "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%{}%' AND "
+      "pid <> pg_backend_pid()",
+      tag));
 }
 }  // namespace
 
@@ -33,7 +36,7 @@ TEST_CASE("async: pg_sleep(10) with a 100 ms deadline is cancelled on the server
   fx.run([&]() -> awaitable<void> {
     co_await s.get<User>(1);  // warm connection
     try {
-      co_await s.query<std::string>("SELECT pg_sleep(10)::text", Timeout{100ms});
+      co_await s.query<std::string>("SELECT pg_sleep(10)::text /* cancelled-read */", Timeout{100ms});
     } catch (const DeadlineExceeded& e) {
       sqlstate = e.sqlstate();
     }
@@ -42,7 +45,7 @@ TEST_CASE("async: pg_sleep(10) with a 100 ms deadline is cancelled on the server
   CHECK(sqlstate == "57014");
   CHECK(elapsed < 1s);
   CHECK(elapsed >= 100ms);
-  CHECK(running_sleeps(fx.db) == 0);
+  CHECK(running(fx.db, "cancelled-read") == 0);
   // The connection was drained to a clean state and is still the session's.
   fx.run([&]() -> awaitable<void> {
     auto answer = co_await s.query<std::int32_t>("SELECT 41 + 1");
@@ -61,7 +64,7 @@ TEST_CASE("async: a deadline inside a transaction leaves it failed until rollbac
     s.add(u);
     co_await s.flush();
     bool timed_out = co_await test::throws_as<DeadlineExceeded>(
-        s.execute_sql("SELECT pg_sleep(10)", Timeout{50ms}));
+        s.execute_sql("SELECT pg_sleep(10) /* cancelled-in-transaction */", Timeout{50ms}));
     CHECK(timed_out);
     co_await s.rollback();
     User v;
@@ -71,7 +74,7 @@ TEST_CASE("async: a deadline inside a transaction leaves it failed until rollbac
   }());
   CHECK(fx.db.conn().query<std::string>("SELECT email FROM users") ==
         std::vector<std::string>{"kept@example.com"});
-  CHECK(running_sleeps(fx.db) == 0);
+  CHECK(running(fx.db, "cancelled-in-transaction") == 0);
 }
 
 TEST_CASE("async: a frozen network cannot hold a caller past its deadline", "[async]") {
