@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs the example app (examples/todo) end to end: installs what is missing, builds, starts a
-# throwaway PostgreSQL (unless DATABASE_URL is set), creates the schema and runs the CRUD demo.
+# Runs the example apps end to end: installs what is missing, builds, starts a throwaway
+# PostgreSQL (unless DATABASE_URL is set), then runs the todo service (examples/todo) and the same
+# service written with coroutines (examples/async_todo), each creating and dropping its schema.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 install_deps
 build build/release -DPGORM_BUILD_TESTS=OFF -DPGORM_BUILD_EXAMPLES=ON
-with_database ./build/release/examples/todo/todo_app
+with_database bash -c \
+  './build/release/examples/todo/todo_app && ./build/release/examples/async_todo/async_todo_app'

@@ -19,6 +19,10 @@ cmake --install build/release --prefix "$prefix" > /dev/null
 cmake -S examples/todo -B "$prefix/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release > /dev/null
 cmake --build "$prefix/build" -j "$(nproc)"
 "$prefix/build/todo_app"
+cmake -S examples/async_todo -B "$prefix/build-async" -DCMAKE_PREFIX_PATH="$prefix" \
+  -DCMAKE_BUILD_TYPE=Release > /dev/null
+cmake --build "$prefix/build-async" -j "$(nproc)"
+"$prefix/build-async/async_todo_app"
 # And through pkg-config.
 PKG_CONFIG_PATH="$prefix/lib/pkgconfig" c++ tests/consumer/pkg_config_check.cpp -o "$prefix/pc_check" \
   $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs pgorm)
