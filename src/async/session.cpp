@@ -133,6 +133,14 @@ asio::awaitable<std::vector<StatementOutcome>> AsyncSession::run_batch(
   co_return outcomes;
 }
 
+asio::awaitable<void> AsyncSession::run_loads(std::unique_ptr<detail::LoadCursor> cursor,
+                                              Deadline deadline) {
+  while (auto statement = cursor->next()) {
+    Result result = co_await run(std::move(*statement), false, deadline, true);
+    cursor->feed(result, works_);
+  }
+}
+
 asio::awaitable<Result> AsyncSession::run(query::Statement statement, bool needs_transaction,
                                           Deadline deadline, bool read_only) {
   std::vector<PipelineStatement> one;

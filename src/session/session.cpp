@@ -127,6 +127,13 @@ std::vector<Result> Session::run_pipeline(const std::vector<query::Statement>& s
   }
 }
 
+void Session::run_loads(detail::LoadCursor& cursor) {
+  while (auto statement = cursor.next()) {
+    Result result = run(*statement, false);
+    cursor.feed(result, works_);
+  }
+}
+
 Result Session::run_sql(std::string_view sql, const Params& params, bool needs_transaction) {
   if (needs_transaction) ensure_transaction();
   Connection& c = connection();

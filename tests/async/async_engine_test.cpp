@@ -36,7 +36,8 @@ TEST_CASE("async: pg_sleep(10) with a 100 ms deadline is cancelled on the server
   fx.run([&]() -> awaitable<void> {
     co_await s.get<User>(1);  // warm connection
     try {
-      co_await s.query<std::string>("SELECT pg_sleep(10)::text /* cancelled-read */", Timeout{100ms});
+      co_await s.query<std::string>("SELECT pg_sleep(10)::text /* cancelled-read */",
+                                    Timeout{100ms});
     } catch (const DeadlineExceeded& e) {
       sqlstate = e.sqlstate();
     }

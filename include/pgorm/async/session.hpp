@@ -114,6 +114,21 @@ class AsyncSession {
 
   // ---- awaitables; each takes an optional trailing Timeout ----
 
+  // Loads a relationship of the objects with one query per level of the path, as Session::load:
+  //   co_await session.load(users, &User::todos);  (the engine's default timeout applies)
+  template <model T, class... Path>
+  asio::awaitable<void> load(std::vector<std::shared_ptr<T>> objects, Path... path) {
+    static_assert(sizeof...(Path) > 0, "pgorm: load(objects, &Model::relation, ...)");
+    Deadline deadline = deadline_for({});
+    co_await prepare_read(deadline);
+    co_await run_loads(
+        std::make_unique<detail::PathCursor<T, Path...>>(std::move(objects), path...), deadline);
+  }
+  template <model T, class... Path>
+  asio::awaitable<void> load(std::shared_ptr<T> object, Path... path) {
+    return load(std::vector<std::shared_ptr<T>>{std::move(object)}, path...);
+  }
+
   // get<Todo>(id) or get<Todo>(id, Timeout{100ms}): from the identity map, else one SELECT.
   template <model T, class... Args>
   asio::awaitable<std::shared_ptr<T>> get(const Args&... args) {
@@ -150,10 +165,12 @@ class AsyncSession {
   auto execute(const query::Select<Row, From, Models>& select,
                std::optional<Timeout> timeout = {}) {
     bool lock = select.parts().lock != query::LockMode::none;
-    if constexpr (model<Row>)
+    if constexpr (model<Row>) {
+      if (loads_relations(select))
+        return load_then(select, detail::timeout_value(timeout), [](auto rows) { return rows; });
       return run_then(select.statement(), lock, !lock, detail::timeout_value(timeout),
                       [this](const Result& r) { return work<Row>().load(r); });
-    else
+    } else
       return run_then(select.statement(), lock, !lock, detail::timeout_value(timeout),
                       [](const Result& r) { return r.as<Row>(); });
   }
@@ -166,6 +183,11 @@ class AsyncSession {
   template <class Row, class From, class Models>
   auto first(const query::Select<Row, From, Models>& select, std::optional<Timeout> timeout = {}) {
     auto limited = select.limit(1);
+    if constexpr (model<Row>) {
+      if (loads_relations(select))
+        return load_then(limited, detail::timeout_value(timeout),
+                         [](auto rows) { return first_of(std::move(rows)); });
+    }
     return run_then(limited.statement(), select.parts().lock != query::LockMode::none,
                     select.parts().lock == query::LockMode::none, detail::timeout_value(timeout),
                     [this](const Result& r) { return first_of(rows_of<Row>(r)); });
@@ -173,6 +195,13 @@ class AsyncSession {
   template <class Row, class From, class Models>
   auto one(const query::Select<Row, From, Models>& select, std::optional<Timeout> timeout = {}) {
     auto limited = select.limit(2);
+    if constexpr (model<Row>) {
+      if (loads_relations(select))
+        return load_then(limited, detail::timeout_value(timeout), [this](auto rows) {
+          check_one(rows.size(), true);
+          return std::move(rows.front());
+        });
+    }
     return run_then(limited.statement(), select.parts().lock != query::LockMode::none,
                     select.parts().lock == query::LockMode::none, detail::timeout_value(timeout),
                     [this](const Result& r) {
@@ -185,6 +214,13 @@ class AsyncSession {
   auto one_or_none(const query::Select<Row, From, Models>& select,
                    std::optional<Timeout> timeout = {}) {
     auto limited = select.limit(2);
+    if constexpr (model<Row>) {
+      if (loads_relations(select))
+        return load_then(limited, detail::timeout_value(timeout), [this](auto rows) {
+          check_one(rows.size(), false);
+          return first_of(std::move(rows));
+        });
+    }
     return run_then(limited.statement(), select.parts().lock != query::LockMode::none,
                     select.parts().lock == query::LockMode::none, detail::timeout_value(timeout),
                     [this](const Result& r) {
@@ -281,16 +317,31 @@ class AsyncSession {
  private:
   template <model T>
   detail::ModelWork<T>& work() {
-    if (auto* w = find_work<T>()) return *w;
-    works_.emplace_back(&detail::type_key<T>, std::make_unique<detail::ModelWork<T>>());
-    return static_cast<detail::ModelWork<T>&>(*works_.back().second);
+    return detail::work_in<T>(works_);
   }
   template <model T>
   detail::ModelWork<T>* find_work() const {
-    for (const auto& [key, w] : works_)
-      if (key == &detail::type_key<T>) return static_cast<detail::ModelWork<T>*>(w.get());
-    return nullptr;
+    return detail::find_work_in<T>(works_);
   }
+  // A select<Model>() with relationship loading: the statement, its joined relationships, then
+  // one statement per selectin level; `then` turns the objects into the call's result.
+  template <class Row, class From, class Models, class F>
+  asio::awaitable<std::invoke_result_t<F&, std::vector<std::shared_ptr<Row>>>> load_then(
+      query::Select<Row, From, Models> select, Ms timeout, F then) {
+    Deadline deadline = deadline_for(timeout);
+    co_await prepare_read(deadline);
+    bool lock = select.parts().lock != query::LockMode::none;
+    Result result = co_await run(select.statement(), lock, deadline, !lock);
+    auto rows = work<Row>().load(result);
+    detail::read_eager(select, result, rows, works_);
+    for (const auto& loader : select.loaders()) co_await run_loads(loader(rows), deadline);
+    co_return then(std::move(rows));
+  }
+  template <class Row, class From, class Models>
+  static bool loads_relations(const query::Select<Row, From, Models>& select) {
+    return !select.loaders().empty() || !select.eager_readers().empty();
+  }
+  asio::awaitable<void> run_loads(std::unique_ptr<detail::LoadCursor> cursor, Deadline deadline);
 
   template <class F>
   asio::awaitable<std::invoke_result_t<F&, const Result&>> run_then(query::Statement statement,

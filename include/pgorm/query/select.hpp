@@ -12,10 +12,10 @@
 
 #include "pgorm/query/expression.hpp"
 #include "pgorm/query/parts.hpp"
+#include "pgorm/relations/load_cursor.hpp"
 #include "pgorm/relations/relationship.hpp"
 
 namespace pgorm {
-class Session;
 class Result;
 namespace query {
 
@@ -38,11 +38,13 @@ class Select {
   using from_model = From;
   using models = Models;
 
-  // Relationship loaders run after the statement: selectin (one more query per level) and the
-  // readers of joined loading (columns of the same statement).
-  using Loader = std::function<void(Session&, std::vector<std::shared_ptr<Row>>&)>;
-  using EagerReader =
-      std::function<void(Session&, const Result&, const std::vector<std::shared_ptr<Row>>&)>;
+  // Relationship loaders run after the statement by either session: selectin (a cursor of one
+  // more query per level) and the readers of joined loading (columns of the same statement,
+  // tracked in the session's identity map).
+  using Loader =
+      std::function<std::unique_ptr<detail::LoadCursor>(const std::vector<std::shared_ptr<Row>>&)>;
+  using EagerReader = std::function<void(const Result&, const std::vector<std::shared_ptr<Row>>&,
+                                         detail::WorkList&)>;
 
   explicit Select(SelectParts parts, std::vector<Loader> loaders = {},
                   std::vector<EagerReader> eager = {})

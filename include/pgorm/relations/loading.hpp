@@ -16,16 +16,6 @@ namespace pgorm {
 
 namespace detail {
 
-template <class Owner, class P, class... Rest>
-void load_path(Session& session, const std::vector<std::shared_ptr<Owner>>& owners, P first,
-               Rest... rest) {
-  with_relation<Owner>(first, [&]<auto Member>() {
-    auto loaded = load_selectin<Owner, Member>(session, owners);
-    if constexpr (sizeof...(Rest) > 0)
-      load_path<typename resolved_relation<Owner, Member>::target>(session, loaded, rest...);
-  });
-}
-
 // ON condition between a relationship's target (under `alias`) and its owner's table.
 template <class Owner, auto Member>
 query::Fragment relation_condition(std::string_view target_name, std::string_view owner_name) {
@@ -66,9 +56,12 @@ struct SelectInOption {
     using Owner = typename member_pointer_traits<P>::class_type;
     static_assert(std::is_same_v<Owner, Row>,
                   "pgorm::selectin: the path must start with a relationship of the selected model");
-    loaders.push_back([option = *this](Session& session, std::vector<std::shared_ptr<Row>>& rows) {
-      std::apply([&](auto... r) { detail::load_path<Row>(session, rows, option.first, r...); },
-                 option.rest);
+    loaders.push_back([option = *this](const std::vector<std::shared_ptr<Row>>& rows) {
+      return std::apply(
+          [&](auto... r) -> std::unique_ptr<detail::LoadCursor> {
+            return std::make_unique<detail::PathCursor<Row, P, Rest...>>(rows, option.first, r...);
+          },
+          option.rest);
     });
   }
 };
@@ -96,14 +89,15 @@ struct JoinedOption {
       parts.eager.push_back(
           {&table_info<Target>(), alias,
            detail::relation_condition<Row, Member>(alias, table_info<Row>().name)});
-      eager.push_back([alias](Session& session, const Result& result,
-                              const std::vector<std::shared_ptr<Row>>& rows) {
+      eager.push_back([alias](const Result& result, const std::vector<std::shared_ptr<Row>>& rows,
+                              detail::WorkList& works) {
         detail::RowReader<Target> reader(result, alias + "__");
+        auto& tracked = detail::work_in<Target>(works);
         std::set<const Row*> started;
         for (std::size_t i = 0; i < rows.size(); ++i) {
           int r = static_cast<int>(i);
           std::shared_ptr<Target> target =
-              reader.is_absent(r) ? nullptr : session.adopt_row<Target>(reader, r);
+              reader.is_absent(r) ? nullptr : tracked.load_row(reader, r);
           auto& member = (*rows[i]).*Member;
           if constexpr (R::kind == relation_kind::belongs_to) {
             member.pgorm_assign(target);
@@ -133,7 +127,9 @@ JoinedOption<M O::*> joined(M O::*member) {
 template <model T, class... Path>
 void Session::load(const std::vector<std::shared_ptr<T>>& objects, Path... path) {
   static_assert(sizeof...(Path) > 0, "pgorm: load(objects, &Model::relation, ...)");
-  detail::load_path<T>(*this, objects, path...);
+  detail::PathCursor<T, Path...> cursor(objects, path...);
+  prepare_read();
+  run_loads(cursor);
 }
 
 namespace detail {

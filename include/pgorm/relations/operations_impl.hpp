@@ -6,120 +6,187 @@
 
 namespace pgorm::detail {
 
+// One level of selectin loading for a batch of owners. statement() is the query for their
+// related rows (WHERE key = ANY($1)), none when no owner has a key; attach() takes its result
+// (nullptr when there was no statement), tracks the rows through the session's work list and
+// fills the relationship of every owner; it returns the related objects, for the next level.
+template <class Owner, auto Member>
+class SelectinLevel {
+ public:
+  using R = resolved_relation<Owner, Member>;
+  using Target = typename R::target;
+
+  explicit SelectinLevel(std::vector<std::shared_ptr<Owner>> owners) : owners_(std::move(owners)) {
+    for (const auto& o : owners_) {
+      if constexpr (R::kind == relation_kind::belongs_to) {
+        // Many-to-one: the owners hold the foreign keys.
+        const auto& fk = member_value<R::fk>(*o);
+        auto text = key_text(fk);
+        if (!text || !by_key_.emplace(*text, nullptr).second) continue;
+        if constexpr (is_optional_v<std::remove_cvref_t<decltype(fk)>>)
+          keys_.push_back(*fk);
+        else
+          keys_.push_back(fk);
+      } else {
+        // One-to-many and many-to-many: the owners' keys are looked up.
+        auto text = key_text(member_value<R::key>(*o));
+        if (!text || !by_key_.emplace(*text, o).second) continue;
+        keys_.push_back(member_value<R::key>(*o));
+        if constexpr (R::kind == relation_kind::many_to_many)
+          ((*o).*Member).pgorm_assign({});
+        else
+          collection_of((*o).*Member).pgorm_assign({});
+      }
+    }
+  }
+
+  std::optional<query::Statement> statement() const {
+    if (keys_.empty()) return std::nullopt;
+    if constexpr (R::kind == relation_kind::belongs_to) {
+      return select<Target>().where(col<R::key>.in(keys_)).statement();
+    } else if constexpr (R::kind == relation_kind::has_many || R::kind == relation_kind::has_one) {
+      return select<Target>()
+          .where(col<R::fk>.in(keys_))
+          .order_by(primary_key_order<Target>())
+          .statement();
+    } else {
+      // Many-to-many: one statement through the association table.
+      using Through = typename R::member_type::through_type;
+      using TC = through_columns<Owner, Member>;
+      const TableInfo& target_table = table_info<Target>();
+      const TableInfo& through_table = table_info<Through>();
+      query::Fragment f;
+      f += "SELECT ";
+      query::append_qualified_columns(f, target_table);
+      f += ", ";
+      f += query::Column<R::fk>{}.to_expr().fragment;
+      f += " AS \"pgorm_owner_key\" FROM ";
+      f.add_identifier(target_table.name);
+      f += " JOIN ";
+      f.add_identifier(through_table.name);
+      f += " ON ";
+      f += query::Column<TC::target_fk>{}.to_expr().fragment;
+      f += " = ";
+      f += query::Column<TC::target_key>{}.to_expr().fragment;
+      f += " WHERE ";
+      f += query::Column<R::fk>{}.to_expr().fragment;
+      f += " = ANY(";
+      f.add_param(keys_);
+      f += ")";
+      for (const TableInfo* table : {&target_table, &through_table}) {
+        if (!table->soft_delete) continue;
+        f += " AND ";
+        f.add_identifier(table->name);
+        f += ".\"deleted_at\" IS NULL";
+      }
+      f += " ORDER BY ";
+      f += primary_key_order<Target>().fragment;
+      return query::finish(std::move(f));
+    }
+  }
+
+  std::vector<std::shared_ptr<Target>> attach(const Result* result, WorkList* works) {
+    std::vector<std::shared_ptr<Target>> loaded;
+    if (result) loaded = work_in<Target>(*works).load(*result);
+    if constexpr (R::kind == relation_kind::belongs_to) {
+      std::unordered_map<std::string, std::shared_ptr<Target>> by_key;
+      for (const auto& t : loaded) by_key[*key_text(member_value<R::key>(*t))] = t;
+      for (const auto& o : owners_) {
+        auto text = key_text(member_value<R::fk>(*o));
+        std::shared_ptr<Target> target;
+        if (text) {
+          auto it = by_key.find(*text);
+          if (it != by_key.end()) target = it->second;
+        }
+        ((*o).*Member).pgorm_assign(target);
+      }
+    } else if constexpr (R::kind == relation_kind::has_many || R::kind == relation_kind::has_one) {
+      for (const auto& t : loaded) {
+        auto text = key_text(member_value<R::fk>(*t));
+        if (!text) continue;
+        auto it = by_key_.find(*text);
+        if (it == by_key_.end()) continue;
+        collection_of((*it->second).*Member).pgorm_append_loaded(t);
+        if constexpr (R::inverse != npos) {
+          using Inv = std::remove_cvref_t<std::tuple_element_t<R::inverse, relations_t<Target>>>;
+          ((*t).*Inv::member).pgorm_assign(it->second);
+        }
+      }
+    } else if (result) {
+      int owner_column = result->column_index("pgorm_owner_key");
+      for (int r = 0; r < result->rows(); ++r) {
+        auto it = by_key_.find(std::string(result->get(r, owner_column)));
+        if (it != by_key_.end())
+          ((*it->second).*Member).pgorm_append_loaded(loaded[static_cast<std::size_t>(r)]);
+      }
+    }
+    return loaded;
+  }
+
+ private:
+  std::vector<std::shared_ptr<Owner>> owners_;
+  std::vector<column_value_t<R::key>> keys_;
+  // Owners by key text (one-to-many, many-to-many); the keys already asked for (many-to-one).
+  std::unordered_map<std::string, std::shared_ptr<Owner>> by_key_;
+};
+
+// A selectin path selectin(&User::todos, &Todo::tags) as a LoadCursor: one level per statement,
+// each level's objects the owners of the next.
+template <class Owner, class P, class... Rest>
+class PathCursor final : public LoadCursor {
+ public:
+  PathCursor(std::vector<std::shared_ptr<Owner>> owners, P first, Rest... rest)
+      : owners_(std::move(owners)), first_(first), rest_(rest...) {}
+
+  std::optional<query::Statement> next() override {
+    if (child_) return child_->next();
+    if (started_) return std::nullopt;
+    started_ = true;
+    std::optional<query::Statement> statement;
+    with_relation<Owner>(first_, [&]<auto Member>() {
+      auto level = std::make_shared<SelectinLevel<Owner, Member>>(std::move(owners_));
+      statement = level->statement();
+      attach_ = [this, level](const Result* result, WorkList* works) {
+        auto loaded = level->attach(result, works);
+        if constexpr (sizeof...(Rest) > 0) {
+          using Target = typename SelectinLevel<Owner, Member>::Target;
+          child_ = std::apply(
+              [&](auto... rest) -> std::unique_ptr<LoadCursor> {
+                return std::make_unique<PathCursor<Target, Rest...>>(std::move(loaded), rest...);
+              },
+              rest_);
+        }
+      };
+    });
+    if (statement) return statement;
+    // No owner has a key: the relationships are empty and so is every later level.
+    std::exchange(attach_, nullptr)(nullptr, nullptr);
+    return child_ ? child_->next() : std::nullopt;
+  }
+
+  void feed(const Result& result, WorkList& works) override {
+    if (child_) return child_->feed(result, works);
+    if (attach_) std::exchange(attach_, nullptr)(&result, &works);
+  }
+
+ private:
+  std::vector<std::shared_ptr<Owner>> owners_;
+  P first_;
+  std::tuple<Rest...> rest_;
+  bool started_ = false;
+  std::function<void(const Result*, WorkList*)> attach_;
+  std::unique_ptr<LoadCursor> child_;
+};
+
+// One relationship of a batch of objects, loaded now through a Session (cascades use it).
 template <class Owner, auto Member>
 std::vector<std::shared_ptr<typename resolved_relation<Owner, Member>::target>> load_selectin(
     Session& session, const std::vector<std::shared_ptr<Owner>>& owners) {
-  using R = resolved_relation<Owner, Member>;
-  using Target = typename R::target;
-  std::vector<std::shared_ptr<Target>> loaded;
-  if constexpr (R::kind == relation_kind::belongs_to) {
-    // Many-to-one: the owners hold the foreign keys.
-    std::vector<column_value_t<R::key>> keys;
-    std::set<std::string> seen;
-    for (const auto& o : owners) {
-      const auto& fk = member_value<R::fk>(*o);
-      auto text = key_text(fk);
-      if (!text || !seen.insert(*text).second) continue;
-      if constexpr (is_optional_v<std::remove_cvref_t<decltype(fk)>>)
-        keys.push_back(*fk);
-      else
-        keys.push_back(fk);
-    }
-    if (!keys.empty())
-      loaded = session.execute(select<Target>().where(col<R::key>.in(keys)));
-    std::unordered_map<std::string, std::shared_ptr<Target>> by_key;
-    for (const auto& t : loaded) by_key[*key_text(member_value<R::key>(*t))] = t;
-    for (const auto& o : owners) {
-      auto text = key_text(member_value<R::fk>(*o));
-      std::shared_ptr<Target> target;
-      if (text) {
-        auto it = by_key.find(*text);
-        if (it != by_key.end()) target = it->second;
-      }
-      ((*o).*Member).pgorm_assign(target);
-    }
-  } else if constexpr (R::kind == relation_kind::has_many || R::kind == relation_kind::has_one) {
-    // One-to-many: the targets hold foreign keys to the owners.
-    std::vector<column_value_t<R::key>> keys;
-    std::unordered_map<std::string, Owner*> by_key;
-    for (const auto& o : owners) {
-      auto text = key_text(member_value<R::key>(*o));
-      if (!text || !by_key.emplace(*text, o.get()).second) continue;
-      keys.push_back(member_value<R::key>(*o));
-      collection_of((*o).*Member).pgorm_assign({});
-    }
-    if (!keys.empty())
-      loaded = session.execute(
-          select<Target>().where(col<R::fk>.in(keys)).order_by(primary_key_order<Target>()));
-    for (const auto& t : loaded) {
-      auto text = key_text(member_value<R::fk>(*t));
-      if (!text) continue;
-      auto it = by_key.find(*text);
-      if (it == by_key.end()) continue;
-      collection_of(it->second->*Member).pgorm_append_loaded(t);
-      if constexpr (R::inverse != npos) {
-        using Inv = std::remove_cvref_t<std::tuple_element_t<R::inverse, relations_t<Target>>>;
-        std::shared_ptr<Owner> owner(std::shared_ptr<Owner>{}, it->second);
-        for (const auto& o : owners)
-          if (o.get() == it->second) owner = o;
-        ((*t).*Inv::member).pgorm_assign(owner);
-      }
-    }
-  } else {
-    // Many-to-many: one statement through the association table.
-    using Through = typename resolved_relation<Owner, Member>::member_type::through_type;
-    using TC = through_columns<Owner, Member>;
-    std::vector<column_value_t<R::key>> keys;
-    std::unordered_map<std::string, Owner*> by_key;
-    for (const auto& o : owners) {
-      auto text = key_text(member_value<R::key>(*o));
-      if (!text || !by_key.emplace(*text, o.get()).second) continue;
-      keys.push_back(member_value<R::key>(*o));
-      ((*o).*Member).pgorm_assign({});
-    }
-    if (keys.empty()) return loaded;
-    const TableInfo& target_table = table_info<Target>();
-    const TableInfo& through_table = table_info<Through>();
-    query::Fragment f;
-    f += "SELECT ";
-    query::append_qualified_columns(f, target_table);
-    f += ", ";
-    f += query::Column<R::fk>{}.to_expr().fragment;
-    f += " AS \"pgorm_owner_key\" FROM ";
-    f.add_identifier(target_table.name);
-    f += " JOIN ";
-    f.add_identifier(through_table.name);
-    f += " ON ";
-    f += query::Column<TC::target_fk>{}.to_expr().fragment;
-    f += " = ";
-    f += query::Column<TC::target_key>{}.to_expr().fragment;
-    f += " WHERE ";
-    f += query::Column<R::fk>{}.to_expr().fragment;
-    f += " = ANY(";
-    f.add_param(keys);
-    f += ")";
-    if (target_table.soft_delete) {
-      f += " AND ";
-      f.add_identifier(target_table.name);
-      f += ".\"deleted_at\" IS NULL";
-    }
-    if (through_table.soft_delete) {
-      f += " AND ";
-      f.add_identifier(through_table.name);
-      f += ".\"deleted_at\" IS NULL";
-    }
-    f += " ORDER BY ";
-    f += primary_key_order<Target>().fragment;
-    Result result = session.run(query::finish(std::move(f)), false);
-    loaded = session.adopt<Target>(result);
-    int owner_column = result.column_index("pgorm_owner_key");
-    for (int r = 0; r < result.rows(); ++r) {
-      auto it = by_key.find(std::string(result.get(r, owner_column)));
-      if (it != by_key.end())
-        ((it->second)->*Member).pgorm_append_loaded(loaded[static_cast<std::size_t>(r)]);
-    }
-  }
-  return loaded;
+  SelectinLevel<Owner, Member> level(owners);
+  auto statement = level.statement();
+  if (!statement) return level.attach(nullptr, nullptr);
+  Result result = session.run(*statement, false);
+  return level.attach(&result, &session.works());
 }
 
 // Before a flush: objects reachable through save-update relationships join the session;

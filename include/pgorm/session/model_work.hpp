@@ -453,17 +453,27 @@ class ModelWork final : public ModelWorkBase {
 namespace pgorm {
 
 template <model T>
-detail::ModelWork<T>* Session::find_work() const {
-  for (const auto& [key, w] : works_)
-    if (key == &detail::type_key<T>) return static_cast<detail::ModelWork<T>*>(w.get());
+detail::ModelWork<T>* detail::find_work_in(const WorkList& works) {
+  for (const auto& [key, w] : works)
+    if (key == &type_key<T>) return static_cast<ModelWork<T>*>(w.get());
   return nullptr;
 }
 
 template <model T>
+detail::ModelWork<T>& detail::work_in(WorkList& works) {
+  if (auto* w = find_work_in<T>(works)) return *w;
+  works.emplace_back(&type_key<T>, std::make_unique<ModelWork<T>>());
+  return static_cast<ModelWork<T>&>(*works.back().second);
+}
+
+template <model T>
+detail::ModelWork<T>* Session::find_work() const {
+  return detail::find_work_in<T>(works_);
+}
+
+template <model T>
 detail::ModelWork<T>& Session::work() {
-  if (auto* w = find_work<T>()) return *w;
-  works_.emplace_back(&detail::type_key<T>, std::make_unique<detail::ModelWork<T>>());
-  return static_cast<detail::ModelWork<T>&>(*works_.back().second);
+  return detail::work_in<T>(works_);
 }
 
 }  // namespace pgorm

@@ -80,7 +80,25 @@ class ModelWorkBase {
 template <model T>
 class ModelWork;
 
-using WorkList = std::vector<std::pair<const void*, std::unique_ptr<ModelWorkBase>>>;
+// The model's entry in a session's work list, created on first use (definitions in
+// model_work.hpp). Shared by Session and AsyncSession.
+template <model T>
+ModelWork<T>* find_work_in(const WorkList& works);
+template <model T>
+ModelWork<T>& work_in(WorkList& works);
+// Rows of a select<Row>() result with its joined relationships read (a joined collection repeats
+// its owner on several rows: the owner is kept once). Shared by Session and AsyncSession.
+template <class Row, class From, class Models>
+void read_eager(const query::Select<Row, From, Models>& select, const Result& result,
+                std::vector<std::shared_ptr<Row>>& rows, WorkList& works) {
+  if (select.eager_readers().empty()) return;
+  for (const auto& read : select.eager_readers()) read(result, rows, works);
+  std::vector<std::shared_ptr<Row>> unique;
+  std::set<const Row*> seen;
+  for (auto& r : rows)
+    if (seen.insert(r.get()).second) unique.push_back(std::move(r));
+  rows = std::move(unique);
+}
 // The models of a session in flush order: parents before children by their foreign keys
 // (declaration order inside a cycle). Shared by Session and AsyncSession.
 std::vector<ModelWorkBase*> flush_order(const WorkList& works);
@@ -229,16 +247,8 @@ class Session {
     Result result = run(select.statement(), select.parts().lock != query::LockMode::none);
     if constexpr (model<Row>) {
       auto rows = work<Row>().load(result);
-      if (!select.eager_readers().empty()) {
-        for (const auto& read : select.eager_readers()) read(*this, result, rows);
-        // A joined collection repeats its owner on several rows.
-        std::vector<std::shared_ptr<Row>> unique;
-        std::set<const Row*> seen;
-        for (auto& r : rows)
-          if (seen.insert(r.get()).second) unique.push_back(std::move(r));
-        rows = std::move(unique);
-      }
-      for (const auto& load_relations : select.loaders()) load_relations(*this, rows);
+      detail::read_eager(select, result, rows, works_);
+      for (const auto& loader : select.loaders()) run_loads(*loader(rows));
       return rows;
     } else {
       return result.as<Row>();
@@ -357,6 +367,9 @@ class Session {
   // Statements sent together in one round trip, inside the transaction.
   std::vector<Result> run_pipeline(const std::vector<query::Statement>& statements);
   Result run_sql(std::string_view sql, const Params& params, bool needs_transaction);
+  // Runs a relationship loading cursor to its end (one statement per level).
+  void run_loads(detail::LoadCursor& cursor);
+  detail::WorkList& works() noexcept { return works_; }
 
  private:
   template <model T>
