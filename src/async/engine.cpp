@@ -8,30 +8,13 @@
 namespace pgorm {
 namespace {
 
-PoolOptions pool_options(const AsyncEngineOptions& o) {
-  PoolOptions p;
-  p.pool_size = o.pool_size;
-  p.max_overflow = o.max_overflow;
-  p.pool_timeout = o.pool_timeout;
-  p.pre_ping = o.pool_pre_ping;
-  p.recycle = o.pool_recycle;
-  p.order = o.pool_order;
-  p.reset_on_return = o.reset_on_return;
-  return p;
-}
-
 std::string async_connection_string(Url url, const AsyncEngineOptions& o) {
-  if (!o.application_name.empty()) url.set_param("application_name", o.application_name);
   url.set_param("client_encoding", "UTF8");
-  // Appended to any `options` of the URL (such as -csearch_path=...), not replacing them. The
-  // same session settings the sync Connection makes with SET after connecting.
-  std::string options = url.param("options").value_or("");
-  if (!options.empty()) options.push_back(' ');
-  options += "-c DateStyle=ISO,YMD -c TimeZone=UTC -c IntervalStyle=iso_8601";
+  // The same session settings the sync Connection makes with SET after connecting.
+  std::string settings = "-c DateStyle=ISO,YMD -c TimeZone=UTC -c IntervalStyle=iso_8601";
   if (o.statement_timeout)
-    options += fmt::format(" -c statement_timeout={}", o.statement_timeout->count());
-  url.set_param("options", std::move(options));
-  return url.conninfo();
+    settings += fmt::format(" -c statement_timeout={}", o.statement_timeout->count());
+  return detail::startup_conninfo(std::move(url), o.application_name, std::move(settings));
 }
 
 }  // namespace
@@ -50,7 +33,7 @@ struct AsyncEngine::State {
               auto deadline = detail::earliest(until, AsyncClock::now() + options.connect_timeout);
               return AsyncConnection::open(executor, conninfo, c, deadline);
             },
-            pool_options(options)) {}
+            detail::pool_options_of(options)) {}
 
   const asio::any_io_executor executor;
   const Url url;

@@ -5,31 +5,27 @@
 #include <fmt/format.h>
 
 namespace pgorm {
-namespace {
 
-PoolOptions pool_options(const EngineOptions& o) {
-  PoolOptions p;
-  p.pool_size = o.pool_size;
-  p.max_overflow = o.max_overflow;
-  p.pool_timeout = o.pool_timeout;
-  p.pre_ping = o.pool_pre_ping;
-  p.recycle = o.pool_recycle;
-  p.order = o.pool_order;
-  p.reset_on_return = o.reset_on_return;
-  return p;
-}
-
-// The URL plus what EngineOptions asks of every session.
-std::string connection_string(Url url, const EngineOptions& o) {
-  if (!o.application_name.empty()) url.set_param("application_name", o.application_name);
-  if (o.statement_timeout) {
-    // Appended to any `options` of the URL (such as -csearch_path=...), not replacing them.
+std::string detail::startup_conninfo(Url url, const std::string& application_name,
+                                     std::string settings) {
+  if (!application_name.empty()) url.set_param("application_name", application_name);
+  if (!settings.empty()) {
     std::string options = url.param("options").value_or("");
     if (!options.empty()) options.push_back(' ');
-    options += fmt::format("-c statement_timeout={}", o.statement_timeout->count());
+    options += settings;
     url.set_param("options", std::move(options));
   }
   return url.conninfo();
+}
+
+namespace {
+
+// The URL plus what EngineOptions asks of every session.
+std::string connection_string(Url url, const EngineOptions& o) {
+  std::string settings;
+  if (o.statement_timeout)
+    settings = fmt::format("-c statement_timeout={}", o.statement_timeout->count());
+  return detail::startup_conninfo(std::move(url), o.application_name, std::move(settings));
 }
 
 Pool::Factory connection_factory(std::string conninfo, bool prepared_statements) {
@@ -47,7 +43,7 @@ struct Engine::State {
       : url(std::move(u)),
         options(std::move(o)),
         pool(connection_factory(connection_string(url, options), options.prepared_statements),
-             pool_options(options)) {}
+             detail::pool_options_of(options)) {}
 
   const Url url;
   const EngineOptions options;

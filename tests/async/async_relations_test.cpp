@@ -16,29 +16,11 @@ namespace {
 // users x todos_each todos, inserted directly; returns the todo ids of each user, from the server.
 std::map<std::int32_t, std::vector<std::int32_t>> seed(test::AsyncFixture& fx, int users,
                                                        int todos_each) {
-  fx.db.conn().exec(
-      "INSERT INTO users (email) SELECT 'user' || g || '@example.com' FROM generate_series(1, $1) "
-      "g",
-      users);
-  fx.db.conn().exec(
-      "INSERT INTO todos (title, user_id) SELECT 'todo ' || u.id || '.' || g, u.id "
-      "FROM users u, generate_series(1, $1) g",
-      todos_each);
+  fx.insert_users_with_todos(users, todos_each);
   std::map<std::int32_t, std::vector<std::int32_t>> out;
   for (auto [user, todo] : fx.db.conn().query<std::tuple<std::int32_t, std::int32_t>>(
            "SELECT user_id, id FROM todos ORDER BY user_id, id"))
     out[user].push_back(todo);
-  return out;
-}
-
-std::map<std::int32_t, std::vector<std::int32_t>> todo_ids_by_user(
-    const std::vector<std::shared_ptr<User>>& users) {
-  std::map<std::int32_t, std::vector<std::int32_t>> out;
-  for (const auto& u : users) {
-    auto& ids = out[u->id];
-    for (const auto& t : u->todos) ids.push_back(t->id);
-    std::sort(ids.begin(), ids.end());
-  }
   return out;
 }
 
@@ -58,7 +40,7 @@ TEST_CASE("async: selectin loads users with their todos in two statements", "[as
   }());
   CHECK(statements == 2);
   REQUIRE(users.size() == 30);
-  CHECK(todo_ids_by_user(users) == expected);
+  CHECK(test::todo_ids_by_user(users) == expected);
   for (const auto& u : users)
     for (const auto& t : u->todos) CHECK(t->user.get() == u);  // back_populates filled
 }
@@ -81,7 +63,7 @@ TEST_CASE("async: joined loads a collection and a many-to-one in the same statem
   }());
   CHECK(statements == 2);
   REQUIRE(users.size() == 10);  // LIMIT counts users, not joined rows; each user once
-  auto by_user = todo_ids_by_user(users);
+  auto by_user = test::todo_ids_by_user(users);
   for (const auto& [user, ids] : by_user) CHECK(ids == expected.at(user));
   REQUIRE(todos.size() == 36);
   for (const auto& t : todos) {

@@ -45,25 +45,8 @@ namespace {
 
 // users x todos_each todos, inserted directly; returns user ids in order.
 std::vector<std::int32_t> seed(test::SessionFixture& fx, int users, int todos_each) {
-  fx.db.conn().exec(
-      "INSERT INTO users (email) SELECT 'user' || g || '@example.com' FROM generate_series(1, $1) g",
-      users);
-  fx.db.conn().exec(
-      "INSERT INTO todos (title, user_id) SELECT 'todo ' || u.id || '.' || g, u.id "
-      "FROM users u, generate_series(1, $1) g",
-      todos_each);
+  fx.insert_users_with_todos(users, todos_each);
   return fx.db.conn().query<std::int32_t>("SELECT id FROM users ORDER BY id");
-}
-
-std::map<std::int32_t, std::vector<std::int32_t>> todo_ids_by_user(
-    const std::vector<std::shared_ptr<User>>& users) {
-  std::map<std::int32_t, std::vector<std::int32_t>> out;
-  for (const auto& u : users) {
-    auto& ids = out[u->id];
-    for (const auto& t : u->todos) ids.push_back(t->id);
-    std::sort(ids.begin(), ids.end());
-  }
-  return out;
 }
 
 }  // namespace
@@ -94,8 +77,11 @@ TEST_CASE("joined loads the same objects in one statement", "[relations]") {
   std::map<std::int32_t, std::vector<std::int32_t>> by_selectin, by_joined;
   {
     auto s = fx.session();
-    by_selectin = todo_ids_by_user(s.execute(
-        select<User>().order_by(col<&User::id>).offset(10).limit(100).options(selectin(&User::todos))));
+    by_selectin = test::todo_ids_by_user(s.execute(select<User>()
+                                                       .order_by(col<&User::id>)
+                                                       .offset(10)
+                                                       .limit(100)
+                                                       .options(selectin(&User::todos))));
   }
   {
     auto s = fx.session();
@@ -104,7 +90,7 @@ TEST_CASE("joined loads the same objects in one statement", "[relations]") {
         select<User>().order_by(col<&User::id>).offset(10).limit(100).options(joined(&User::todos)));
     CHECK(s.statements_executed() - before == 1);
     REQUIRE(users.size() == 100);  // LIMIT counts users, not joined rows
-    by_joined = todo_ids_by_user(users);
+    by_joined = test::todo_ids_by_user(users);
   }
   CHECK(by_joined == by_selectin);
   CHECK(by_joined.begin()->second.size() == 20);

@@ -3,10 +3,25 @@
 
 #include <pgorm/pgorm.hpp>
 
+#include <algorithm>
+#include <map>
+
 #include "support/db.hpp"
 #include "support/models.hpp"
 
 namespace pgorm::test {
+
+// The ids of each user's loaded todos, sorted: compares what two loading strategies produced.
+inline std::map<std::int32_t, std::vector<std::int32_t>> todo_ids_by_user(
+    const std::vector<std::shared_ptr<testmodels::User>>& users) {
+  std::map<std::int32_t, std::vector<std::int32_t>> out;
+  for (const auto& u : users) {
+    auto& ids = out[u->id];
+    for (const auto& t : u->todos) ids.push_back(t->id);
+    std::sort(ids.begin(), ids.end());
+  }
+  return out;
+}
 
 inline Metadata session_models() {
   using namespace testmodels;
@@ -25,6 +40,17 @@ struct SessionFixture {
   Session session(SessionOptions options = {}) { return Session(engine, options); }
   std::int64_t count(std::string_view table) {
     return db.scalar<std::int64_t>("SELECT count(*) FROM " + sql::quote_identifier(table));
+  }
+  // `users` users with `todos_each` todos each, inserted directly.
+  void insert_users_with_todos(int users, int todos_each) {
+    db.conn().exec(
+        "INSERT INTO users (email) SELECT 'user' || g || '@example.com' "
+        "FROM generate_series(1, $1) g",
+        users);
+    db.conn().exec(
+        "INSERT INTO todos (title, user_id) SELECT 'todo ' || u.id || '.' || g, u.id "
+        "FROM users u, generate_series(1, $1) g",
+        todos_each);
   }
   // A user row inserted directly, for tests that need existing data.
   std::int32_t insert_user(std::string_view email) {

@@ -62,4 +62,24 @@ class Engine {
 
 Engine create_engine(std::string_view url, EngineOptions options = {});
 
+namespace detail {
+// The pool settings of EngineOptions and AsyncEngineOptions (the same names in both).
+template <class Options>
+PoolOptions pool_options_of(const Options& o) {
+  PoolOptions p;
+  p.pool_size = o.pool_size;
+  p.max_overflow = o.max_overflow;
+  p.pool_timeout = o.pool_timeout;
+  p.pre_ping = o.pool_pre_ping;
+  p.recycle = o.pool_recycle;
+  p.order = o.pool_order;
+  p.reset_on_return = o.reset_on_return;
+  return p;
+}
+// The URL's conninfo with application_name set and `settings` ("-c name=value ...") appended to
+// any `options` of the URL (such as -csearch_path=...), not replacing them: they ride in the
+// startup packet, not in extra round trips.
+std::string startup_conninfo(Url url, const std::string& application_name, std::string settings);
+}  // namespace detail
+
 }  // namespace pgorm
