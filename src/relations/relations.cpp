@@ -13,4 +13,13 @@ void throw_not_loaded(std::string_view relation) {
   throw NotLoaded(std::move(info));
 }
 
+void throw_parent_gone() {
+  ErrorInfo info;
+  info.message =
+      "many-to-one relationship: the object was reached through its parent's collection and "
+      "that parent no longer exists (the collection owns its objects, not the other way round): "
+      "keep the parent, or load the relationship again";
+  throw NotLoaded(std::move(info));
+}
+
 }  // namespace pgorm::detail

@@ -401,3 +401,70 @@ TEST_CASE("passive deletes leave the children to ON DELETE CASCADE", "[relations
   CHECK(s.statements_executed() - before == 3);  // BEGIN, DELETE, COMMIT: no SELECT of articles
   CHECK(fx.count("articles") == 0);
 }
+
+TEST_CASE("a parent and its children never keep each other alive", "[relations]") {
+  test::SessionFixture fx;
+  fx.insert_users_with_todos(2, 3);
+  std::weak_ptr<User> user_left;
+  std::weak_ptr<Todo> todo_left;
+  std::shared_ptr<Todo> kept_todo;
+  {
+    auto s = fx.session();
+    auto users = s.execute(select<User>().order_by(col<&User::id>).options(selectin(&User::todos)));
+    REQUIRE(users.size() == 2);
+    REQUIRE(users[0]->todos.size() == 3);
+    CHECK(users[0]->todos[0]->user.get() == users[0]);  // back_populates, both directions
+    user_left = users[0];
+    todo_left = users[0]->todos[1];
+    kept_todo = users[1]->todos[0];
+  }
+  // The session and the users are gone: so are their todos, nothing leaks through the cycle.
+  CHECK(user_left.expired());
+  CHECK(todo_left.expired());
+  // A todo kept alone no longer reaches its user through the back reference: a typed error.
+  REQUIRE(kept_todo);
+  CHECK(kept_todo->title.rfind("todo ", 0) == 0);
+  CHECK_THROWS_AS(kept_todo->user.get(), NotLoaded);
+}
+
+TEST_CASE("a many-to-one loaded on its own owns its target", "[relations]") {
+  test::SessionFixture fx;
+  fx.insert_users_with_todos(2, 2);
+  std::vector<std::shared_ptr<Todo>> todos;
+  {
+    auto s = fx.session();
+    todos = s.execute(select<Todo>().order_by(col<&Todo::id>).options(selectin(&Todo::user)));
+  }
+  REQUIRE(todos.size() == 4);
+  for (const auto& t : todos) {
+    REQUIRE(t->user);
+    CHECK(t->user->id == t->user_id);
+    CHECK(t->user->email == fx.db.scalar<std::string>("SELECT email FROM users WHERE id = $1",
+                                                      t->user_id));
+  }
+}
+
+TEST_CASE("setting a many-to-one into a loaded collection does not make a cycle", "[relations]") {
+  test::SessionFixture fx;
+  std::weak_ptr<User> user_left;
+  std::weak_ptr<Todo> todo_left;
+  {
+    auto s = fx.session();
+    User u;
+    u.email = "owner@example.com";
+    auto user = s.add(std::move(u));
+    Todo t;
+    t.title = "owned";
+    auto todo = s.add(std::move(t));
+    todo->user = user;  // back_populates: user->todos (known empty) now holds the todo
+    REQUIRE(user->todos.size() == 1);
+    CHECK(user->todos[0] == todo);
+    s.commit();
+    CHECK(fx.db.scalar<std::int32_t>("SELECT user_id FROM todos WHERE title = 'owned'") ==
+          user->id);
+    user_left = user;
+    todo_left = todo;
+  }
+  CHECK(user_left.expired());
+  CHECK(todo_left.expired());
+}

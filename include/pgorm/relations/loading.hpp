@@ -100,7 +100,7 @@ struct JoinedOption {
               reader.is_absent(r) ? nullptr : tracked.load_row(reader, r);
           auto& member = (*rows[i]).*Member;
           if constexpr (R::kind == relation_kind::belongs_to) {
-            member.pgorm_assign(target);
+            detail::assign_many_to_one<Row, Member>(*rows[i], target);
           } else {
             auto& coll = detail::collection_of(member);
             if (started.insert(rows[i].get()).second) coll.pgorm_assign({});
@@ -109,7 +109,7 @@ struct JoinedOption {
             if constexpr (R::inverse != detail::npos) {
               using Inv = std::remove_cvref_t<
                   std::tuple_element_t<R::inverse, detail::relations_t<Target>>>;
-              ((*target).*Inv::member).pgorm_assign(rows[i]);
+              ((*target).*Inv::member).pgorm_assign(rows[i], true);
             }
           }
         }

@@ -15,28 +15,37 @@ namespace pgorm {
 
 namespace detail {
 [[noreturn]] void throw_not_loaded(std::string_view relation);
+[[noreturn]] void throw_parent_gone();
 
 // Set by the session on the members of the objects it tracks, so that changing one side of a
 // relationship updates the other side in memory (back_populates).
 struct RelationLink {
   std::weak_ptr<void> owner;
-  // Sets (or clears, with owner == nullptr) the inverse member of `other` to `owner`.
-  void (*set_inverse)(void* other, const std::shared_ptr<void>& owner, bool add) = nullptr;
+  // Sets (or clears, with owner == nullptr) the inverse member of `other` to `owner`. Returns
+  // whether `other` now holds `owner` in a collection.
+  bool (*set_inverse)(void* other, const std::shared_ptr<void>& owner, bool add) = nullptr;
 };
 }  // namespace detail
 
 // Many-to-one along the foreign key column `ForeignKey` of this model:
 //   pgorm::BelongsTo<User, &Todo::user_id> user;
+// Ownership runs one way so that a parent and its children never keep each other alive: the
+// target is owned, except while the target's own collection holds this object (back_populates:
+// user->todos holds the todo, todo->user refers back to the user without owning it).
 template <class Target, auto ForeignKey>
 class BelongsTo {
  public:
   using target_type = Target;
   static constexpr auto foreign_key = ForeignKey;
 
-  // The related object, or nullptr when there is none. Throws NotLoaded.
-  const std::shared_ptr<Target>& get() const {
+  // The related object, or nullptr when there is none. Throws NotLoaded; throws NotLoaded too
+  // when the object was reached through its parent's collection and that parent no longer exists.
+  std::shared_ptr<Target> get() const {
     check();
-    return target_;
+    if (!held_by_target_) return target_;
+    auto target = back_.lock();
+    if (!target) detail::throw_parent_gone();
+    return target;
   }
   Target* operator->() const { return get().get(); }
   Target& operator*() const { return *get(); }
@@ -51,30 +60,45 @@ class BelongsTo {
   }
   void set(std::shared_ptr<Target> target) {
     auto owner = link_.owner.lock();
-    if (owner && link_.set_inverse && target_ && target_ != target)
-      link_.set_inverse(target_.get(), owner, false);
-    target_ = std::move(target);
-    loaded_ = true;
-    if (owner && link_.set_inverse && target_) link_.set_inverse(target_.get(), owner, true);
+    auto previous = pgorm_raw();
+    if (owner && link_.set_inverse && previous && previous != target)
+      link_.set_inverse(previous.get(), owner, false);
+    bool held = owner && link_.set_inverse && target && link_.set_inverse(target.get(), owner, true);
+    pgorm_assign(std::move(target), held);
   }
 
   // ---- used by the session ----
-  void pgorm_assign(std::shared_ptr<Target> target) noexcept {
-    target_ = std::move(target);
+  // held_by_target: the target's collection holds this object (the reference does not own).
+  void pgorm_assign(std::shared_ptr<Target> target, bool held_by_target = false) noexcept {
+    held_by_target_ = held_by_target && target;
+    if (held_by_target_) {
+      back_ = target;
+      target_.reset();
+    } else {
+      target_ = std::move(target);
+      back_.reset();
+    }
     loaded_ = true;
   }
   void pgorm_unload() noexcept {
     target_.reset();
+    back_.reset();
+    held_by_target_ = false;
     loaded_ = false;
   }
-  const std::shared_ptr<Target>& pgorm_raw() const noexcept { return target_; }
+  // The target (nullptr when none, or when it was only referred to and no longer exists).
+  std::shared_ptr<Target> pgorm_raw() const noexcept {
+    return held_by_target_ ? back_.lock() : target_;
+  }
   detail::RelationLink& pgorm_link() noexcept { return link_; }
 
  private:
   void check() const {
     if (!loaded_) detail::throw_not_loaded("many-to-one relationship");
   }
-  std::shared_ptr<Target> target_;
+  std::shared_ptr<Target> target_;  // owned
+  std::weak_ptr<Target> back_;      // referred to while its collection holds this object
+  bool held_by_target_ = false;
   bool loaded_ = true;  // a new object's relationship is known: empty
   detail::RelationLink link_;
 };

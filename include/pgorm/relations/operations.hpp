@@ -3,6 +3,7 @@
 // Included by session/model_work.hpp.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <set>
 #include <string>
@@ -60,27 +61,52 @@ void with_relation(P pointer, F&& f) {
 }
 
 template <class Owner, auto Member>
-void set_inverse(void* other, const std::shared_ptr<void>& owner, bool add) {
+bool set_inverse(void* other, const std::shared_ptr<void>& owner, bool add) {
   using R = resolved_relation<Owner, Member>;
   using Target = typename R::target;
   using Inv = std::remove_cvref_t<std::tuple_element_t<R::inverse, relations_t<Target>>>;
   auto& inverse = static_cast<Target*>(other)->*Inv::member;
   if constexpr (R::kind == relation_kind::belongs_to) {
     auto& coll = collection_of(inverse);
-    if (!coll.loaded()) return;
+    if (!coll.loaded()) return false;
     if (add)
       coll.pgorm_raw_add(std::static_pointer_cast<Owner>(owner));
     else
       coll.pgorm_raw_remove(static_cast<Owner*>(owner.get()));
+    return add;
   } else if (add) {
     // Through BelongsTo::set, so the object also leaves the collection of its previous owner.
     if (inverse.pgorm_link().set_inverse)
       inverse.set(std::static_pointer_cast<Owner>(owner));
     else
-      inverse.pgorm_assign(std::static_pointer_cast<Owner>(owner));
+      inverse.pgorm_assign(std::static_pointer_cast<Owner>(owner), true);
+    return false;
   } else {
     inverse.pgorm_assign(nullptr);
+    return false;
   }
+}
+
+// Sets a many-to-one member from loading: it does not own the target when the target's loaded
+// collection (back_populates) holds the object.
+template <class Owner, auto Member>
+void assign_many_to_one(Owner& object,
+                        std::shared_ptr<typename resolved_relation<Owner, Member>::target> target) {
+  using R = resolved_relation<Owner, Member>;
+  bool held = false;
+  if constexpr (R::inverse != npos) {
+    using Target = typename R::target;
+    using Inv = std::remove_cvref_t<std::tuple_element_t<R::inverse, relations_t<Target>>>;
+    if (target) {
+      auto& coll = collection_of((*target).*Inv::member);
+      if (coll.loaded()) {
+        const auto& items = coll.pgorm_raw();
+        held = std::any_of(items.begin(), items.end(),
+                           [&](const auto& item) { return item.get() == &object; });
+      }
+    }
+  }
+  (object.*Member).pgorm_assign(std::move(target), held);
 }
 
 // Links an object's relationship members to it (for back_populates); objects read from the

@@ -98,7 +98,7 @@ class SelectinLevel {
           auto it = by_key.find(*text);
           if (it != by_key.end()) target = it->second;
         }
-        ((*o).*Member).pgorm_assign(target);
+        assign_many_to_one<Owner, Member>(*o, std::move(target));
       }
     } else if constexpr (R::kind == relation_kind::has_many || R::kind == relation_kind::has_one) {
       for (const auto& t : loaded) {
@@ -109,7 +109,7 @@ class SelectinLevel {
         collection_of((*it->second).*Member).pgorm_append_loaded(t);
         if constexpr (R::inverse != npos) {
           using Inv = std::remove_cvref_t<std::tuple_element_t<R::inverse, relations_t<Target>>>;
-          ((*t).*Inv::member).pgorm_assign(it->second);
+          ((*t).*Inv::member).pgorm_assign(it->second, true);
         }
       }
     } else if (result) {
