@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 install_deps
-build build/release -DPGORM_BUILD_TESTS=OFF -DPGORM_BUILD_EXAMPLES=ON
+# A build directory of its own: the test command's builds keep their options.
+build build/demo -DCMAKE_BUILD_TYPE=Release -DPGORM_BUILD_TESTS=OFF -DPGORM_BUILD_EXAMPLES=ON
 with_database bash -c \
-  './build/release/examples/todo/todo_app && ./build/release/examples/async_todo/async_todo_app'
+  './build/demo/examples/todo/todo_app && ./build/demo/examples/async_todo/async_todo_app'
