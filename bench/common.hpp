@@ -29,19 +29,23 @@ namespace bench {
 inline constexpr int kUsers = 5000;
 inline constexpr int kTodosPerUser = 20;
 inline constexpr int kTodos = kUsers * kTodosPerUser;
-inline constexpr int kInsertOne = 2000;     // insert one row per transaction
-inline constexpr int kBulk = 10000;         // rows inserted in one transaction
-inline constexpr int kGets = 5000;          // lookups by primary key
-inline constexpr int kLoadSmall = 10000;    // ids <= 10,000 (live rows only)
-inline constexpr int kUsersLoaded = 1000;   // users with their todos
-inline constexpr int kUpdates = 1000;       // loaded objects changed and committed
-inline constexpr int kListQueries = 100;    // filtered, ordered, paginated selects
+inline constexpr int kInsertOne = 2000;    // insert one row per transaction
+inline constexpr int kBulk = 10000;        // rows inserted in one transaction
+inline constexpr int kGets = 5000;         // lookups by primary key
+inline constexpr int kLoadSmall = 10000;   // ids <= 10,000 (live rows only)
+inline constexpr int kUsersLoaded = 1000;  // users with their todos
+inline constexpr int kUpdates = 1000;      // loaded objects changed and committed
+inline constexpr int kListQueries = 100;   // filtered, ordered, paginated selects
 inline constexpr int kPageSize = 20;
 
 // The primary key of the k-th lookup (the same sequence for every contender).
-inline std::int32_t lookup_id(int k) { return 1 + static_cast<std::int32_t>((k * 7919L) % kTodos); }
+inline std::int32_t lookup_id(int k) {
+  return 1 + static_cast<std::int32_t>((k * 7919L) % kTodos);
+}
 // The offset of the k-th page of the list workload.
-inline int list_offset(int k) { return (k % 25) * kPageSize; }
+inline int list_offset(int k) {
+  return (k % 25) * kPageSize;
+}
 
 // What one run of one workload by one contender measured. `rows` is a checksum of the work done
 // (rows read or written): the harness checks that every contender of a workload agrees.
@@ -102,8 +106,8 @@ struct UserRow {
 };
 
 [[noreturn]] inline void bad_field(std::string_view what, std::string_view text) {
-  throw std::runtime_error("bench: cannot decode " + std::string(what) + ": '" +
-                           std::string(text) + "'");
+  throw std::runtime_error("bench: cannot decode " + std::string(what) + ": '" + std::string(text) +
+                           "'");
 }
 
 inline std::int32_t parse_int(std::string_view s) {
@@ -125,9 +129,12 @@ inline Status parse_status(std::string_view s) {
 
 inline std::string_view status_text(Status s) {
   switch (s) {
-    case Status::pending: return "pending";
-    case Status::completed: return "completed";
-    case Status::archived: return "archived";
+    case Status::pending:
+      return "pending";
+    case Status::completed:
+      return "completed";
+    case Status::archived:
+      return "archived";
   }
   return "pending";
 }

@@ -36,7 +36,8 @@ class Pq {
   void exec(const char* text) { check(PQexec(conn_, text), PGRES_COMMAND_OK); }
 
   // Runs a prepared statement; the result is owned by the caller.
-  std::unique_ptr<PGresult, decltype(&PQclear)> run(const char* name, int n, const char* const* values,
+  std::unique_ptr<PGresult, decltype(&PQclear)> run(const char* name, int n,
+                                                    const char* const* values,
                                                     ExecStatusType expected = PGRES_TUPLES_OK) {
     PGresult* r = PQexecPrepared(conn_, name, n, values, nullptr, nullptr, 0);
     check_keep(r, expected);
@@ -91,11 +92,20 @@ std::vector<TodoRow> decode_todos(const PGresult* r) {
 void append_copy_text(std::string& out, std::string_view s) {
   for (char c : s) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      default: out.push_back(c);
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        out.push_back(c);
     }
   }
 }

@@ -4,11 +4,12 @@
 //   pgorm_bench --out results.jsonl [--rounds 5] [--python bench/python_bench.py]
 //   pgorm_bench --rss rss.json           peak RSS of loading 100,000 rows, one child per contender
 //   valgrind --tool=callgrind --collect-atstart=no pgorm_bench --callgrind
-//                                        one measured round, a callgrind dump per workload/contender
+//                                        one measured round, a callgrind dump per
+//                                        workload/contender
 #include <libpq-fe.h>
-#include <pqxx/version>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <pqxx/version>
 
 #include <algorithm>
 #include <cstdio>
@@ -32,9 +33,9 @@ namespace {
 using namespace bench;
 
 // The workloads in the order each round runs them.
-const std::vector<std::string> kWorkloads = {"insert_one", "bulk_insert", "get_pk", "get_pk_in_tx",
-                                             "load_10k",   "load_100k",   "users_todos",
-                                             "update_1000", "list_page"};
+const std::vector<std::string> kWorkloads = {"insert_one",   "bulk_insert", "get_pk",
+                                             "get_pk_in_tx", "load_10k",    "load_100k",
+                                             "users_todos",  "update_1000", "list_page"};
 
 struct Options {
   std::string out = "bench-results.jsonl";
@@ -63,14 +64,22 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) usage();
       return argv[++i];
     };
-    if (a == "--out") o.out = next();
-    else if (a == "--rounds") o.rounds = std::stoi(next());
-    else if (a == "--warmup") o.warmup = std::stoi(next());
-    else if (a == "--python") o.python = next();
-    else if (a == "--python-exe") o.python_exe = next();
-    else if (a == "--contenders") o.contenders = next();
-    else if (a == "--callgrind") o.callgrind = true;
-    else if (a == "--rss") o.rss = next();
+    if (a == "--out")
+      o.out = next();
+    else if (a == "--rounds")
+      o.rounds = std::stoi(next());
+    else if (a == "--warmup")
+      o.warmup = std::stoi(next());
+    else if (a == "--python")
+      o.python = next();
+    else if (a == "--python-exe")
+      o.python_exe = next();
+    else if (a == "--contenders")
+      o.contenders = next();
+    else if (a == "--callgrind")
+      o.callgrind = true;
+    else if (a == "--rss")
+      o.rss = next();
     else if (a == "--only") {
       std::stringstream list(next());
       for (std::string w; std::getline(list, w, ',');) o.only.insert(w);
@@ -118,19 +127,24 @@ class Admin {
 };
 
 void seed(Admin& admin) {
-  admin.exec("INSERT INTO users (email, created_at, updated_at) SELECT 'user' || i || '@example.com', "
-             "now() - i * interval '1 minute', now() - i * interval '1 minute' "
-             "FROM generate_series(1, " + std::to_string(kUsers) + ") i");
+  admin.exec(
+      "INSERT INTO users (email, created_at, updated_at) SELECT 'user' || i || '@example.com', "
+      "now() - i * interval '1 minute', now() - i * interval '1 minute' "
+      "FROM generate_series(1, " +
+      std::to_string(kUsers) + ") i");
   admin.exec(
       "INSERT INTO todos (title, description, status, user_id, created_at, updated_at, deleted_at) "
       "SELECT CASE WHEN i % 10 = 0 THEN 'Buy milk and bread for the week #' || i "
       "            ELSE 'Write the weekly status report #' || i END, "
       "       CASE WHEN i % 2 = 0 THEN 'A longer description of what there is to do, #' || i END, "
       "       (ARRAY['pending', 'completed', 'archived'])[1 + i % 3]::todo_status, "
-      "       1 + (i - 1) / " + std::to_string(kTodosPerUser) + ", "
+      "       1 + (i - 1) / " +
+      std::to_string(kTodosPerUser) +
+      ", "
       "       now() - i * interval '1 second', now() - i * interval '1 second', "
       "       CASE WHEN i % 97 = 0 THEN now() END "
-      "FROM generate_series(1, " + std::to_string(kTodos) + ") i");
+      "FROM generate_series(1, " +
+      std::to_string(kTodos) + ") i");
   // The index an application would add for its main list (pending todos, newest first): without
   // it, every page is a scan of all 100,000 rows and the workload measures only the server.
   admin.exec("CREATE INDEX todos_status_created_at ON todos (status, created_at DESC)");
@@ -159,11 +173,10 @@ std::string meta_line(Admin& admin) {
   std::ostringstream out;
   out << "{\"meta\": {\"nproc\": " << sysconf(_SC_NPROCESSORS_ONLN)
       << ", \"cpu\": " << json_string(cpu_model())
-      << ", \"compiler\": " << json_string("g++ " __VERSION__)
-      << ", \"libpq\": " << PQlibVersion() << ", \"libpqxx\": " << json_string(PQXX_VERSION)
-      << ", \"server\": " << json_string(admin.scalar("SHOW server_version"))
-      << ", \"seed\": " << json_string(std::to_string(kUsers) + " users, " + std::to_string(kTodos) +
-                                       " todos")
+      << ", \"compiler\": " << json_string("g++ " __VERSION__) << ", \"libpq\": " << PQlibVersion()
+      << ", \"libpqxx\": " << json_string(PQXX_VERSION)
+      << ", \"server\": " << json_string(admin.scalar("SHOW server_version")) << ", \"seed\": "
+      << json_string(std::to_string(kUsers) + " users, " + std::to_string(kTodos) + " todos")
       << "}}";
   return out.str();
 }
@@ -216,10 +229,11 @@ std::string rss_probe(const std::string& name, Loaded (*load)(const std::string&
     long before = status_kib("VmRSS:");
     Loaded l = load(conninfo);
     long peak = status_kib("VmHWM:");
-    std::string line = "{\"contender\": " + json_string(name) + ", \"rows\": " +
-                       std::to_string(l.rows) + ", \"object_bytes\": " +
-                       std::to_string(l.object_bytes) + ", \"rss_before_kib\": " +
-                       std::to_string(before) + ", \"peak_rss_kib\": " + std::to_string(peak) + "}";
+    std::string line = "{\"contender\": " + json_string(name) +
+                       ", \"rows\": " + std::to_string(l.rows) +
+                       ", \"object_bytes\": " + std::to_string(l.object_bytes) +
+                       ", \"rss_before_kib\": " + std::to_string(before) +
+                       ", \"peak_rss_kib\": " + std::to_string(peak) + "}";
     if (write(fds[1], line.data(), line.size()) < 0) _exit(1);
     _exit(0);
   }
@@ -280,7 +294,8 @@ int run(const Options& o) {
   const int warmup = o.callgrind ? 0 : o.warmup;
   for (int round = -warmup; round < rounds; ++round) {
     const bool measured = round >= 0;
-    std::cerr << "== round " << round + 1 << "/" << rounds << (measured ? "" : " (warm-up)") << "\n";
+    std::cerr << "== round " << round + 1 << "/" << rounds << (measured ? "" : " (warm-up)")
+              << "\n";
     for (const auto& workload : kWorkloads) {
       if (!o.only.empty() && !o.only.count(workload)) continue;
       auto& entries = by_workload[workload];
@@ -298,9 +313,9 @@ int run(const Options& o) {
         restore(admin, workload);
         checks[{e.workload, e.contender}].insert(r.rows);
         if (!measured) continue;
-        out << "{\"workload\": " << json_string(e.workload) << ", \"contender\": "
-            << json_string(e.contender) << ", \"round\": " << round << ", \"seconds\": " << r.seconds
-            << ", \"rows\": " << r.rows << "}\n";
+        out << "{\"workload\": " << json_string(e.workload)
+            << ", \"contender\": " << json_string(e.contender) << ", \"round\": " << round
+            << ", \"seconds\": " << r.seconds << ", \"rows\": " << r.rows << "}\n";
         std::cerr << "  " << e.workload << " / " << e.contender << ": " << r.seconds * 1000
                   << " ms (" << r.rows << " rows)\n";
       }

@@ -107,13 +107,15 @@ std::int64_t object_bytes(const Todo& t) {
 void check_pgorm_sql() {
   auto expect = [](const std::string& got, const std::string& want) {
     if (got != want)
-      throw std::runtime_error("bench: pgorm renders\n  " + got + "\nbut the raw contenders send\n  " +
-                               want + "\n(update bench/common.hpp)");
+      throw std::runtime_error("bench: pgorm renders\n  " + got +
+                               "\nbut the raw contenders send\n  " + want +
+                               "\n(update bench/common.hpp)");
   };
   expect(select<Todo>().where(col<&Todo::id> <= kLoadSmall).statement().sql, sql::kLoadUpTo);
   expect(select<Todo>().statement().sql, sql::kLoadAll);
-  expect(select<User>().where(col<&User::id> <= kUsersLoaded).order_by(col<&User::id>).statement().sql,
-         sql::kUsersUpTo);
+  expect(
+      select<User>().where(col<&User::id> <= kUsersLoaded).order_by(col<&User::id>).statement().sql,
+      sql::kUsersUpTo);
   expect(select<Todo>().where(col<&Todo::user_id>.in(std::vector<std::int32_t>{1})).statement().sql,
          sql::kTodosOfUsers);
   expect(list_query(1).statement().sql, sql::kList);

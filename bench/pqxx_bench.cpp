@@ -13,7 +13,9 @@
 namespace bench {
 namespace {
 
-std::string_view view(const pqxx::field& f) { return {f.c_str(), f.size()}; }
+std::string_view view(const pqxx::field& f) {
+  return {f.c_str(), f.size()};
+}
 
 TodoRow decode_todo(const pqxx::row& row) {
   TodoRow t;
@@ -65,8 +67,8 @@ void register_pqxx(Registry& registry, const std::string& conninfo) {
     o.seconds = timed([&] {
       for (const auto& t : rows) {
         pqxx::work w(*c);
-        auto r = w.exec_prepared1("insert", t.title, t.description, std::string(status_text(t.status)),
-                                  t.user_id);
+        auto r = w.exec_prepared1("insert", t.title, t.description,
+                                  std::string(status_text(t.status)), t.user_id);
         w.commit();
         o.rows += r[0].as<int>() > 0;
       }

@@ -52,17 +52,7 @@ fi
 # Debian packages the benchmark needs beyond the library's (scripts/lib.sh installs those).
 BENCH_PACKAGES=(python3-sqlalchemy python3-psycopg2 python3-asyncpg)
 [ "$callgrind" = 1 ] && BENCH_PACKAGES+=(valgrind)
-install_deps
-missing=()
-for p in "${BENCH_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "== installing: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+install_deps "${BENCH_PACKAGES[@]}"
 
 # pgorm_bench itself always compiles with -Werror (bench/CMakeLists.txt); the library keeps its
 # own PGORM_WERROR setting (off here: -O3 shows a -Wrestrict false positive in libstdc++).

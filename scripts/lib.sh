@@ -4,10 +4,11 @@
 PGORM_PACKAGES=(build-essential cmake pkg-config libpqxx-dev libpq-dev libfmt-dev catch2
                 libasio-dev postgresql-15 postgresql-common)
 
-# Installs the Debian packages that are not installed yet (apt-get update only when needed).
+# install_deps [PACKAGE...]: installs the Debian packages pgorm needs, and the ones named, that are
+# not installed yet (apt-get update only when needed).
 install_deps() {
   local missing=()
-  for p in "${PGORM_PACKAGES[@]}"; do
+  for p in "${PGORM_PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then

@@ -29,7 +29,8 @@ struct Todo;
 // Table "users": id serial primary key, email, created_at, updated_at.
 struct User : pgorm::Model<User, pgorm::Timestamps> {
   std::string email;
-  pgorm::HasMany<Todo> todos;  // relationship("Todo", back_populates="user", cascade="all, delete-orphan")
+  // relationship("Todo", back_populates="user", cascade="all, delete-orphan")
+  pgorm::HasMany<Todo> todos;
   static constexpr auto columns =
       pgorm::columns(pgorm::column<&User::email>(pgorm::varchar(255), pgorm::unique));
   static constexpr auto relationships =
@@ -45,14 +46,16 @@ struct Todo : pgorm::Model<Todo, pgorm::Timestamps, pgorm::SoftDelete> {
   pgorm::BelongsTo<User, &Todo::user_id> user;  // relationship("User", back_populates="todos")
   static constexpr auto relationships =
       pgorm::relationships(pgorm::relation<&Todo::user>(pgorm::back_populates<&User::todos>));
-  static constexpr auto columns = pgorm::columns(
-      pgorm::column<&Todo::title>(pgorm::varchar(255), pgorm::index),
-      pgorm::column<&Todo::description>(pgorm::text),
-      pgorm::column<&Todo::status>(pgorm::default_value(TodoStatus::pending)),
-      pgorm::column<&Todo::user_id>(pgorm::foreign_key<&User::id>(pgorm::on_delete::cascade),
-                                    pgorm::index));
+  static constexpr auto columns =
+      pgorm::columns(pgorm::column<&Todo::title>(pgorm::varchar(255), pgorm::index),
+                     pgorm::column<&Todo::description>(pgorm::text),
+                     pgorm::column<&Todo::status>(pgorm::default_value(TodoStatus::pending)),
+                     pgorm::column<&Todo::user_id>(
+                         pgorm::foreign_key<&User::id>(pgorm::on_delete::cascade), pgorm::index));
 };
 
-inline pgorm::Metadata metadata() { return pgorm::Metadata::of<User, Todo>(); }
+inline pgorm::Metadata metadata() {
+  return pgorm::Metadata::of<User, Todo>();
+}
 
 }  // namespace todo

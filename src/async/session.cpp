@@ -273,17 +273,4 @@ asio::awaitable<void> AsyncSession::begin(std::optional<Timeout> timeout) {
   co_await run_batch(std::move(none), true, deadline_for(detail::timeout_value(timeout)));
 }
 
-void AsyncSession::check_one(std::size_t rows, bool required) const {
-  if (rows == 0 && required) {
-    ErrorInfo info;
-    info.message = "the query returned no row; exactly one was required";
-    throw NoResultFound(std::move(info));
-  }
-  if (rows > 1) {
-    ErrorInfo info;
-    info.message = "the query returned several rows; at most one was expected";
-    throw MultipleResultsFound(std::move(info));
-  }
-}
-
 }  // namespace pgorm

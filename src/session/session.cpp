@@ -232,7 +232,7 @@ void Session::release_connection() noexcept {
   if (!in_transaction_) connection_.reset();
 }
 
-void Session::check_one(std::size_t rows, bool required) const {
+void detail::Tracker::check_one(std::size_t rows, bool required) {
   if (rows == 0 && required) {
     ErrorInfo info;
     info.message = "the query returned no row; exactly one was required";

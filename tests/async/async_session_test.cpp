@@ -11,19 +11,8 @@ using namespace testmodels;
 using namespace std::chrono_literals;
 using asio::awaitable;
 
-namespace {
-std::shared_ptr<User> new_user(AsyncSession& s, std::string email) {
-  User u;
-  u.email = std::move(email);
-  return s.add(std::move(u));
-}
-std::shared_ptr<Todo> new_todo(AsyncSession& s, std::int32_t user_id, std::string title) {
-  Todo t;
-  t.title = std::move(title);
-  t.user_id = user_id;
-  return s.add(std::move(t));
-}
-}  // namespace
+using test::new_todo;
+using test::new_user;
 
 TEST_CASE("async: commit inserts added objects and writes generated values back", "[async]") {
   test::AsyncFixture fx;

@@ -9,19 +9,8 @@ using namespace pgorm;
 using namespace testmodels;
 using namespace std::chrono_literals;
 
-namespace {
-std::shared_ptr<User> new_user(Session& s, std::string email) {
-  User u;
-  u.email = std::move(email);
-  return s.add(std::move(u));
-}
-std::shared_ptr<Todo> new_todo(Session& s, std::int32_t user_id, std::string title) {
-  Todo t;
-  t.title = std::move(title);
-  t.user_id = user_id;
-  return s.add(std::move(t));
-}
-}  // namespace
+using test::new_todo;
+using test::new_user;
 
 TEST_CASE("commit inserts added objects and writes generated values back", "[session]") {
   test::SessionFixture fx;

@@ -23,6 +23,20 @@ inline std::map<std::int32_t, std::vector<std::int32_t>> todo_ids_by_user(
   return out;
 }
 
+// A new user / todo added to a session (Session or AsyncSession).
+inline std::shared_ptr<testmodels::User> new_user(detail::Tracker& s, std::string email) {
+  testmodels::User u;
+  u.email = std::move(email);
+  return s.add(std::move(u));
+}
+inline std::shared_ptr<testmodels::Todo> new_todo(detail::Tracker& s, std::int32_t user_id,
+                                                  std::string title) {
+  testmodels::Todo t;
+  t.title = std::move(title);
+  t.user_id = user_id;
+  return s.add(std::move(t));
+}
+
 inline Metadata session_models() {
   using namespace testmodels;
   return Metadata::of<User, Todo, ApiKey, Project, Task, Category, TodoCategory>();

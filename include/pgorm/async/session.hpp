@@ -61,7 +61,7 @@ inline std::optional<std::chrono::milliseconds> timeout_value(std::optional<Time
 
 }  // namespace detail
 
-class AsyncSession {
+class AsyncSession : public detail::Tracker {
  public:
   using Deadline = std::optional<AsyncClock::time_point>;
   using Ms = std::optional<std::chrono::milliseconds>;
@@ -75,41 +75,9 @@ class AsyncSession {
   AsyncSession(const AsyncSession&) = delete;
   AsyncSession& operator=(const AsyncSession&) = delete;
 
-  // ---- the unit of work (no I/O) ----
+  // ---- the unit of work (no I/O): add, add_all, remove, expunge, contains, is_removed from
+  // detail::Tracker, as Session ----
 
-  template <model T>
-  std::shared_ptr<T> add(T object) {
-    return add(std::make_shared<T>(std::move(object)));
-  }
-  template <model T>
-  std::shared_ptr<T> add(std::shared_ptr<T> object) {
-    return work<T>().add(std::move(object));
-  }
-  template <class Range>
-  auto add_all(Range&& objects) {
-    using Element = std::remove_cvref_t<decltype(*std::begin(objects))>;
-    using T = typename detail::tracked_type<Element>::type;
-    std::vector<std::shared_ptr<T>> out;
-    for (auto&& o : objects) out.push_back(add(o));
-    return out;
-  }
-  template <model T>
-  void remove(const std::shared_ptr<T>& object) {
-    work<T>().remove(object, false);
-  }
-  template <model T>
-  void remove(const std::shared_ptr<T>& object, hard_t) {
-    work<T>().remove(object, true);
-  }
-  template <model T>
-  void expunge(const std::shared_ptr<T>& object) {
-    work<T>().expunge(object);
-  }
-  template <model T>
-  bool contains(const std::shared_ptr<T>& object) const {
-    auto* w = find_work<T>();
-    return w && w->contains(object);
-  }
   void expire_all();
 
   // ---- awaitables; each takes an optional trailing Timeout ----
@@ -315,14 +283,6 @@ class AsyncSession {
   Deadline deadline_for(Ms timeout) const;
 
  private:
-  template <model T>
-  detail::ModelWork<T>& work() {
-    return detail::work_in<T>(works_);
-  }
-  template <model T>
-  detail::ModelWork<T>* find_work() const {
-    return detail::find_work_in<T>(works_);
-  }
   // A select<Model>() with relationship loading: the statement, its joined relationships, then
   // one statement per selectin level; `then` turns the objects into the call's result.
   template <class Row, class From, class Models, class F>
@@ -396,7 +356,6 @@ class AsyncSession {
       return rows.empty() ? std::optional<V>{} : std::optional<V>(std::move(rows.front()));
     }
   }
-  void check_one(std::size_t rows, bool required) const;
 
   asio::awaitable<AsyncConnection*> connection(Deadline deadline);
   asio::awaitable<void> prepare_read(Deadline deadline);
@@ -415,7 +374,6 @@ class AsyncSession {
   std::uint64_t statements_ = 0;
   std::uint64_t round_trips_done_ = 0;  // on connections already returned
   std::uint64_t round_trips_base_ = 0;  // the current connection's count when checked out
-  detail::WorkList works_;
 };
 
 // async_sessionmaker(): a factory of sessions bound to one engine with the same options.

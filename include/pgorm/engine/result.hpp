@@ -144,7 +144,8 @@ template <column_type T>
 void Result::read(int row, int column, T& out) const {
   bool null = is_null(row, column);
   try {
-    if (!decode_value(get(row, column), null, out)) detail::throw_null_in_column(column_name(column));
+    if (!decode_value(get(row, column), null, out))
+      detail::throw_null_in_column(column_name(column));
   } catch (const DataError& e) {
     if (!e.column().empty()) throw;
     detail::rethrow_with_column(column_name(column));

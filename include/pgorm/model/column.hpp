@@ -81,14 +81,14 @@ struct on_update_t {
 };
 namespace on_delete {
 inline constexpr on_delete_t no_action{referential_action::no_action};
-inline constexpr on_delete_t restrict{referential_action::restrict};
+inline constexpr on_delete_t restrict {referential_action::restrict};
 inline constexpr on_delete_t cascade{referential_action::cascade};
 inline constexpr on_delete_t set_null{referential_action::set_null};
 inline constexpr on_delete_t set_default{referential_action::set_default};
 }  // namespace on_delete
 namespace on_update {
 inline constexpr on_update_t no_action{referential_action::no_action};
-inline constexpr on_update_t restrict{referential_action::restrict};
+inline constexpr on_update_t restrict {referential_action::restrict};
 inline constexpr on_update_t cascade{referential_action::cascade};
 inline constexpr on_update_t set_null{referential_action::set_null};
 inline constexpr on_update_t set_default{referential_action::set_default};
@@ -117,11 +117,12 @@ struct foreign_key_t {
 // REFERENCES <target's table>(<target's column>), e.g. foreign_key<&User::id>(on_delete::cascade).
 template <auto Target, class... Actions>
 constexpr foreign_key_t<Target> foreign_key(Actions... actions) {
-  static_assert(member_pointer_traits<decltype(Target)>::is_member,
-                "pgorm::foreign_key<&Model::member>: the target must be a pointer to a data member");
-  static_assert(((std::is_same_v<Actions, on_delete_t> || std::is_same_v<Actions, on_update_t>) &&
-                 ...),
-                "pgorm::foreign_key options are pgorm::on_delete::... and pgorm::on_update::...");
+  static_assert(
+      member_pointer_traits<decltype(Target)>::is_member,
+      "pgorm::foreign_key<&Model::member>: the target must be a pointer to a data member");
+  static_assert(
+      ((std::is_same_v<Actions, on_delete_t> || std::is_same_v<Actions, on_update_t>)&&...),
+      "pgorm::foreign_key options are pgorm::on_delete::... and pgorm::on_update::...");
   foreign_key_t<Target> fk;
   (
       [&] {
@@ -148,9 +149,9 @@ struct is_default_value<default_value_t<T>> : std::true_type {};
 template <auto Member, class... Options>
 struct column_def {
   using traits = member_pointer_traits<decltype(Member)>;
-  using member_type = typename traits::member_type;     // e.g. std::optional<std::string>
-  using value_type = unwrap_optional_t<member_type>;    // e.g. std::string
-  using owner_type = typename traits::class_type;       // the class that declares the member
+  using member_type = typename traits::member_type;   // e.g. std::optional<std::string>
+  using value_type = unwrap_optional_t<member_type>;  // e.g. std::string
+  using owner_type = typename traits::class_type;     // the class that declares the member
   static constexpr auto member = Member;
   static constexpr bool nullable = is_optional_v<member_type>;
 
@@ -188,10 +189,9 @@ struct column_def {
 namespace detail {
 template <class O>
 inline constexpr bool is_column_option =
-    std::is_same_v<O, primary_key_t> || std::is_same_v<O, unique_t> ||
-    std::is_same_v<O, index_t> || std::is_same_v<O, unique_live_t> ||
-    std::is_same_v<O, serial_t> || std::is_same_v<O, varchar> || std::is_same_v<O, text_t> ||
-    std::is_same_v<O, numeric> || std::is_same_v<O, sql_type> ||
+    std::is_same_v<O, primary_key_t> || std::is_same_v<O, unique_t> || std::is_same_v<O, index_t> ||
+    std::is_same_v<O, unique_live_t> || std::is_same_v<O, serial_t> || std::is_same_v<O, varchar> ||
+    std::is_same_v<O, text_t> || std::is_same_v<O, numeric> || std::is_same_v<O, sql_type> ||
     std::is_same_v<O, column_name> || std::is_same_v<O, server_default> ||
     std::is_same_v<O, check> || is_foreign_key<O>::value || is_default_value<O>::value;
 template <class O, class V>
@@ -201,8 +201,9 @@ inline constexpr bool default_fits<default_value_t<T>, V> = std::is_constructibl
 template <class O, class V>
 inline constexpr bool foreign_key_fits = true;
 template <auto Target, class V>
-inline constexpr bool foreign_key_fits<foreign_key_t<Target>, V> = std::is_same_v<
-    unwrap_optional_t<typename member_pointer_traits<decltype(Target)>::member_type>, V>;
+inline constexpr bool foreign_key_fits<foreign_key_t<Target>, V> =
+    std::is_same_v<unwrap_optional_t<typename member_pointer_traits<decltype(Target)>::member_type>,
+                   V>;
 template <class... Os>
 inline constexpr bool has_duplicates = false;
 template <class O, class... Os>
@@ -225,10 +226,12 @@ constexpr auto column(Options... options) {
   static_assert(!detail::has_duplicates<Options...>,
                 "pgorm::column: the same option is given twice");
   using value_type = unwrap_optional_t<member_type>;
-  static_assert(!(std::is_same_v<Options, varchar> || ...) || std::is_same_v<value_type, std::string>,
-                "pgorm::varchar(N) applies to std::string members only");
-  static_assert(!(std::is_same_v<Options, text_t> || ...) || std::is_same_v<value_type, std::string>,
-                "pgorm::text applies to std::string members only");
+  static_assert(
+      !(std::is_same_v<Options, varchar> || ...) || std::is_same_v<value_type, std::string>,
+      "pgorm::varchar(N) applies to std::string members only");
+  static_assert(
+      !(std::is_same_v<Options, text_t> || ...) || std::is_same_v<value_type, std::string>,
+      "pgorm::text applies to std::string members only");
   static_assert(!((std::is_same_v<Options, primary_key_t> || ...) && is_optional_v<member_type>),
                 "pgorm::primary_key: a primary key column cannot be std::optional (NULL)");
   static_assert((detail::default_fits<Options, value_type> && ...),

@@ -466,16 +466,6 @@ detail::ModelWork<T>& detail::work_in(WorkList& works) {
   return static_cast<ModelWork<T>&>(*works.back().second);
 }
 
-template <model T>
-detail::ModelWork<T>* Session::find_work() const {
-  return detail::find_work_in<T>(works_);
-}
-
-template <model T>
-detail::ModelWork<T>& Session::work() {
-  return detail::work_in<T>(works_);
-}
-
 }  // namespace pgorm
 
 #include "pgorm/relations/operations_impl.hpp"

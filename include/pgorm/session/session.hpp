@@ -115,19 +115,10 @@ struct tracked_type<std::shared_ptr<T>> {
   using type = T;
 };
 
-}  // namespace detail
-
-class Session {
+// What Session and AsyncSession share without I/O: the objects they track, one ModelWork per
+// model. add/remove/expunge only mark objects; the sessions' flush writes them.
+class Tracker {
  public:
-  explicit Session(Engine engine, SessionOptions options = {});
-  ~Session();
-  Session(Session&&) noexcept;
-  Session& operator=(Session&&) noexcept;
-  Session(const Session&) = delete;
-  Session& operator=(const Session&) = delete;
-
-  // ---- the unit of work ----
-
   // Tracks a new object; it is INSERTed at the next flush. Returns the tracked object: keep using
   // it (the session writes generated keys and server defaults back into it).
   template <model T>
@@ -142,20 +133,11 @@ class Session {
   template <class Range>
   auto add_all(Range&& objects) {
     using Element = std::remove_cvref_t<decltype(*std::begin(objects))>;
-    using T = typename detail::tracked_type<Element>::type;
+    using T = typename tracked_type<Element>::type;
     std::vector<std::shared_ptr<T>> out;
     if constexpr (requires { std::size(objects); }) out.reserve(std::size(objects));
     for (auto&& o : objects) out.push_back(add(o));
     return out;
-  }
-
-  // The object with this primary key: from the identity map when this session already holds it,
-  // else one SELECT. nullptr when there is no such row (or it is soft-deleted).
-  template <model T, class... Keys>
-  std::shared_ptr<T> get(const Keys&... keys) {
-    static_assert(sizeof...(Keys) > 0, "pgorm: get<T>(key...) needs the primary key value(s)");
-    prepare_read();
-    return work<T>().get(*this, keys...);
   }
   // Marks for deletion at flush: soft delete (deleted_at) for SoftDelete models.
   template <model T>
@@ -166,23 +148,12 @@ class Session {
   void remove(const std::shared_ptr<T>& object, hard_t) {
     work<T>().remove(object, true);
   }
-  // Reloads the object's row, overwriting its members.
-  template <model T>
-  void refresh(const std::shared_ptr<T>& object) {
-    work<T>().refresh(*this, object);
-  }
   // Stops tracking the object (it stays a valid value).
   template <model T>
   void expunge(const std::shared_ptr<T>& object) {
     work<T>().expunge(object);
   }
-  // Copies a detached object's values onto the tracked object with the same key (loading it if
-  // needed, adding it if there is no such row) and returns the tracked object.
-  template <model T>
-  std::shared_ptr<T> merge(const T& detached) {
-    return work<T>().merge(*this, detached);
-  }
-  // Whether the object is tracked by this session.
+  // Whether the session tracks this object (added or loaded, not expunged).
   template <model T>
   bool contains(const std::shared_ptr<T>& object) const {
     auto* w = find_work<T>();
@@ -193,6 +164,55 @@ class Session {
   bool is_removed(const std::shared_ptr<T>& object) const {
     auto* w = find_work<T>();
     return w && w->is_removed(object);
+  }
+
+ protected:
+  // For one() (required) and one_or_none(): NoResultFound / MultipleResultsFound.
+  static void check_one(std::size_t rows, bool required);
+
+  template <model T>
+  ModelWork<T>& work() {
+    return work_in<T>(works_);
+  }
+  template <model T>
+  ModelWork<T>* find_work() const {
+    return find_work_in<T>(works_);
+  }
+
+  WorkList works_;
+};
+
+}  // namespace detail
+
+class Session : public detail::Tracker {
+ public:
+  explicit Session(Engine engine, SessionOptions options = {});
+  ~Session();
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // ---- the unit of work (add, add_all, remove, expunge, contains, is_removed: detail::Tracker)
+
+  // The object with this primary key: from the identity map when this session already holds it,
+  // else one SELECT. nullptr when there is no such row (or it is soft-deleted).
+  template <model T, class... Keys>
+  std::shared_ptr<T> get(const Keys&... keys) {
+    static_assert(sizeof...(Keys) > 0, "pgorm: get<T>(key...) needs the primary key value(s)");
+    prepare_read();
+    return work<T>().get(*this, keys...);
+  }
+  // Reloads the object's row, overwriting its members.
+  template <model T>
+  void refresh(const std::shared_ptr<T>& object) {
+    work<T>().refresh(*this, object);
+  }
+  // Copies a detached object's values onto the tracked object with the same key (loading it if
+  // needed, adding it if there is no such row) and returns the tracked object.
+  template <model T>
+  std::shared_ptr<T> merge(const T& detached) {
+    return work<T>().merge(*this, detached);
   }
   // Loads a relationship of the objects with one query per level of the path:
   //   session.load(users, &User::todos);  session.load(user, &User::todos, &Todo::categories);
@@ -372,11 +392,6 @@ class Session {
   detail::WorkList& works() noexcept { return works_; }
 
  private:
-  template <model T>
-  detail::ModelWork<T>& work();
-  template <model T>
-  detail::ModelWork<T>* find_work() const;
-
   template <model T, bool R>
   auto write_statement(const query::Statement& statement) {
     prepare_read();
@@ -391,7 +406,6 @@ class Session {
   void ensure_transaction();
   void release_connection() noexcept;
   void after_failure() noexcept;
-  void check_one(std::size_t rows, bool required) const;
   template <class V>
   static auto first_of(std::vector<V> rows) {
     if constexpr (requires { typename V::element_type; }) {
@@ -409,7 +423,6 @@ class Session {
   int savepoint_depth_ = 0;
   int savepoint_counter_ = 0;
   std::uint64_t statements_ = 0;
-  std::vector<std::pair<const void*, std::unique_ptr<detail::ModelWorkBase>>> works_;
 };
 
 // session.begin(): commit() or it rolls back when it goes out of scope.
