@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 
+#include "support/catalog.hpp"
 #include "support/db.hpp"
 #include "support/models.hpp"
 
@@ -12,50 +13,6 @@ using namespace testmodels;
 namespace {
 
 auto all_models() { return Metadata::of<User, Todo, ApiKey, Sample, Order, Category, TodoCategory>(); }
-
-struct ColumnRow {
-  std::string type;
-  bool not_null;
-  std::optional<std::string> default_expr;
-};
-
-// What the server holds for a table, read from pg_catalog.
-std::map<std::string, ColumnRow> reflect_columns(test::TestSchema& db, const std::string& table) {
-  auto rows = db.conn().query<std::tuple<std::string, std::string, bool, std::optional<std::string>>>(
-      "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
-      "       pg_get_expr(d.adbin, d.adrelid) "
-      "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-      "JOIN pg_namespace n ON n.oid = c.relnamespace "
-      "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-      "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped",
-      db.name(), table);
-  std::map<std::string, ColumnRow> out;
-  for (auto& [name, type, not_null, def] : rows) out[name] = {type, not_null, def};
-  return out;
-}
-
-// constraint name -> definition (pg_get_constraintdef)
-std::map<std::string, std::string> reflect_constraints(test::TestSchema& db,
-                                                       const std::string& table) {
-  auto rows = db.conn().query<std::tuple<std::string, std::string>>(
-      "SELECT con.conname, pg_get_constraintdef(con.oid) FROM pg_constraint con "
-      "JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-      "WHERE n.nspname = $1 AND c.relname = $2",
-      db.name(), table);
-  std::map<std::string, std::string> out;
-  for (auto& [name, definition] : rows) out[name] = definition;
-  return out;
-}
-
-// index name -> definition (pg_get_indexdef), constraint-backed indexes included.
-std::map<std::string, std::string> reflect_indexes(test::TestSchema& db, const std::string& table) {
-  auto rows = db.conn().query<std::tuple<std::string, std::string>>(
-      "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = $2",
-      db.name(), table);
-  std::map<std::string, std::string> out;
-  for (auto& [name, definition] : rows) out[name] = definition;
-  return out;
-}
 
 std::int64_t count_tables(test::TestSchema& db) {
   return db.scalar<std::int64_t>(
@@ -68,7 +25,7 @@ TEST_CASE("create_all creates tables whose columns match the models", "[ddl]") {
   test::TestSchema db;
   all_models().create_all(db.conn());
 
-  auto todos = reflect_columns(db, "todos");
+  auto todos = test::catalog_columns(db, "todos");
   REQUIRE(todos.size() == 8);
   CHECK(todos["id"].type == "integer");
   CHECK(todos["id"].not_null);
@@ -86,7 +43,7 @@ TEST_CASE("create_all creates tables whose columns match the models", "[ddl]") {
   CHECK(todos["deleted_at"].type == "timestamp with time zone");
   CHECK_FALSE(todos["deleted_at"].not_null);
 
-  auto samples = reflect_columns(db, "samples");
+  auto samples = test::catalog_columns(db, "samples");
   CHECK(samples["id"].type == "bigint");
   CHECK(samples["small"].type == "smallint");
   CHECK(samples["big"].type == "bigint");
@@ -107,7 +64,7 @@ TEST_CASE("create_all creates tables whose columns match the models", "[ddl]") {
   CHECK_FALSE(samples["maybe_int"].not_null);
   CHECK(samples["maybe_status"].type == "todo_status");
 
-  auto keys = reflect_columns(db, "api_keys");
+  auto keys = test::catalog_columns(db, "api_keys");
   CHECK(keys["id"].type == "uuid");
   CHECK(keys["id"].default_expr == "gen_random_uuid()");
 }
@@ -116,29 +73,29 @@ TEST_CASE("create_all names and creates every constraint and index", "[ddl]") {
   test::TestSchema db;
   all_models().create_all(db.conn());
 
-  auto todo_constraints = reflect_constraints(db, "todos");
+  auto todo_constraints = test::catalog_constraints(db, "todos");
   CHECK(todo_constraints["pk_todos"] == "PRIMARY KEY (id)");
   CHECK(todo_constraints["fk_todos_user_id_users"] ==
         "FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE");
-  auto todo_indexes = reflect_indexes(db, "todos");
+  auto todo_indexes = test::catalog_indexes(db, "todos");
   CHECK(todo_indexes.count("ix_todos_title") == 1);
   CHECK(todo_indexes.count("ix_todos_user_id") == 1);
 
-  CHECK(reflect_constraints(db, "users")["uq_users_email"] == "UNIQUE (email)");
-  CHECK(reflect_constraints(db, "api_keys")["ck_api_keys_label_not_empty"] ==
+  CHECK(test::catalog_constraints(db, "users")["uq_users_email"] == "UNIQUE (email)");
+  CHECK(test::catalog_constraints(db, "api_keys")["ck_api_keys_label_not_empty"] ==
         "CHECK ((length(label) > 0))");
 
-  auto cat = reflect_constraints(db, "categories");
+  auto cat = test::catalog_constraints(db, "categories");
   CHECK(cat["fk_categories_parent_id_categories"] ==
         "FOREIGN KEY (parent_id) REFERENCES categories(id) ON DELETE SET NULL");
   CHECK(cat["uq_categories_parent_id_name"] == "UNIQUE (parent_id, name)");
   CHECK(cat["ck_categories_name_differs_from_slug"] == "CHECK (((name)::text <> slug))");
-  auto cat_indexes = reflect_indexes(db, "categories");
+  auto cat_indexes = test::catalog_indexes(db, "categories");
   CHECK(cat_indexes["uq_categories_slug"].find("CREATE UNIQUE INDEX uq_categories_slug") == 0);
   CHECK(cat_indexes["uq_categories_slug"].find("WHERE (deleted_at IS NULL)") != std::string::npos);
   CHECK(cat_indexes["ix_categories_name_parent_id"].find("(name, parent_id)") != std::string::npos);
 
-  auto link = reflect_constraints(db, "todo_categories");
+  auto link = test::catalog_constraints(db, "todo_categories");
   CHECK(link["pk_todo_categories"] == "PRIMARY KEY (todo_id, category_id)");
   CHECK(link["fk_todo_categories_category_id_categories"] ==
         "FOREIGN KEY (category_id) REFERENCES categories(id) ON UPDATE CASCADE ON DELETE CASCADE");
@@ -155,9 +112,9 @@ TEST_CASE("create_all twice is not an error and changes nothing", "[ddl]") {
   test::TestSchema db;
   auto md = all_models();
   md.create_all(db.conn());
-  auto before = reflect_constraints(db, "todos");
+  auto before = test::catalog_constraints(db, "todos");
   REQUIRE_NOTHROW(md.create_all(db.conn()));
-  CHECK(reflect_constraints(db, "todos") == before);
+  CHECK(test::catalog_constraints(db, "todos") == before);
   CHECK(count_tables(db) == 7);
 }
 
@@ -226,9 +183,9 @@ TEST_CASE("foreign keys that form a cycle are created after both tables", "[ddl]
   Metadata md;
   md.add_table(departments).add<cycle::Employee>();
   md.create_all(db.conn());
-  CHECK(reflect_constraints(db, "departments")["fk_departments_head_id_employees"] ==
+  CHECK(test::catalog_constraints(db, "departments")["fk_departments_head_id_employees"] ==
         "FOREIGN KEY (head_id) REFERENCES employees(id) ON DELETE SET NULL");
-  CHECK(reflect_constraints(db, "employees")["fk_employees_department_id_departments"] ==
+  CHECK(test::catalog_constraints(db, "employees")["fk_employees_department_id_departments"] ==
         "FOREIGN KEY (department_id) REFERENCES departments(id)");
   REQUIRE_NOTHROW(md.create_all(db.conn()));
   md.drop_all(db.conn());
