@@ -46,12 +46,15 @@ class Update {
       static_assert(is_optional_v<Member>, "pgorm: set(): this column is NOT NULL");
       out.parts_.assignments += "NULL";
     } else {
-      static_assert(value_fits<typename Column<M>::value_type, U> || std::is_same_v<Member, U>,
+      using V = typename Column<M>::value_type;
+      static_assert(value_matches<V, U> || std::is_same_v<Member, U>,
                     "pgorm: set(): the value's C++ type does not match the column's type");
-      if constexpr (std::is_same_v<Member, std::remove_cvref_t<U>>)
+      if constexpr (std::is_same_v<Member, U>)
         out.parts_.assignments.add_param(value);
-      else
-        add_value<typename Column<M>::value_type>(out.parts_.assignments, value);
+      else if constexpr (value_matches<V, U>) {
+        refuse_narrowing<V, U>();
+        add_value<V>(out.parts_.assignments, value, column);
+      }
     }
     return out;
   }
@@ -156,8 +159,9 @@ class Delete {
 };
 
 // Appends one object's values as a VALUES row. A serial key holding 0, a UUID key holding the nil
-// UUID and a column with a server default holding its C++ default value are sent as DEFAULT, so the
-// server fills them in (and RETURNING brings them back).
+// UUID and a column with a server default holding its unset value (std::nullopt, Timestamp{}) are
+// sent as DEFAULT, so the server fills them in (and RETURNING brings them back). column() refuses a
+// server default on members whose default-constructed value is an ordinary value (0, false, "").
 template <model T>
 void append_values_row(Fragment& out, const T& object) {
   out += "(";
@@ -169,6 +173,8 @@ void append_values_row(Fragment& out, const T& object) {
     const auto& value = Def::ref(object);
     bool use_default = false;
     if constexpr (Def::template has<serial_t> || Def::template has<server_default>) {
+      // The "unset" value (see server_default_fits): 0 for a serial key, std::nullopt, the nil
+      // UUID, the epoch Timestamp{}.
       if constexpr (std::is_default_constructible_v<typename Def::member_type> &&
                     std::equality_comparable<typename Def::member_type>)
         use_default = value == typename Def::member_type{};

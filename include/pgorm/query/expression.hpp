@@ -14,6 +14,7 @@
 
 #include "pgorm/model/metadata.hpp"
 #include "pgorm/query/fragment.hpp"
+#include "pgorm/query/value.hpp"
 #include "pgorm/types/array.hpp"
 #include "pgorm/types/numeric.hpp"
 
@@ -72,26 +73,6 @@ using models_of_t = typename expr_t<E>::models;
 template <class E>
 concept condition = expression<E> && std::is_same_v<value_of_t<E>, bool>;
 
-// Whether a C++ value of type U may be compared with (or assigned to) a column of type V.
-template <class V, class U>
-inline constexpr bool value_fits =
-    std::is_same_v<V, std::remove_cvref_t<U>> ||
-    (std::is_arithmetic_v<V> && std::is_arithmetic_v<std::remove_cvref_t<U>> &&
-     !std::is_same_v<V, bool> && !std::is_same_v<std::remove_cvref_t<U>, bool> &&
-     std::is_floating_point_v<V> >= std::is_floating_point_v<std::remove_cvref_t<U>>) ||
-    (std::is_same_v<V, std::string> && std::is_convertible_v<const U&, std::string_view>);
-
-// Appends a C++ value as a bind parameter encoded as the column type V.
-template <class V, class U>
-void add_value(Fragment& f, const U& value) {
-  if constexpr (std::is_same_v<V, std::string>)
-    f.add_param(std::string_view(value));
-  else if constexpr (std::is_same_v<V, std::remove_cvref_t<U>>)
-    f.add_param(value);
-  else
-    f.add_param(static_cast<V>(value));
-}
-
 template <class L, class R>
 auto compare(const L& left, const R& right, std::string_view op) {
   const auto& l = left.to_expr();
@@ -110,14 +91,15 @@ auto compare(const L& left, const R& right, std::string_view op) {
   } else {
     static_assert(!std::is_same_v<std::remove_cvref_t<R>, std::nullopt_t>,
                   "pgorm: compare with NULL using .is_null() / .is_not_null()");
-    static_assert(std::is_same_v<std::remove_cvref_t<R>, std::nullopt_t> || value_fits<V, R>,
+    static_assert(std::is_same_v<std::remove_cvref_t<R>, std::nullopt_t> || value_matches<V, R>,
                   "pgorm: this value's C++ type does not match the column's type");
+    if constexpr (value_matches<V, R>) refuse_narrowing<V, R>();
     Expr<bool, models_of_t<L>> out;
     if constexpr (value_fits<V, R>) {  // keeps a failed static_assert the only error shown
       out.fragment += "(";
       out.fragment += l.fragment;
       out.fragment += op;
-      add_value<V>(out.fragment, right);
+      add_value<V>(out.fragment, right, left);
       out.fragment += ")";
     }
     return out;
@@ -177,16 +159,20 @@ struct ExprMethods {
   template <class A, class B>
   auto between(const A& low, const B& high) const {
     using V = value_of_t<Self>;
-    static_assert(value_fits<V, A> && value_fits<V, B>,
+    static_assert(value_matches<V, A> && value_matches<V, B>,
                   "pgorm: between(): the bounds' C++ type does not match the column's type");
+    if constexpr (value_matches<V, A> && value_matches<V, B>) {
+      refuse_narrowing<V, A>();
+      refuse_narrowing<V, B>();
+    }
     Expr<bool, models_of_t<Self>> out;
     if constexpr (!(value_fits<V, A> && value_fits<V, B>)) return out;
     out.fragment += "(";
     out.fragment += self().fragment;
     out.fragment += " BETWEEN ";
-    add_value<V>(out.fragment, low);
+    add_value<V>(out.fragment, low, derived());
     out.fragment += " AND ";
-    add_value<V>(out.fragment, high);
+    add_value<V>(out.fragment, high, derived());
     out.fragment += ")";
     return out;
   }
@@ -202,7 +188,8 @@ struct ExprMethods {
   }
 
  private:
-  decltype(auto) self() const { return static_cast<const Self&>(*this).to_expr(); }
+  decltype(auto) self() const { return derived().to_expr(); }
+  const Self& derived() const { return static_cast<const Self&>(*this); }
   auto suffix(std::string_view text) const {
     Expr<bool, models_of_t<Self>> out;
     out.fragment += "(";
@@ -214,8 +201,9 @@ struct ExprMethods {
   template <class U>
   auto any_of(const std::vector<U>& values, std::string_view open, std::string_view close) const {
     using V = value_of_t<Self>;
-    static_assert(value_fits<V, U>,
+    static_assert(value_matches<V, U>,
                   "pgorm: in(): the list's C++ type does not match the column's type");
+    if constexpr (value_matches<V, U>) refuse_narrowing<V, U>();
     Expr<bool, models_of_t<Self>> out;
     if constexpr (!value_fits<V, U>) return out;
     out.fragment += "(";
@@ -224,7 +212,13 @@ struct ExprMethods {
     if constexpr (std::is_same_v<V, U>) {
       out.fragment.add_param(values);
     } else {
-      std::vector<V> converted(values.begin(), values.end());
+      std::vector<V> converted;
+      converted.reserve(values.size());
+      for (const U& value : values) {
+        if constexpr (binding_of<V, U>() == ValueBinding::checked)
+          if (!fits_exactly<V>(value)) throw_does_not_fit(derived(), std::to_string(value));
+        converted.push_back(static_cast<V>(value));
+      }
       out.fragment.add_param(converted);
     }
     out.fragment += close;

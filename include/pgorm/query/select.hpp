@@ -246,8 +246,14 @@ class Select {
   Select seek2(std::tuple<Column<M1>, Column<M2>> columns, const std::tuple<U1, U2>& last,
                std::string_view op, bool descending) const {
     auto [c1, c2] = columns;
-    static_assert(value_fits<value_of_t<Column<M1>>, U1> && value_fits<value_of_t<Column<M2>>, U2>,
+    using V1 = value_of_t<Column<M1>>;
+    using V2 = value_of_t<Column<M2>>;
+    static_assert(value_matches<V1, U1> && value_matches<V2, U2>,
                   "pgorm: after()/before(): the values' C++ types do not match the columns'");
+    if constexpr (value_matches<V1, U1> && value_matches<V2, U2>) {
+      refuse_narrowing<V1, U1>();
+      refuse_narrowing<V2, U2>();
+    }
     Fragment row;
     row += "((";
     row += c1.to_expr().fragment;
@@ -256,9 +262,9 @@ class Select {
     row += ")";
     row += op;
     row += "(";
-    add_value<value_of_t<Column<M1>>>(row, std::get<0>(last));
+    add_value<V1>(row, std::get<0>(last), c1);
     row += ", ";
-    add_value<value_of_t<Column<M2>>>(row, std::get<1>(last));
+    add_value<V2>(row, std::get<1>(last), c2);
     row += "))";
     Select out(*this);
     out.parts_.add_where(row);
