@@ -96,7 +96,14 @@ struct AsyncPoolState : std::enable_shared_from_this<AsyncPoolState> {
   // On the connection's strand.
   void return_here(std::unique_ptr<AsyncPoolEntry> entry) noexcept {
     AsyncConnection& c = *entry->connection;
-    bool unusable = entry->invalidated || !c.is_usable() || c.busy();
+    const bool broken = !c.is_usable();
+    bool unusable = entry->invalidated || broken || c.busy();
+    {
+      std::lock_guard lock(mutex);
+      if (broken && invalidation.connection_broke(c.opened_at(), Clock::now()))
+        ++totals.pool_invalidations;
+      unusable = unusable || invalidation.is_stale(c.opened_at());
+    }
     if (!unusable && c.transaction_status() != TransactionStatus::idle) {
       if (options.reset_on_return) {
         asio::co_spawn(c.get_executor(), reset(std::move(entry)), asio::detached);
@@ -195,6 +202,7 @@ struct AsyncPoolState : std::enable_shared_from_this<AsyncPoolState> {
   std::deque<std::shared_ptr<AsyncPoolWaiter>> waiters;
   std::size_t open = 0;  // connections that exist or are being opened
   std::uint64_t generation = 0;
+  PoolInvalidation invalidation;
   bool closed = false;
   PoolStats totals;
 };
@@ -288,6 +296,7 @@ asio::awaitable<AsyncPooledConnection> AsyncPool::checkout(
   for (;;) {
     std::unique_ptr<AsyncPoolEntry> entry;
     bool from_idle = false;
+    bool stale = false;
     std::shared_ptr<AsyncPoolWaiter> waiter;
     std::uint64_t generation = 0;
     {
@@ -307,6 +316,7 @@ asio::awaitable<AsyncPooledConnection> AsyncPool::checkout(
           s->idle.pop_front();
         }
         from_idle = true;
+        stale = s->invalidation.is_stale(entry->connection->opened_at());
       } else if (s->open < s->limit()) {
         ++s->open;  // reserved for the new connection opened below
       } else {
@@ -348,14 +358,19 @@ asio::awaitable<AsyncPooledConnection> AsyncPool::checkout(
     }
 
     if (entry && from_idle) {
-      auto verdict = co_await s->inspect(*entry, until);
+      auto verdict = AsyncPoolState::Verdict::dead;
+      if (!stale) verdict = co_await s->inspect(*entry, until);
       if (verdict != AsyncPoolState::Verdict::usable) {
+        const bool broke = !stale && !entry->connection->is_usable();  // the pre-ping failed
         {
           std::lock_guard lock(s->mutex);
           if (verdict == AsyncPoolState::Verdict::too_old)
             ++s->totals.recycled;
           else
             ++s->totals.invalidated;
+          if (broke &&
+              s->invalidation.connection_broke(entry->connection->opened_at(), Clock::now()))
+            ++s->totals.pool_invalidations;
         }
         entry.reset();  // closes it (when nothing else holds it) and frees the slot
         continue;

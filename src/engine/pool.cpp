@@ -57,6 +57,7 @@ struct PoolState {
   std::size_t open = 0;
   std::size_t checked_out = 0;
   std::uint64_t generation = 0;
+  PoolInvalidation invalidation;
   bool closed = false;  // the Pool object is gone
   PoolStats totals;     // only the running totals are kept here
 };
@@ -81,6 +82,9 @@ void PoolState::give_back(std::unique_ptr<PoolEntry> entry) noexcept {
   bool wanted = false;
   {
     std::lock_guard lock(mutex);
+    if (connection.is_broken() && invalidation.connection_broke(entry->created, Clock::now()))
+      ++totals.pool_invalidations;
+    unusable = unusable || invalidation.is_stale(entry->created);
     wanted = !unusable && wants_back(entry->generation);
   }
   // Only a connection that is kept is worth a ROLLBACK; one that is closed ends its transaction.
@@ -211,13 +215,16 @@ PooledConnection Pool::checkout() {
         s.idle.pop_front();
       }
       ++s.checked_out;
+      const bool stale = s.invalidation.is_stale(entry->created);
       lock.unlock();
-      auto verdict = s.inspect(*entry);
+      auto verdict = stale ? detail::PoolState::Verdict::dead : s.inspect(*entry);
       if (verdict == detail::PoolState::Verdict::usable) {
         lock.lock();
         ++s.totals.checkouts;
         return PooledConnection(state_, std::move(entry));
       }
+      const bool broke = !stale && entry->connection->is_broken();  // the pre-ping failed
+      const auto created = entry->created;
       entry.reset();  // close outside the lock, then try the next idle one or open a new one
       lock.lock();
       --s.checked_out;
@@ -226,6 +233,8 @@ PooledConnection Pool::checkout() {
         ++s.totals.recycled;
       else
         ++s.totals.invalidated;
+      if (broke && s.invalidation.connection_broke(created, Clock::now()))
+        ++s.totals.pool_invalidations;
       continue;
     }
 

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "async/async_support.hpp"
+#include "engine/server_view.hpp"
 
 using namespace pgorm;
 using namespace testmodels;
@@ -47,8 +48,10 @@ TEST_CASE("async: pg_sleep(10) with a 100 ms deadline is cancelled on the server
   CHECK(elapsed < 1s);
   CHECK(elapsed >= 100ms);
   CHECK(running(fx.db, "cancelled-read") == 0);
-  // The connection was drained to a clean state and is still the session's.
+  // Raw SQL runs inside the session's transaction, which the cancel failed: roll it back. The
+  // connection was drained to a clean state and goes back to the pool, not discarded.
   fx.run([&]() -> awaitable<void> {
+    co_await s.rollback();
     auto answer = co_await s.query<std::int32_t>("SELECT 41 + 1");
     CHECK(answer == std::vector<std::int32_t>{42});
   }());
@@ -138,6 +141,49 @@ TEST_CASE("async: a connection broken by the server fails with Disconnect, pre-p
   }());
   CHECK(other != pid);
   CHECK(fx.async_engine.pool().stats().invalidated == 1);
+}
+
+// A server restart, as the pool sees it: every backend of the pool is terminated at once. The
+// first session meets a dead connection; its Disconnect invalidates the two idle connections
+// opened before it, so the next sessions get a new connection instead of failing too.
+TEST_CASE(
+    "async: after a server restart only the first request fails, not one per pooled "
+    "connection",
+    "[async]") {
+  AsyncEngineOptions options;
+  options.pool_size = 3;
+  options.max_overflow = 0;
+  options.pool_pre_ping = false;
+  test::AsyncFixture fx(options);
+  auto uid = fx.insert_user("restart@example.com");
+  auto pids = fx.run([&]() -> awaitable<std::vector<int>> {
+    auto a = co_await fx.async_engine.connect();
+    auto b = co_await fx.async_engine.connect();
+    auto c = co_await fx.async_engine.connect();
+    co_return std::vector<int>{a->backend_pid(), b->backend_pid(), c->backend_pid()};
+  }());
+  REQUIRE(fx.async_engine.pool().stats().idle == 3);
+  for (int pid : pids) test::kill_backend(fx.db, pid);
+
+  std::vector<std::string> outcomes;
+  for (int i = 0; i < 3; ++i) {
+    auto s = fx.session();
+    outcomes.push_back(fx.run([&]() -> awaitable<std::string> {
+      try {
+        auto user = co_await s.get<User>(uid);
+        co_return user ? user->email : "no user";
+      } catch (const Disconnect&) {
+      }
+      co_return "Disconnect";
+    }()));
+  }
+  CHECK(outcomes ==
+        std::vector<std::string>{"Disconnect", "restart@example.com", "restart@example.com"});
+  auto stats = fx.async_engine.pool().stats();
+  CHECK(stats.pool_invalidations == 1);
+  CHECK(stats.invalidated == 3);  // the broken one, then the two stale idle ones at checkout
+  CHECK(stats.created == 4);      // the third session reused the one the second opened
+  CHECK(stats.open == 1);
 }
 
 TEST_CASE("async: checkout waits without blocking the event loop and times out", "[async]") {

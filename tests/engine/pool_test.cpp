@@ -1,6 +1,7 @@
 // Pool behaviour checked against the server: limits under contention, timeouts, overflow, dead
-// connections, recycling, reset on return, dispose and checkout order. Connections are counted
-// in pg_stat_activity by the engine's application_name (each test has its own).
+// connections, pool invalidation, recycling, reset on return, dispose and checkout order.
+// Connections are counted in pg_stat_activity by the engine's application_name (each test has its
+// own).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 
 #include "engine/server_view.hpp"
 #include "support/db.hpp"
+#include "support/session_fixture.hpp"
 
 using namespace pgorm;
 using namespace std::chrono_literals;
@@ -376,4 +378,77 @@ TEST_CASE("a connection that cannot be opened frees its slot", "[engine]") {
   auto connection = pool.checkout();  // not a PoolTimeout: the failed attempt gave its slot back
   CHECK(test::server_pid(*connection) > 0);
   CHECK(test::connections_named(db, db.name()) == 1);
+}
+
+// A server restart, as the pool sees it: every backend of the pool is terminated at once. The
+// first session meets a dead connection; its Disconnect invalidates the two idle connections
+// opened before it, so the next sessions get a new connection instead of failing too.
+TEST_CASE("after a server restart only the first request fails, not one per pooled connection",
+          "[engine]") {
+  test::TestSchema db;
+  test::session_models().create_all(db.conn());
+  auto uid = db.scalar<std::int32_t>(
+      "INSERT INTO users (email) VALUES ('restart@example.com') RETURNING id");
+  EngineOptions options = sized(db, 3, 0);
+  options.pool_pre_ping = false;
+  Engine engine(db.conninfo(), options);
+  std::vector<int> pids;
+  {
+    auto a = engine.connect();
+    auto b = engine.connect();
+    auto c = engine.connect();
+    for (auto* held : {&a, &b, &c}) pids.push_back(test::server_pid(**held));
+  }
+  REQUIRE(engine.pool().stats().idle == 3);
+  for (int pid : pids) test::kill_backend(db, pid);
+
+  std::vector<std::string> outcomes;
+  for (int i = 0; i < 3; ++i) {
+    try {
+      Session s(engine);
+      auto user = s.get<testmodels::User>(uid);
+      outcomes.push_back(user ? user->email : "no user");
+    } catch (const Disconnect&) {
+      outcomes.push_back("Disconnect");
+    }
+  }
+  CHECK(outcomes ==
+        std::vector<std::string>{"Disconnect", "restart@example.com", "restart@example.com"});
+  PoolStats stats = engine.pool().stats();
+  CHECK(stats.pool_invalidations == 1);
+  CHECK(stats.invalidated == 3);  // the broken one, then the two stale idle ones at checkout
+  CHECK(stats.created == 4);      // the third session reused the one the second opened
+  CHECK(stats.open == 1);
+  CHECK(test::settled_connections_named(db, db.name(), 1) == 1);
+}
+
+TEST_CASE("a connection checked out before a pool invalidation is closed when returned",
+          "[engine]") {
+  test::TestSchema db;
+  Engine engine(db.conninfo(), sized(db, 2, 0));
+  auto healthy = engine.connect();
+  int healthy_pid = test::server_pid(*healthy);
+  {
+    auto broken = engine.connect();
+    test::kill_backend(db, test::server_pid(*broken));
+    CHECK_THROWS_AS(broken->exec("SELECT 1"), Disconnect);
+  }
+  CHECK(engine.pool().stats().pool_invalidations == 1);
+  CHECK(test::server_pid(*healthy) == healthy_pid);  // still usable while held
+  healthy.release();
+  PoolStats stats = engine.pool().stats();
+  CHECK(stats.invalidated == 2);
+  CHECK(stats.open == 0);
+  CHECK(test::eventually<std::int64_t>(
+            db, 0, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", healthy_pid) == 0);
+
+  // A connection opened after the invalidation is kept and reused.
+  int fresh_pid = 0;
+  {
+    auto fresh = engine.connect();
+    fresh_pid = test::server_pid(*fresh);
+  }
+  auto again = engine.connect();
+  CHECK(test::server_pid(*again) == fresh_pid);
+  CHECK(engine.pool().stats().created == 3);
 }

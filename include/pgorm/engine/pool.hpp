@@ -43,13 +43,41 @@ struct PoolStats {
   std::uint64_t checkouts = 0;    // successful checkouts
   std::uint64_t waits = 0;        // checkouts that had to wait for a connection
   std::uint64_t timeouts = 0;     // checkouts that gave up with PoolTimeout
-  std::uint64_t invalidated = 0;  // discarded: broken, invalidate()d, failed ping or reset
+  std::uint64_t invalidated = 0;  // discarded: broken, invalidate()d, failed ping or reset, or
+                                  // opened before a pool invalidation
   std::uint64_t recycled = 0;     // replaced because older than PoolOptions::recycle
+  // Network failures that invalidated every connection opened before them (see below).
+  std::uint64_t pool_invalidations = 0;
 };
 
 namespace detail {
 struct PoolState;
 struct PoolEntry;
+
+// Pool invalidation, as in SQLAlchemy's pool: a connection found broken on the network (a server
+// restart, a failover, a killed backend) makes every connection opened before that moment
+// suspect. Those are replaced instead of reused, idle ones at their next checkout and checked-out
+// ones when they are returned, so a server restart costs one failed request rather than one per
+// pooled connection (without pre_ping) or one ping each (with it). Shared by Pool and AsyncPool;
+// the caller holds the pool's lock.
+class PoolInvalidation {
+ public:
+  using time_point = std::chrono::steady_clock::time_point;
+
+  // A connection opened at `opened` was found broken at `now`. Only the first failure among the
+  // connections of one period moves the mark: a broken connection opened before it is already
+  // stale and says nothing about the newer ones. Returns whether the mark moved.
+  bool connection_broke(time_point opened, time_point now) noexcept {
+    if (opened < stale_before_) return false;
+    stale_before_ = now;
+    return true;
+  }
+  // Whether a connection opened at `opened` must be replaced.
+  bool is_stale(time_point opened) const noexcept { return opened < stale_before_; }
+
+ private:
+  time_point stale_before_ = time_point::min();
+};
 }  // namespace detail
 
 // A connection checked out of a Pool; returns it when destroyed (or on release()). Move-only.
