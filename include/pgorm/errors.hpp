@@ -100,6 +100,18 @@ class LockNotAvailable : public OperationalError {
 class TransactionInDoubt : public OperationalError {
   using OperationalError::OperationalError;
 };
+// COMMIT did not commit: the transaction had already failed (an earlier statement raised an error,
+// even one the caller caught) or the server answered COMMIT with ROLLBACK. Nothing of the
+// transaction is in the database; the message names the statement that aborted it when known.
+class TransactionRolledBack : public OperationalError {
+  using OperationalError::OperationalError;
+};
+// A flush UPDATE or DELETE matched no row: another transaction deleted the row or (with
+// pgorm::Versioned) changed it since this session read it. Names the table and the key; the flush
+// (and its transaction, or the innermost savepoint) is rolled back.
+class StaleDataError : public OperationalError {
+  using OperationalError::OperationalError;
+};
 // Bad SQL: syntax errors, unknown tables or columns, wrong parameter counts.
 class ProgrammingError : public DatabaseError {
   using DatabaseError::DatabaseError;

@@ -17,6 +17,7 @@ constexpr auto as_tuple_awaitable = asio::experimental::as_tuple(asio::use_await
 PipelineStatement plain(std::string sql) {
   return PipelineStatement{std::move(sql), {}, false};
 }
+
 }  // namespace
 
 // A checkout in flight: calls that need the connection meanwhile wait for its timer.
@@ -86,6 +87,7 @@ void AsyncSession::after_failure() noexcept {
     lease_.reset();
   }
   in_transaction_ = false;
+  aborted_by_.reset();
   for (auto& [key, w] : works_) w->expire(false);
 }
 
@@ -123,11 +125,17 @@ asio::awaitable<std::vector<StatementOutcome>> AsyncSession::run_batch(
     } catch (const Disconnect&) {
       after_failure();
       break;
+    } catch (const Error& e) {
+      // Remembered for the error a later COMMIT reports (the transaction is aborted now).
+      if (in_transaction_ && !aborted_by_) aborted_by_ = e.info();
     } catch (...) {
     }
   }
   if (began) {
-    if (!outcomes.front().ok() && lease_) in_transaction_ = false;
+    if (!outcomes.front().ok() && lease_) {
+      in_transaction_ = false;
+      aborted_by_.reset();
+    }
     outcomes.erase(outcomes.begin());
   }
   co_return outcomes;
@@ -171,6 +179,12 @@ asio::awaitable<void> AsyncSession::flush_impl(bool commit, Deadline deadline) {
   bool commit_sent = false;
   bool committed = false;
   try {
+    // A statement failed inside the transaction (its error may have been caught): the server
+    // would answer COMMIT with ROLLBACK. Say so instead of returning as if it had committed.
+    if (commit && in_transaction_ && lease_ && *lease_ &&
+        (*lease_)->transaction_status() == TransactionStatus::in_error)
+      detail::throw_rolled_back(aborted_by_,
+                        "COMMIT was refused because an earlier statement of the transaction failed");
     for (;;) {
       std::vector<detail::PlannedWrite> plans;
       auto ordered = detail::flush_order(works_);
@@ -192,7 +206,10 @@ asio::awaitable<void> AsyncSession::flush_impl(bool commit, Deadline deadline) {
       // The first failed statement has the real error; the rest of the segment was skipped.
       for (auto& o : outcomes)
         if (!o.ok()) std::rethrow_exception(o.error);
+      if (with_commit && outcomes.back().result.command_tag() == "ROLLBACK")
+        detail::throw_rolled_back(aborted_by_, "the server answered COMMIT with ROLLBACK");
       for (std::size_t i = 0; i < plans.size(); ++i) plans[i].apply(outcomes[i].result);
+      forget_deleted();
       if (with_commit) {
         committed = true;
         break;
@@ -230,7 +247,10 @@ asio::awaitable<void> AsyncSession::flush_impl(bool commit, Deadline deadline) {
     std::rethrow_exception(failure);
   }
   if (commit) {
-    if (committed) in_transaction_ = false;
+    if (committed) {
+      in_transaction_ = false;
+      aborted_by_.reset();
+    }
     if (options_.expire_on_commit) expire_all();
     release_connection();
   }
@@ -251,6 +271,7 @@ asio::awaitable<void> AsyncSession::rollback_impl(Deadline deadline) {
     if (failed) after_failure();
   }
   in_transaction_ = false;
+  aborted_by_.reset();
   for (auto& [key, w] : works_) w->expire(false);
   release_connection();
 }

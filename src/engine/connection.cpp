@@ -109,7 +109,11 @@ Connection::Connection(const std::string& conninfo) : impl_(std::make_unique<Imp
     info.sqlstate = "08001";
     throw Disconnect(std::move(info));
   }
-  execute_script(kSessionSetup);
+  // The setup's last statement tells whether lazy BEGIN is safe on this connection.
+  std::string setup = fmt::format("{}; SHOW default_transaction_isolation", kSessionSetup);
+  Result isolation = check(PQexec(impl_->conn, setup.c_str()), kSessionSetup);
+  std::string_view level = isolation.rows() == 1 ? isolation.get(0, 0) : std::string_view();
+  lazy_begin_safe_ = level == "read committed" || level == "read uncommitted";
   statements_ = 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -19,6 +20,20 @@ void throw_refresh_missing(std::string_view table) {
   info.table = std::string(table);
   info.message = fmt::format("refresh(): the object's row no longer exists in table \"{}\"", table);
   throw NoResultFound(std::move(info));
+}
+
+void throw_stale(std::string_view table, std::string_view action, std::string key,
+                 bool versioned) {
+  ErrorInfo info;
+  info.table = std::string(table);
+  info.message = fmt::format(
+      "{} of table \"{}\" matched no row for {}: {} since this session read it; nothing of this "
+      "flush was kept",
+      action, table, key,
+      versioned ? "another transaction changed or deleted the row (its version is no longer the "
+                  "one read)"
+                : "another transaction deleted the row");
+  throw StaleDataError(std::move(info));
 }
 
 std::vector<ModelWorkBase*> flush_order(const WorkList& works) {
@@ -54,6 +69,34 @@ std::vector<ModelWorkBase*> flush_order(const WorkList& works) {
 
 }  // namespace detail
 
+// Marks the calling thread as the one inside this session for the duration of a call; a nested
+// call from the same thread passes, a call from another thread throws InterfaceError.
+class Session::InUse {
+ public:
+  explicit InUse(Session& s) : owner_(s.owner_) {
+    std::thread::id none;
+    std::thread::id me = std::this_thread::get_id();
+    if (owner_.id.compare_exchange_strong(none, me, std::memory_order_acquire)) {
+      held_ = true;
+    } else if (none != me) {
+      ErrorInfo info;
+      info.message =
+          "this Session is already in use by another thread: a session (and its connection) "
+          "belongs to one thread at a time; give each thread its own session from a SessionFactory";
+      throw InterfaceError(std::move(info));
+    }
+  }
+  ~InUse() {
+    if (held_) owner_.id.store(std::thread::id{}, std::memory_order_release);
+  }
+  InUse(const InUse&) = delete;
+  InUse& operator=(const InUse&) = delete;
+
+ private:
+  detail::ThreadOwner& owner_;
+  bool held_ = false;
+};
+
 Session::Session(Engine engine, SessionOptions options)
     : engine_(std::move(engine)), options_(options) {}
 
@@ -70,6 +113,9 @@ Session& Session::operator=(Session&& other) noexcept {
     in_transaction_ = std::exchange(other.in_transaction_, false);
     savepoint_depth_ = std::exchange(other.savepoint_depth_, 0);
     savepoint_counter_ = other.savepoint_counter_;
+    savepoints_ = std::move(other.savepoints_);
+    transaction_epoch_ = other.transaction_epoch_ + 1;
+    aborted_by_ = std::move(other.aborted_by_);
     statements_ = other.statements_;
     works_ = std::move(other.works_);
   }
@@ -85,34 +131,50 @@ void Session::prepare_read() {
   if (options_.autoflush && !flushing_) flush();
 }
 
-void Session::ensure_transaction() {
-  if (in_transaction_) return;
+void Session::begin_transaction(const char* sql) {
+  InUse in_use(*this);
   Connection& c = connection();
   ++statements_;
   try {
-    c.execute("BEGIN");
+    c.execute(sql);
   } catch (const Disconnect&) {
     after_failure();
     throw;
   }
   in_transaction_ = true;
+  aborted_by_.reset();
+}
+
+void Session::ensure_transaction() {
+  if (!in_transaction_) begin_transaction("BEGIN");
+}
+
+void Session::note_failure(const Error& e) {
+  if (in_transaction_ && !aborted_by_) aborted_by_ = e.info();
 }
 
 Result Session::run(const query::Statement& statement, bool needs_transaction, bool prepared) {
   if (prepared) return run_sql(statement.sql, statement.params, needs_transaction);
-  if (needs_transaction) ensure_transaction();
+  InUse in_use(*this);
   Connection& c = connection();
+  // Lazy BEGIN only where each statement seeing its own snapshot is what the transaction would
+  // give anyway: under a server default stronger than READ COMMITTED, reads begin it too.
+  if (needs_transaction || !c.lazy_begin_safe()) ensure_transaction();
   ++statements_;
   try {
     return c.execute(statement.sql, statement.params);
   } catch (const Disconnect&) {
     after_failure();
     throw;
+  } catch (const Error& e) {
+    note_failure(e);
+    throw;
   }
 }
 
 std::vector<Result> Session::run_pipeline(const std::vector<query::Statement>& statements) {
   if (statements.empty()) return {};
+  InUse in_use(*this);
   ensure_transaction();
   Connection& c = connection();
   std::vector<Connection::PipelineItem> items;
@@ -123,6 +185,9 @@ std::vector<Result> Session::run_pipeline(const std::vector<query::Statement>& s
     return c.execute_pipeline(items);
   } catch (const Disconnect&) {
     after_failure();
+    throw;
+  } catch (const Error& e) {
+    note_failure(e);
     throw;
   }
 }
@@ -135,13 +200,17 @@ void Session::run_loads(detail::LoadCursor& cursor) {
 }
 
 Result Session::run_sql(std::string_view sql, const Params& params, bool needs_transaction) {
-  if (needs_transaction) ensure_transaction();
+  InUse in_use(*this);
   Connection& c = connection();
+  if (needs_transaction || !c.lazy_begin_safe()) ensure_transaction();
   ++statements_;
   try {
     return c.execute_prepared(sql, params);
   } catch (const Disconnect&) {
     after_failure();
+    throw;
+  } catch (const Error& e) {
+    note_failure(e);
     throw;
   }
 }
@@ -152,13 +221,65 @@ void Session::after_failure() noexcept {
     connection_->invalidate();
     connection_.reset();
   }
+  end_transaction(false);
+}
+
+void Session::end_transaction(bool committed) noexcept {
   in_transaction_ = false;
   savepoint_depth_ = 0;
-  for (auto& [key, w] : works_) w->expire(false);
+  savepoints_.clear();
+  works_.savepoint_depth = 0;
+  ++transaction_epoch_;
+  aborted_by_.reset();
+  for (auto& [key, w] : works_) {
+    w->set_savepoint_depth(0);
+    if (committed) {
+      w->release_savepoint(1);
+      if (options_.expire_on_commit) w->expire(true);
+    } else {
+      w->expire(false);
+    }
+  }
+  release_connection();
+}
+
+void Session::rollback_quietly() noexcept {
+  if (in_transaction_ && connection_) {
+    ++statements_;
+    try {
+      connection_->get().execute("ROLLBACK");
+    } catch (...) {
+      // The connection is unusable (or the server refused): discard it; the server ends the
+      // transaction when the connection closes.
+      connection_->invalidate();
+      connection_.reset();
+    }
+  }
+}
+
+void detail::Tracker::forget_deleted() {
+  for (auto& [type, w] : works_) {
+    auto gone = w->gone();
+    if (gone.empty()) continue;
+    forget_everywhere(type, gone);
+    w->clear_gone();
+  }
+}
+
+void detail::Tracker::forget_everywhere(const void* type, const std::vector<const void*>& objects) {
+  for (auto& [key, w] : works_) w->forget_related(type, objects);
+}
+
+void Session::rollback_to_innermost_savepoint() {
+  ++statements_;
+  connection().execute("ROLLBACK TO SAVEPOINT " + savepoints_.back());
+  aborted_by_.reset();
+  for (auto& [key, w] : works_) w->rollback_savepoint(savepoint_depth_);
 }
 
 void Session::flush() {
   if (flushing_ || works_.empty()) return;
+  InUse in_use(*this);
   flushing_ = true;
   try {
     // Relationship cascades may add or remove objects of other models (or load children to
@@ -174,54 +295,90 @@ void Session::flush() {
     for (auto* w : ordered) w->flush_updates(*this);
     for (auto* w : ordered) w->flush_associations(*this);
     for (auto it = ordered.rbegin(); it != ordered.rend(); ++it) (*it)->flush_deletes(*this);
+    forget_deleted();
   } catch (...) {
     flushing_ = false;
-    // A failed flush leaves the transaction unusable: roll it back so that nothing of it stays.
+    // A failed flush leaves the transaction unusable. Inside a savepoint, roll back to it: what
+    // the savepoint covered is undone and the enclosing transaction goes on. Otherwise roll the
+    // whole transaction back so that nothing of it stays.
+    if (in_transaction_ && savepoint_depth_ > 0 && connection_) {
+      bool rolled_back = false;
+      try {
+        rollback_to_innermost_savepoint();
+        rolled_back = true;
+      } catch (...) {  // the savepoint cannot be restored: the whole transaction goes
+      }
+      if (rolled_back) throw;
+    }
     rollback();
     throw;
   }
   flushing_ = false;
 }
 
+void detail::throw_rolled_back(const std::optional<ErrorInfo>& aborted_by, std::string_view why) {
+  ErrorInfo info;
+  if (aborted_by) info = *aborted_by;
+  info.message = aborted_by ? fmt::format("{}: nothing of the transaction was committed (the "
+                                          "statement that aborted it failed with: {})",
+                                          why, aborted_by->message)
+                            : fmt::format("{}: nothing of the transaction was committed", why);
+  throw TransactionRolledBack(std::move(info));
+}
+
+void Session::throw_rolled_back(std::string why) {
+  std::optional<ErrorInfo> aborted_by = std::move(aborted_by_);
+  rollback_quietly();
+  end_transaction(false);
+  detail::throw_rolled_back(aborted_by, why);
+}
+
 void Session::commit() {
+  InUse in_use(*this);
   flush();
   if (in_transaction_) {
+    Connection& c = connection();
+    // A statement failed inside the transaction (its error may have been caught): the server
+    // would answer COMMIT with ROLLBACK. Say so instead of returning as if it had committed.
+    if (c.transaction_status() == TransactionStatus::in_error)
+      throw_rolled_back("COMMIT was refused because an earlier statement of the transaction failed");
     ++statements_;
+    Result result;
     try {
-      connection().execute("COMMIT");
+      result = c.execute("COMMIT");
     } catch (const Disconnect& e) {
       after_failure();
       ErrorInfo info = e.info();
-      info.message = "the connection broke during COMMIT: the transaction may or may not have "
-                     "been committed (" + info.message + ")";
+      info.message = fmt::format(
+          "the connection broke during COMMIT: the transaction may or may not have been committed "
+          "({})",
+          info.message);
       throw TransactionInDoubt(std::move(info));
+    } catch (...) {
+      // COMMIT itself failed (a deferred constraint, a serialization failure): the server rolled
+      // the transaction back. Leave the session as rollback() does, then report why.
+      rollback_quietly();
+      end_transaction(false);
+      throw;
     }
-    in_transaction_ = false;
-    savepoint_depth_ = 0;
+    if (result.command_tag() == "ROLLBACK")
+      throw_rolled_back("the server answered COMMIT with ROLLBACK");
+    end_transaction(true);
+    return;
   }
   if (options_.expire_on_commit) expire_all();
   release_connection();
 }
 
 void Session::rollback() {
-  if (in_transaction_ && connection_) {
-    ++statements_;
-    try {
-      connection_->get().execute("ROLLBACK");
-    } catch (...) {
-      after_failure();
-    }
-  }
-  in_transaction_ = false;
-  savepoint_depth_ = 0;
-  for (auto& [key, w] : works_) w->expire(false);
-  release_connection();
+  InUse in_use(*this);
+  rollback_quietly();
+  end_transaction(false);
 }
 
 void Session::close() {
-  if (in_transaction_) rollback();
-  for (auto& [key, w] : works_) w->expire(false);
-  release_connection();
+  rollback_quietly();
+  end_transaction(false);
 }
 
 void Session::expire_all() {
@@ -247,7 +404,17 @@ void detail::Tracker::check_one(std::size_t rows, bool required) {
 
 // ---- transactions ----
 
-Session::Transaction Session::begin() { return begin(IsolationLevel::read_committed); }
+Session::Transaction Session::begin() {
+  if (in_transaction_) {
+    ErrorInfo info;
+    info.message = "begin(): the session is already in a transaction (use begin_nested())";
+    throw InterfaceError(std::move(info));
+  }
+  // Lazy BEGIN relies on READ COMMITTED; under a stronger server default, begin now so that the
+  // scope's reads share the transaction's snapshot.
+  if (!connection().lazy_begin_safe()) begin_transaction("BEGIN");
+  return Transaction(*this);
+}
 
 Session::Transaction Session::begin(IsolationLevel level) {
   if (in_transaction_) {
@@ -255,18 +422,12 @@ Session::Transaction Session::begin(IsolationLevel level) {
     info.message = "begin(): the session is already in a transaction (use begin_nested())";
     throw InterfaceError(std::move(info));
   }
-  if (level != IsolationLevel::read_committed) {
-    Connection& c = connection();
-    ++statements_;
-    try {
-      c.execute(level == IsolationLevel::serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
-                                                      : "BEGIN ISOLATION LEVEL REPEATABLE READ");
-    } catch (const Disconnect&) {
-      after_failure();
-      throw;
-    }
-    in_transaction_ = true;
-  }
+  if (level == IsolationLevel::serializable)
+    begin_transaction("BEGIN ISOLATION LEVEL SERIALIZABLE");
+  else if (level == IsolationLevel::repeatable_read)
+    begin_transaction("BEGIN ISOLATION LEVEL REPEATABLE READ");
+  else if (!connection().lazy_begin_safe())
+    begin_transaction("BEGIN ISOLATION LEVEL READ COMMITTED");
   return Transaction(*this);
 }
 
@@ -283,11 +444,20 @@ void Session::Transaction::rollback() {
 }
 
 Session::Savepoint Session::begin_nested() {
+  InUse in_use(*this);
   flush();
   ensure_transaction();
   std::string name = fmt::format("pgorm_sp_{}", ++savepoint_counter_);
   run_sql("SAVEPOINT " + name, Params{}, true);
-  return Savepoint(*this, name, ++savepoint_depth_);
+  savepoints_.push_back(name);
+  works_.savepoint_depth = ++savepoint_depth_;
+  for (auto& [key, w] : works_) w->set_savepoint_depth(savepoint_depth_);
+  return Savepoint(*this, name, savepoint_depth_, transaction_epoch_);
+}
+
+bool Session::Savepoint::alive() const noexcept {
+  return session_->transaction_epoch_ == epoch_ && session_->in_transaction_ &&
+         session_->savepoint_depth_ >= depth_;
 }
 
 void Session::Savepoint::check_innermost() const {
@@ -298,25 +468,63 @@ void Session::Savepoint::check_innermost() const {
   }
 }
 
+namespace {
+void close_savepoint(detail::WorkList& works, std::vector<std::string>& names, int& depth) {
+  names.pop_back();
+  works.savepoint_depth = --depth;
+  for (auto& [key, w] : works) w->set_savepoint_depth(depth);
+}
+}  // namespace
+
 void Session::Savepoint::commit() {
   if (!session_) return;
+  if (!alive()) {
+    session_ = nullptr;
+    ErrorInfo info;
+    info.message = "Savepoint::commit(): the transaction this savepoint belonged to has already "
+                   "ended (rolled back, failed or committed); nothing of the savepoint was kept";
+    throw InterfaceError(std::move(info));
+  }
   check_innermost();
-  Session* s = std::exchange(session_, nullptr);
-  s->flush();
-  if (!s->in_transaction_) return;  // the flush failed and rolled everything back
+  Session* s = session_;
+  InUse in_use(*s);
+  try {
+    s->flush();
+  } catch (...) {
+    // The flush rolled back to this savepoint (or, if the connection broke, lost everything).
+    session_ = nullptr;
+    if (alive_after_failure(s)) {
+      for (auto& [key, w] : s->works_) w->release_savepoint(depth_);
+      close_savepoint(s->works_, s->savepoints_, s->savepoint_depth_);
+    }
+    throw;
+  }
+  session_ = nullptr;
   s->run_sql("RELEASE SAVEPOINT " + name_, Params{}, true);
-  --s->savepoint_depth_;
+  for (auto& [key, w] : s->works_) w->release_savepoint(depth_);
+  close_savepoint(s->works_, s->savepoints_, s->savepoint_depth_);
+}
+
+bool Session::Savepoint::alive_after_failure(const Session* s) const noexcept {
+  return s->transaction_epoch_ == epoch_ && s->in_transaction_ && s->savepoint_depth_ == depth_;
 }
 
 void Session::Savepoint::rollback() {
   if (!session_) return;
+  if (!alive()) {  // the transaction ended: its savepoints went with it
+    session_ = nullptr;
+    return;
+  }
   check_innermost();
   Session* s = std::exchange(session_, nullptr);
-  if (!s->in_transaction_) return;
-  s->run_sql("ROLLBACK TO SAVEPOINT " + name_, Params{}, true);
-  --s->savepoint_depth_;
-  // What was flushed inside the savepoint is gone: forget loaded state and pending objects.
-  for (auto& [key, w] : s->works_) w->expire(false);
+  InUse in_use(*s);
+  try {
+    s->rollback_to_innermost_savepoint();
+  } catch (const Disconnect&) {
+    s->after_failure();
+    throw;
+  }
+  close_savepoint(s->works_, s->savepoints_, s->savepoint_depth_);
 }
 
 Session::Savepoint::~Savepoint() {

@@ -37,7 +37,7 @@ struct Note : pgorm::Model<Note> {
   std::int32_t author_id = 0;
   static constexpr auto columns = pgorm::columns(
       pgorm::column<&Note::title>(pgorm::varchar(100)), pgorm::column<&Note::body>(pgorm::text),
-      pgorm::column<&Note::rank>(pgorm::server_default("0")),
+      pgorm::column<&Note::rank>(pgorm::default_value(0)),
       pgorm::column<&Note::author_id>(pgorm::foreign_key<&Author::id>(pgorm::on_delete::cascade)));
 };
 

@@ -147,7 +147,7 @@ struct TodoCategory : pgorm::Model<TodoCategory, pgorm::CustomKey> {
       pgorm::column<&TodoCategory::todo_id>(pgorm::foreign_key<&Todo::id>(pgorm::on_delete::cascade)),
       pgorm::column<&TodoCategory::category_id>(
           pgorm::foreign_key<&Category::id>(pgorm::on_delete::cascade, pgorm::on_update::cascade)),
-      pgorm::column<&TodoCategory::position>(pgorm::server_default("0")));
+      pgorm::column<&TodoCategory::position>(pgorm::default_value(std::int16_t{0})));
   static constexpr auto table_args =
       pgorm::table_args(pgorm::primary_key_on<&TodoCategory::todo_id, &TodoCategory::category_id>());
 };

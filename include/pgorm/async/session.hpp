@@ -240,14 +240,15 @@ class AsyncSession : public detail::Tracker {
   }
 
   // Raw SQL with bind parameters (and an optional trailing Timeout), rows mapped to models (by
-  // column name), tuples or a scalar.
+  // column name), tuples or a scalar. Inside the session's transaction, as Session::query: SQL that
+  // pgorm did not write may write.
   template <class Row, class... Args>
   asio::awaitable<std::vector<Row>> query(std::string_view sql, const Args&... args) {
     return detail::split_timeout(
         [&](Ms timeout, const auto&... values) {
           Params params;
           (params.add(values), ...);
-          return run_then(query::Statement{std::string(sql), std::move(params)}, false, false,
+          return run_then(query::Statement{std::string(sql), std::move(params)}, true, false,
                           timeout, [](const Result& r) { return r.as<Row>(); });
         },
         args...);
@@ -371,6 +372,7 @@ class AsyncSession : public detail::Tracker {
   std::shared_ptr<Acquire> acquiring_;  // a checkout in flight that other calls wait for
   bool in_transaction_ = false;
   bool flushing_ = false;
+  std::optional<ErrorInfo> aborted_by_;  // the statement that failed inside the transaction
   std::uint64_t statements_ = 0;
   std::uint64_t round_trips_done_ = 0;  // on connections already returned
   std::uint64_t round_trips_base_ = 0;  // the current connection's count when checked out

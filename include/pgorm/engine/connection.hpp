@@ -72,6 +72,10 @@ class Connection {
   TransactionStatus transaction_status() const noexcept;
   int backend_pid() const noexcept;
   int server_version() const noexcept;
+  // Whether the server's default isolation for this connection is READ COMMITTED (read at
+  // connect): only then may a session send BEGIN lazily, with its first write, because each
+  // statement outside the transaction sees the latest committed data either way.
+  bool lazy_begin_safe() const noexcept { return lazy_begin_safe_; }
   void set_prepared_statements(bool enabled) noexcept { use_prepared_ = enabled; }
   bool prepared_statements() const noexcept { return use_prepared_; }
   std::size_t prepared_count() const noexcept;
@@ -88,6 +92,7 @@ class Connection {
   std::unique_ptr<Impl> impl_;
   bool broken_ = false;
   bool use_prepared_ = true;
+  bool lazy_begin_safe_ = true;
   std::uint64_t statements_ = 0;
 };
 

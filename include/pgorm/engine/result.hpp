@@ -14,6 +14,7 @@
 
 #include "pgorm/errors.hpp"
 #include "pgorm/model/model.hpp"
+#include "pgorm/relations/members.hpp"
 #include "pgorm/types/traits.hpp"
 
 namespace pgorm {
@@ -38,6 +39,11 @@ class Result {
   int column_index(std::string_view name) const noexcept;
   // Rows changed by INSERT/UPDATE/DELETE (also with RETURNING), rows of a SELECT.
   std::int64_t affected_rows() const noexcept;
+  // The command tag the server sent ("INSERT 0 1", "COMMIT", "ROLLBACK"), empty when none.
+  std::string_view command_tag() const noexcept {
+    const char* tag = result_ ? PQcmdStatus(result_.get()) : nullptr;
+    return tag ? std::string_view(tag) : std::string_view();
+  }
 
   // Decodes one field; NULL into a non-optional type, or bad text, is a DataError naming it.
   template <column_type T>
@@ -165,6 +171,7 @@ std::vector<Row> Result::as() const {
       out[static_cast<std::size_t>(r)] = value;
     } else {
       reader.read(r, out[static_cast<std::size_t>(r)]);
+      if constexpr (model<Row>) detail::unload_relations(out[static_cast<std::size_t>(r)]);
     }
   }
   return out;

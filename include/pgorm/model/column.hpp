@@ -204,6 +204,15 @@ template <auto Target, class V>
 inline constexpr bool foreign_key_fits<foreign_key_t<Target>, V> =
     std::is_same_v<unwrap_optional_t<typename member_pointer_traits<decltype(Target)>::member_type>,
                    V>;
+// A server default applies when the INSERT sends DEFAULT, which pgorm does when the member holds
+// its "unset" value: std::nullopt, or the default-constructed value of a type where that is no
+// value a user writes (the nil UUID, the epoch Timestamp{}, an empty Date). For numbers, bool,
+// enums and strings the default-constructed value (0, false, "") is an ordinary value, so a server
+// default there would replace values the user set on purpose.
+template <class V>
+inline constexpr bool server_default_fits =
+    is_optional_v<V> || !(std::is_arithmetic_v<V> || std::is_enum_v<V> ||
+                          std::is_same_v<V, std::string> || std::is_same_v<V, bool>);
 template <class... Os>
 inline constexpr bool has_duplicates = false;
 template <class O, class... Os>
@@ -234,6 +243,13 @@ constexpr auto column(Options... options) {
       "pgorm::text applies to std::string members only");
   static_assert(!((std::is_same_v<Options, primary_key_t> || ...) && is_optional_v<member_type>),
                 "pgorm::primary_key: a primary key column cannot be std::optional (NULL)");
+  static_assert(!(std::is_same_v<Options, server_default> || ...) ||
+                    (std::is_same_v<Options, serial_t> || ...) ||
+                    detail::server_default_fits<member_type>,
+                "pgorm::server_default on a number, bool, enum or string member: pgorm cannot "
+                "tell a value you set (0, false, \"\") from an unset one, so the server default "
+                "would replace it. Make the member std::optional<T> (std::nullopt sends DEFAULT) "
+                "or declare the default with pgorm::default_value(v)");
   static_assert((detail::default_fits<Options, value_type> && ...),
                 "pgorm::default_value: the default's type does not match the member's type");
   static_assert((detail::foreign_key_fits<Options, value_type> && ...),

@@ -119,6 +119,23 @@ struct SoftDelete {
   }
 };
 
+// Optimistic locking: an integer "version" column that every flush UPDATE and DELETE checks
+// (WHERE ... AND version = <the version read>) and every UPDATE bumps. When another transaction
+// changed or deleted the row since it was read, the flush throws StaleDataError instead of
+// overwriting that change. A new object's first INSERT writes version 1.
+struct Versioned {
+  static constexpr bool is_versioned_mixin = true;
+  template <class M>
+  struct fields {
+    using pgorm_model = M;
+    std::int32_t version = 0;  // 0 until inserted
+  };
+  template <class M>
+  static constexpr auto columns() {
+    return std::tuple{column<&fields<M>::version>()};
+  }
+};
+
 // A string usable as a template argument: TableName<"api_keys">.
 template <std::size_t N>
 struct fixed_string {

@@ -28,6 +28,8 @@ concept soft_delete_mixin = requires { M::is_soft_delete_mixin; };
 template <class M>
 concept timestamps_mixin = requires { M::is_timestamps_mixin; };
 template <class M>
+concept versioned_mixin = requires { M::is_versioned_mixin; };
+template <class M>
 concept mixin = requires { typename M::template fields<int>; };
 
 // The key mixin goes first; IntKey when none is named.
@@ -101,6 +103,10 @@ constexpr bool any_timestamps(type_list<Ms...>) {
   return (timestamps_mixin<Ms> || ...);
 }
 template <class... Ms>
+constexpr bool any_versioned(type_list<Ms...>) {
+  return (versioned_mixin<Ms> || ...);
+}
+template <class... Ms>
 constexpr std::string_view explicit_table_name(type_list<Ms...>) {
   std::string_view name;
   (
@@ -144,6 +150,7 @@ struct model_traits {
 
   static constexpr bool soft_delete = detail::any_soft_delete(mixins{});
   static constexpr bool timestamps = detail::any_timestamps(mixins{});
+  static constexpr bool versioned = detail::any_versioned(mixins{});
 
   // The table name: TableName<"..."> if given, else the plural snake_case of the class name.
   static const std::string& table_name() {
@@ -190,15 +197,46 @@ using column_of_t = std::remove_cvref_t<
     std::tuple_element_t<model_traits<T>::template column_index<Member>(),
                          typename model_traits<T>::columns_type>>;
 
-// Compares every column of two objects of the same model.
+namespace detail {
+// Whether a member holds the same value as before, for dirty checking: a NaN equals a NaN (it was
+// read back as NaN, so nothing changed), element by element inside optionals and arrays.
+template <class V>
+bool same_value(const V& a, const V& b) {
+  if constexpr (std::is_floating_point_v<V>) {
+    return a == b || (a != a && b != b);
+  } else if constexpr (requires { a.has_value(); *a; }) {
+    return a.has_value() == b.has_value() && (!a.has_value() || same_value(*a, *b));
+  } else if constexpr (requires { a.size(); a.begin(); typename V::value_type; } &&
+                       !std::is_same_v<V, std::string>) {
+    if (a.size() != b.size()) return false;
+    auto j = b.begin();
+    for (auto i = a.begin(); i != a.end(); ++i, ++j)
+      if (!same_value(*i, *j)) return false;
+    return true;
+  } else {
+    return a == b;
+  }
+}
+}  // namespace detail
+
+// Compares every column of two objects of the same model (a NaN equals a NaN).
 template <model T>
 bool equal_columns(const T& a, const T& b) {
   bool same = true;
   model_traits<T>::for_each_column([&](const auto& def) {
     using Def = std::remove_cvref_t<decltype(def)>;
-    if (same && !(Def::ref(a) == Def::ref(b))) same = false;
+    if (same && !detail::same_value(Def::ref(a), Def::ref(b))) same = false;
   });
   return same;
+}
+
+// Copies every column value of `from` into `to`; relationship members are left as they are.
+template <model T>
+void copy_columns(T& to, const T& from) {
+  model_traits<T>::for_each_column([&](const auto& def) {
+    using Def = std::remove_cvref_t<decltype(def)>;
+    Def::ref(to) = Def::ref(from);
+  });
 }
 
 }  // namespace pgorm

@@ -14,8 +14,11 @@ class Result;
 namespace detail {
 
 class ModelWorkBase;
-// A session's per-model state (identity map, pending work), one entry per model it has seen.
-using WorkList = std::vector<std::pair<const void*, std::unique_ptr<ModelWorkBase>>>;
+// A session's per-model state (identity map, pending work), one entry per model it has seen, and
+// how many savepoints are open (a model's work created inside one journals its changes too).
+struct WorkList : std::vector<std::pair<const void*, std::unique_ptr<ModelWorkBase>>> {
+  int savepoint_depth = 0;
+};
 
 // One selectin path (selectin(&User::todos, &Todo::tags), Session::load): next() gives the
 // statement of the next level, or none when the path is loaded; feed() takes that statement's

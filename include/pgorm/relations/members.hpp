@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <memory>
 #include <string_view>
+#include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include "pgorm/errors.hpp"
@@ -24,6 +26,8 @@ struct RelationLink {
   // Sets (or clears, with owner == nullptr) the inverse member of `other` to `owner`. Returns
   // whether `other` now holds `owner` in a collection.
   bool (*set_inverse)(void* other, const std::shared_ptr<void>& owner, bool add) = nullptr;
+  // Whether a session wired this member to its object (the object is or was tracked).
+  bool wired() const noexcept { return set_inverse != nullptr || !owner.expired(); }
 };
 }  // namespace detail
 
@@ -37,6 +41,28 @@ class BelongsTo {
  public:
   using target_type = Target;
   static constexpr auto foreign_key = ForeignKey;
+
+  BelongsTo() = default;
+  // A copy is a detached value: it never carries the session's back_populates wiring, and the copy
+  // of an object a session tracks does not share its graph (the relationship is not loaded in the
+  // copy). A new object's relationship, never tracked, is copied as it is.
+  BelongsTo(const BelongsTo& other) { copy_from(other); }
+  BelongsTo& operator=(const BelongsTo& other) {
+    if (this != &other) copy_from(other);
+    return *this;
+  }
+  BelongsTo(BelongsTo&& other) noexcept
+      : target_(std::move(other.target_)),
+        back_(std::move(other.back_)),
+        held_by_target_(other.held_by_target_),
+        loaded_(other.loaded_) {}
+  BelongsTo& operator=(BelongsTo&& other) noexcept {
+    target_ = std::move(other.target_);
+    back_ = std::move(other.back_);
+    held_by_target_ = other.held_by_target_;
+    loaded_ = other.loaded_;
+    return *this;
+  }
 
   // The related object, or nullptr when there is none. Throws NotLoaded; throws NotLoaded too
   // when the object was reached through its parent's collection and that parent no longer exists.
@@ -96,6 +122,16 @@ class BelongsTo {
   void check() const {
     if (!loaded_) detail::throw_not_loaded("many-to-one relationship");
   }
+  void copy_from(const BelongsTo& other) {
+    if (other.link_.wired()) {
+      pgorm_unload();
+      return;
+    }
+    target_ = other.target_;
+    back_ = other.back_;
+    held_by_target_ = other.held_by_target_;
+    loaded_ = other.loaded_;
+  }
   std::shared_ptr<Target> target_;  // owned
   std::weak_ptr<Target> back_;      // referred to while its collection holds this object
   bool held_by_target_ = false;
@@ -111,6 +147,24 @@ class Collection {
  public:
   using target_type = Target;
   using value_type = std::shared_ptr<Target>;
+
+  // Copies follow BelongsTo's rule: no wiring; not loaded when copied from a tracked object.
+  Collection(const Collection& other) : kind_(other.kind_) { copy_from(other); }
+  Collection& operator=(const Collection& other) {
+    if (this != &other) copy_from(other);
+    return *this;
+  }
+  Collection(Collection&& other) noexcept
+      : items_(std::move(other.items_)),
+        snapshot_(std::move(other.snapshot_)),
+        loaded_(other.loaded_),
+        kind_(other.kind_) {}
+  Collection& operator=(Collection&& other) noexcept {
+    items_ = std::move(other.items_);
+    snapshot_ = std::move(other.snapshot_);
+    loaded_ = other.loaded_;
+    return *this;
+  }
 
   // Throws NotLoaded when the relationship was not loaded.
   const std::vector<std::shared_ptr<Target>>& items() const {
@@ -154,11 +208,29 @@ class Collection {
   void pgorm_raw_remove(const Target* object) {
     std::erase_if(items_, [&](const auto& p) { return p.get() == object; });
   }
+  // The object was deleted or expunged: it leaves the collection and its loaded state, so that no
+  // later flush sees it as a member (to re-insert) or as an orphan (to delete again).
+  bool pgorm_forget(const Target* object) {
+    auto same = [&](const auto& p) { return p.get() == object; };
+    bool held = std::erase_if(items_, same) > 0;
+    return (std::erase_if(snapshot_, same) > 0) || held;
+  }
+  detail::RelationLink& pgorm_link() noexcept { return link_; }
 
  protected:
   explicit Collection(const char* kind) noexcept : kind_(kind) {}
+  detail::RelationLink link_;
 
  private:
+  void copy_from(const Collection& other) {
+    if (other.link_.wired()) {
+      pgorm_unload();
+      return;
+    }
+    items_ = other.items_;
+    snapshot_ = other.snapshot_;
+    loaded_ = other.loaded_;
+  }
   std::vector<std::shared_ptr<Target>> items_;
   std::vector<std::shared_ptr<Target>> snapshot_;
   bool loaded_ = true;  // a new object's relationship is known: empty
@@ -198,10 +270,8 @@ class HasMany : public detail::Collection<Target> {
     while (!Base::items().empty()) remove(Base::items().back());
   }
 
-  detail::RelationLink& pgorm_link() noexcept { return link_; }
-
  private:
-  detail::RelationLink link_;
+  using Base::link_;
 };
 
 // One-to-one from the side without the foreign key: a HasMany holding at most one object.
@@ -249,5 +319,28 @@ class ManyToMany : public detail::Collection<Target> {
     Base::pgorm_raw_remove(object.get());
   }
 };
+
+namespace detail {
+template <class M>
+void unload_member(M& member) noexcept {
+  if constexpr (requires { member.pgorm_collection(); })
+    member.pgorm_collection().pgorm_unload();
+  else
+    member.pgorm_unload();
+}
+// An object read from the database outside a session's identity map (values(), raw queries,
+// RETURNING rows): none of its relationships is loaded, so reading one throws NotLoaded instead of
+// claiming it is empty.
+template <class T>
+void unload_relations(T& object) noexcept {
+  if constexpr (requires { T::relationships; }) {
+    std::apply(
+        [&](const auto&... defs) {
+          (unload_member(object.*(std::remove_cvref_t<decltype(defs)>::member)), ...);
+        },
+        T::relationships);
+  }
+}
+}  // namespace detail
 
 }  // namespace pgorm

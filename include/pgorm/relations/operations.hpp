@@ -117,9 +117,9 @@ void wire(const std::shared_ptr<T>& object, bool from_database) {
     using R = resolved_relation<T, Member>;
     auto& member = (*object).*Member;
     if (from_database) collection_of(member).pgorm_unload();
+    auto& link = collection_of(member).pgorm_link();
+    link.owner = object;
     if constexpr (R::kind != relation_kind::many_to_many) {
-      auto& link = collection_of(member).pgorm_link();
-      link.owner = object;
       if constexpr (R::inverse != npos) {
         link.set_inverse = &set_inverse<T, Member>;
         // Objects put in a collection before the owner was added get their inverse side now.

@@ -189,6 +189,33 @@ std::vector<std::shared_ptr<typename resolved_relation<Owner, Member>::target>> 
   return level.attach(&result, &session.works());
 }
 
+// Every child row of `owner` in a one-to-many relationship, soft-deleted ones included, tracked
+// through the session: a hard delete of the owner deletes them all.
+template <class Owner, auto Member>
+std::vector<std::shared_ptr<typename resolved_relation<Owner, Member>::target>> load_every_child(
+    Session& session, const Owner& owner) {
+  using R = resolved_relation<Owner, Member>;
+  using Target = typename R::target;
+  std::vector<column_value_t<R::key>> keys{member_value<R::key>(owner)};
+  auto statement = select<Target>().with_deleted().where(col<R::fk>.in(keys)).statement();
+  return work_in<Target>(session.works()).load(session.run(statement, false));
+}
+
+// Whether a child of `parent` now belongs to another parent in memory (its many-to-one side
+// points elsewhere, or its foreign key was changed): then a delete of `parent` leaves it alone.
+template <class Owner, auto Member>
+bool moved_to_other_parent(const typename resolved_relation<Owner, Member>::target& child,
+                           const Owner& parent) {
+  using R = resolved_relation<Owner, Member>;
+  if constexpr (R::inverse != npos) {
+    using Target = typename R::target;
+    using Inv = std::remove_cvref_t<std::tuple_element_t<R::inverse, relations_t<Target>>>;
+    const auto& other = (child.*Inv::member).pgorm_raw();
+    if (other) return other.get() != &parent;
+  }
+  return key_text(member_value<R::fk>(child)) != key_text(member_value<R::key>(parent));
+}
+
 // Before a flush: objects reachable through save-update relationships join the session;
 // removals cascade; orphans are deleted or detached. Returns whether anything changed.
 template <class T>
@@ -214,11 +241,29 @@ bool cascade_relations(Session& session, const std::shared_ptr<T>& object, bool 
         if (!def.cascade_flags.has(cascade::delete_) || Def::passive) return;
         if (!coll.loaded()) load_selectin<T, Member>(session, {object});
         using Target = typename R::target;
-        for (const auto& child : coll.pgorm_raw()) {
+        std::vector<std::shared_ptr<Target>> children = coll.pgorm_raw();
+        if constexpr (R::kind != relation_kind::many_to_many) {
+          auto add_child = [&](std::shared_ptr<Target> child) {
+            if (std::find(children.begin(), children.end(), child) == children.end() &&
+                !moved_to_other_parent<T, Member>(*child, *object))
+              children.push_back(std::move(child));
+          };
+          // Children taken out of the collection since it was loaded (orphans) go with it.
+          for (const auto& was : coll.pgorm_snapshot()) add_child(was);
+          // The parent row is going away: every child row goes first, soft-deleted ones (which no
+          // collection lists) and rows this session does not know of included, or the rows left
+          // would still refer to the parent.
+          if (hard)
+            for (auto& child : load_every_child<T, Member>(session, *object))
+              add_child(std::move(child));
+        }
+        for (const auto& child : children) {
           if (!session.contains(child)) continue;
           // A soft delete reaches soft-delete children only; their rows stay, like the parent's.
           if (!hard && !model_traits<Target>::soft_delete) continue;
-          if (session.is_removed(child)) continue;
+          // A child already marked for a soft delete is deleted for real when its parent is.
+          auto& work = work_in<Target>(session.works());
+          if (work.is_removed(child) && (!hard || work.is_hard_removed(child))) continue;
           if (hard)
             session.remove(child, pgorm::hard);
           else

@@ -17,6 +17,9 @@ namespace pgorm::detail {
 
 [[noreturn]] void throw_not_in_session(std::string_view table);
 [[noreturn]] void throw_refresh_missing(std::string_view table);
+// A flush UPDATE or DELETE matched no row. `action` is "UPDATE" or "DELETE".
+[[noreturn]] void throw_stale(std::string_view table, std::string_view action, std::string key,
+                              bool versioned);
 
 // The most bind parameters one statement may carry (PostgreSQL's protocol limit).
 inline constexpr std::size_t kMaxParams = 65535;
@@ -57,6 +60,11 @@ class ModelWork final : public ModelWorkBase {
   bool is_removed(const std::shared_ptr<T>& object) const {
     auto it = identity_.find(key_of(*object));
     return it != identity_.end() && it->second.object == object && it->second.deleted;
+  }
+  bool is_hard_removed(const std::shared_ptr<T>& object) const {
+    auto it = identity_.find(key_of(*object));
+    return it != identity_.end() && it->second.object == object && it->second.deleted &&
+           it->second.hard;
   }
 
   bool cascade(Session& session) override {
@@ -118,38 +126,46 @@ class ModelWork final : public ModelWorkBase {
     Entry& e = it->second;
     if (!inserted) {
       if (e.expired) {  // the state read now replaces the state from before the commit
+        note(it->first);
         reader.read(row, *e.object);
-        e.snapshot = *e.object;
+        copy_columns(e.snapshot, *e.object);
         e.expired = false;
       }
       return e.object;
     }
     wire(object, true);
-    e.snapshot = *object;
+    copy_columns(e.snapshot, *object);
     e.object = std::move(object);
     return e.object;
   }
 
-  void remove(const std::shared_ptr<T>& object, bool hard) {
+  // Returns true when the object was pending (never inserted): it leaves the session at once.
+  bool remove(const std::shared_ptr<T>& object, bool hard) {
     auto p = std::find(pending_.begin(), pending_.end(), object);
     if (p != pending_.end()) {
       pending_.erase(p);
-      return;
+      return true;
     }
-    auto it = identity_.find(key_of(*object));
+    std::string key = key_of(*object);
+    auto it = identity_.find(key);
     if (it == identity_.end() || it->second.object != object) throw_not_in_session(table().name);
+    note(key);
     it->second.deleted = true;
     it->second.hard = hard || !model_traits<T>::soft_delete;
+    return false;
   }
 
-  void expunge(const std::shared_ptr<T>& object) {
+  // Returns true when the session tracked the object.
+  bool expunge(const std::shared_ptr<T>& object) {
     auto p = std::find(pending_.begin(), pending_.end(), object);
     if (p != pending_.end()) {
       pending_.erase(p);
-      return;
+      return true;
     }
     auto it = identity_.find(key_of(*object));
-    if (it != identity_.end() && it->second.object == object) identity_.erase(it);
+    if (it == identity_.end() || it->second.object != object) return false;
+    identity_.erase(it);
+    return true;
   }
 
   void refresh(Session& session, const std::shared_ptr<T>& object) {
@@ -171,7 +187,8 @@ class ModelWork final : public ModelWorkBase {
       if (loaded.empty()) return add(std::make_shared<T>(detached));
       target = loaded.front();
     }
-    *target = detached;
+    // Columns only: the tracked object keeps its own relationships and their wiring.
+    copy_columns(*target, detached);
     return target;
   }
 
@@ -209,7 +226,8 @@ class ModelWork final : public ModelWorkBase {
       bool updated_at_changed = false;
       model_traits<T>::for_each_column([&](const auto& def) {
         using Def = std::remove_cvref_t<decltype(def)>;
-        if (Def::ref(*e.object) == Def::ref(e.snapshot)) return;
+        if (same_value(Def::ref(*e.object), Def::ref(e.snapshot))) return;
+        if (model_traits<T>::versioned && def.name() == "version") return;  // bumped below
         if (!set.empty()) set += ", ";
         set.add_identifier(def.name());
         set += " = ";
@@ -220,20 +238,25 @@ class ModelWork final : public ModelWorkBase {
       if constexpr (model_traits<T>::timestamps) {
         if (!updated_at_changed) set += ", \"updated_at\" = now()";
       }
+      if constexpr (model_traits<T>::versioned) set += ", \"version\" = \"version\" + 1";
       query::Fragment f;
       f += "UPDATE ";
       f.add_identifier(table().name);
       f += " SET ";
       f += set;
       f += " WHERE ";
-      append_key_condition(f, e.snapshot);
+      append_row_condition(f, e.snapshot);
       f += sql::returning_all<T>();
       out.push_back({query::finish(std::move(f)), [this, key = key](const Result& r) {
                        auto it = identity_.find(key);
                        if (it == identity_.end()) return;
                        Entry& entry = it->second;
-                       if (r.rows() == 1) RowReader<T>(r).read(0, *entry.object);
-                       entry.snapshot = *entry.object;
+                       if (r.rows() != 1)
+                         throw_stale(table().name, "UPDATE", describe_key(entry.snapshot),
+                                     model_traits<T>::versioned);
+                       note(key);
+                       RowReader<T>(r).read(0, *entry.object);
+                       copy_columns(entry.snapshot, *entry.object);
                      }});
     }
     if (out.size() > first) {
@@ -254,21 +277,28 @@ class ModelWork final : public ModelWorkBase {
         f += "DELETE FROM ";
         f.add_identifier(table().name);
         f += " WHERE ";
-        append_key_condition(f, e.snapshot);
+        append_row_condition(f, e.snapshot);
       } else {
         f += "UPDATE ";
         f.add_identifier(table().name);
-        f += " SET \"deleted_at\" = now() WHERE ";
-        append_key_condition(f, e.snapshot);
+        f += " SET \"deleted_at\" = now()";
+        if constexpr (model_traits<T>::versioned) f += ", \"version\" = \"version\" + 1";
+        f += " WHERE ";
+        append_row_condition(f, e.snapshot);
         f += " RETURNING \"deleted_at\"";
       }
       out.push_back({query::finish(std::move(f)), [this, key = key](const Result& r) {
                        auto it = identity_.find(key);
                        if (it == identity_.end()) return;
+                       if (r.affected_rows() != 1)
+                         throw_stale(table().name, it->second.hard ? "DELETE" : "UPDATE",
+                                     describe_key(it->second.snapshot),
+                                     model_traits<T>::versioned);
                        if constexpr (model_traits<T>::soft_delete) {
-                         if (!it->second.hard && r.rows() == 1)
-                           r.read(0, 0, it->second.object->deleted_at);
+                         if (!it->second.hard) r.read(0, 0, it->second.object->deleted_at);
                        }
+                       note(key);
+                       gone_.push_back(it->second.object);
                        identity_.erase(it);
                      }});
     }
@@ -280,8 +310,10 @@ class ModelWork final : public ModelWorkBase {
   // removed in this session.
   std::optional<std::shared_ptr<T>> find_loaded(const std::string& key) const {
     auto it = identity_.find(key);
-    if (it == identity_.end() || it->second.expired) return std::nullopt;
-    return it->second.deleted ? nullptr : it->second.object;
+    if (it == identity_.end()) return std::nullopt;
+    if (it->second.deleted) return nullptr;  // removed in this session, expired or not
+    if (it->second.expired) return std::nullopt;
+    return it->second.object;
   }
   // SELECT ... WHERE pk = $1 [AND deleted_at IS NULL] with the key values bound.
   template <class... Keys>
@@ -303,14 +335,17 @@ class ModelWork final : public ModelWorkBase {
   void apply_refresh(const std::shared_ptr<T>& object, const Result& r) {
     if (r.rows() != 1) throw_refresh_missing(table().name);
     auto it = identity_.find(key_of(*object));
+    if (it != identity_.end()) note(it->first);
     RowReader<T> reader(r);
     reader.read(0, *object);
     if (it != identity_.end() && it->second.object == object) {
-      it->second.snapshot = *object;
+      copy_columns(it->second.snapshot, *object);
     } else {
-      Entry& e = identity_[key_of(*object)];
+      std::string key = key_of(*object);
+      note(key);
+      Entry& e = identity_[key];
       e.object = object;
-      e.snapshot = *object;
+      copy_columns(e.snapshot, *object);
     }
   }
 
@@ -322,19 +357,135 @@ class ModelWork final : public ModelWorkBase {
     } else {
       identity_.clear();
       pending_.clear();
+      journal_.clear();
+      gone_.clear();
+    }
+  }
+
+  // ---- savepoints ----
+  void set_savepoint_depth(int depth) noexcept override { depth_ = depth; }
+
+  void release_savepoint(int depth) override {
+    std::vector<Level> released;  // innermost first
+    while (!journal_.empty() && journal_.back().depth >= depth) {
+      released.push_back(std::move(journal_.back()));
+      journal_.pop_back();
+    }
+    if (depth <= 1 || released.empty()) return;  // released into the transaction
+    // What the released savepoints changed is now the enclosing one's change; the oldest saved
+    // state of an entry wins.
+    if (journal_.empty() || journal_.back().depth != depth - 1)
+      journal_.push_back({depth - 1, {}});
+    auto& into = journal_.back().saved;
+    for (auto level = released.rbegin(); level != released.rend(); ++level)
+      for (auto& [key, saved] : level->saved) into.try_emplace(key, std::move(saved));
+  }
+
+  void rollback_savepoint(int depth) override {
+    // The identity map goes back to what the database holds again: entries changed since the
+    // savepoint get their saved state, rows inserted since leave the session.
+    while (!journal_.empty() && journal_.back().depth >= depth) {
+      Level level = std::move(journal_.back());
+      journal_.pop_back();
+      for (const auto& [key, saved] : level.saved) identity_.erase(key);
+      for (auto& [key, saved] : level.saved)
+        if (saved.existed) identity_.insert_or_assign(key, std::move(saved.entry));
+    }
+    // Objects added since were never inserted (begin_nested() flushes first), or their rows are
+    // gone again; changes made since and not flushed are undone too.
+    pending_.clear();
+    gone_.clear();
+    for (auto& [key, e] : identity_) {
+      copy_columns(*e.object, e.snapshot);
+      // Raw SQL inside the savepoint may have changed rows too: the next read refreshes them.
+      e.expired = true;
+      // Relationships may refer to objects that left the session: they are reloaded on demand.
+      unload_relations(*e.object);
+    }
+  }
+
+  // Objects deleted by the last flush; the session takes them out of every loaded collection.
+  std::vector<const void*> gone() const override {
+    std::vector<const void*> out;
+    out.reserve(gone_.size());
+    for (const auto& g : gone_) out.push_back(g.get());
+    return out;
+  }
+  void clear_gone() noexcept override { gone_.clear(); }
+
+  void forget_related(const void* type, const std::vector<const void*>& objects) override {
+    if constexpr (relation_count<T> > 0) {
+      auto forget_in = [&](T& owner) {
+        for_each_relation<T>([&]<auto Member>() {
+          using R = resolved_relation<T, Member>;
+          if constexpr (R::kind != relation_kind::belongs_to) {
+            if (type != &type_key<typename R::target>) return;
+            auto& coll = collection_of(owner.*Member);
+            if (!coll.loaded()) return;
+            for (const void* o : objects)
+              coll.pgorm_forget(static_cast<const typename R::target*>(o));
+          }
+        });
+      };
+      for (auto& [key, e] : identity_) forget_in(*e.object);
+      for (auto& p : pending_) forget_in(*p);
     }
   }
 
  private:
   struct Entry {
     std::shared_ptr<T> object;
-    T snapshot;  // the state last read from or written to the database
+    T snapshot;  // the column values last read from or written to the database
     bool deleted = false;
     bool hard = false;
     bool expired = false;  // committed since it was read: the next read refreshes it
   };
+  // The state of identity entries before the first change made while a savepoint was open.
+  struct Saved {
+    bool existed = false;
+    Entry entry;
+  };
+  struct Level {
+    int depth = 0;
+    std::unordered_map<std::string, Saved> saved;
+  };
 
   static std::string key_of(const T& object) { return identity_key(object); }
+
+  // Journals the entry under `key` before it changes, when a savepoint is open.
+  void note(const std::string& key) {
+    if (depth_ == 0) return;
+    if (journal_.empty() || journal_.back().depth != depth_) journal_.push_back({depth_, {}});
+    auto& saved = journal_.back().saved;
+    if (saved.count(key)) return;
+    auto it = identity_.find(key);
+    if (it == identity_.end())
+      saved.emplace(key, Saved{});
+    else
+      saved.emplace(key, Saved{true, it->second});
+  }
+
+  // WHERE of a flush UPDATE/DELETE: the key as loaded and, with Versioned, the version read.
+  static void append_row_condition(query::Fragment& f, const T& snapshot) {
+    append_key_condition(f, snapshot);
+    if constexpr (model_traits<T>::versioned) {
+      f += " AND \"version\" = ";
+      f.add_param(snapshot.version);
+    }
+  }
+
+  // "id=42" for error messages.
+  static std::string describe_key(const T& object) {
+    std::string out;
+    for_each_key_column<T>([&](const auto& def) {
+      using Def = std::remove_cvref_t<decltype(def)>;
+      if (!out.empty()) out += ", ";
+      out += def.name();
+      out += "=";
+      encode_value(Def::ref(object), out);
+    });
+    return out;
+  }
 
   bool waits_for_pending_parent(const T& object) const {
     bool waits = false;
@@ -370,6 +521,9 @@ class ModelWork final : public ModelWorkBase {
       f += sql::insert_prefix<T>();
       for (std::size_t i = 0; i < n; ++i) {
         if constexpr (relation_count<T> > 0) sync_foreign_keys(*chunk[i]);
+        if constexpr (model_traits<T>::versioned) {
+          if (chunk[i]->version == 0) chunk[i]->version = 1;
+        }
         if (i) f += ", ";
         query::append_values_row(f, *chunk[i]);
       }
@@ -382,9 +536,11 @@ class ModelWork final : public ModelWorkBase {
                          const auto& object = chunk[i];
                          reader.read(static_cast<int>(i), *object);
                          if constexpr (relation_count<T> > 0) propagate_keys(*object);
-                         Entry& e = identity_[key_of(*object)];
+                         std::string key = key_of(*object);
+                         note(key);
+                         Entry& e = identity_[key];
                          e.object = object;
-                         e.snapshot = *object;
+                         copy_columns(e.snapshot, *object);
                          e.deleted = false;
                        }
                      }});
@@ -440,12 +596,16 @@ class ModelWork final : public ModelWorkBase {
     for (const auto& old_key : moved) {
       auto node = identity_.extract(old_key);
       node.key() = key_of(node.mapped().snapshot);
+      note(node.key());
       identity_.insert(std::move(node));
     }
   }
 
   std::unordered_map<std::string, Entry> identity_;
   std::vector<std::shared_ptr<T>> pending_;
+  std::vector<std::shared_ptr<T>> gone_;  // deleted by the flush under way
+  std::vector<Level> journal_;            // one level per open savepoint that changed something
+  int depth_ = 0;                         // savepoints open in the session
 };
 
 }  // namespace pgorm::detail
@@ -463,6 +623,7 @@ template <model T>
 detail::ModelWork<T>& detail::work_in(WorkList& works) {
   if (auto* w = find_work_in<T>(works)) return *w;
   works.emplace_back(&type_key<T>, std::make_unique<ModelWork<T>>());
+  works.back().second->set_savepoint_depth(works.savepoint_depth);
   return static_cast<ModelWork<T>&>(*works.back().second);
 }
 

@@ -3,6 +3,7 @@
 // commit in foreign-key order with as few round trips as it can.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -10,6 +11,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
@@ -75,10 +77,32 @@ class ModelWorkBase {
   // otherwise forgets everything (rollback).
   virtual void expire(bool keep_pending) = 0;
   virtual std::size_t tracked() const noexcept = 0;
+
+  // Savepoints: while `depth` savepoints are open, each identity entry is journaled before its
+  // first change, so that rolling back to a savepoint restores what the database holds again.
+  virtual void set_savepoint_depth(int depth) noexcept = 0;
+  // RELEASE SAVEPOINT: the changes journaled at `depth` now belong to the enclosing savepoint.
+  virtual void release_savepoint(int depth) = 0;
+  // ROLLBACK TO SAVEPOINT: entries changed since go back to their saved state, rows inserted since
+  // and objects still pending leave the session, unflushed changes are undone, and relationships
+  // are no longer loaded (they may hold objects that left the session).
+  virtual void rollback_savepoint(int depth) = 0;
+  // Objects deleted by the flush under way (the session then takes them out of every loaded
+  // collection of every model with forget_related(), and clears the list).
+  virtual std::vector<const void*> gone() const = 0;
+  virtual void clear_gone() noexcept = 0;
+  // Takes `objects`, of the model whose type key is `type`, out of the loaded collections of this
+  // model's tracked objects.
+  virtual void forget_related(const void* type, const std::vector<const void*>& objects) = 0;
 };
 
 template <model T>
 class ModelWork;
+
+// Throws TransactionRolledBack: `why` COMMIT did not commit, with the failure that aborted the
+// transaction when it is known. Shared by Session and AsyncSession.
+[[noreturn]] void throw_rolled_back(const std::optional<ErrorInfo>& aborted_by,
+                                    std::string_view why);
 
 // The model's entry in a session's work list, created on first use (definitions in
 // model_work.hpp). Shared by Session and AsyncSession.
@@ -105,6 +129,15 @@ std::vector<ModelWorkBase*> flush_order(const WorkList& works);
 
 template <class T>
 inline constexpr char type_key = 0;
+
+// The thread currently inside a call of a session: a session belongs to one thread at a time, and
+// a second thread is refused with InterfaceError rather than left waiting on the socket forever.
+struct ThreadOwner {
+  std::atomic<std::thread::id> id{};
+  ThreadOwner() = default;
+  ThreadOwner(ThreadOwner&&) noexcept {}
+  ThreadOwner& operator=(ThreadOwner&&) noexcept { return *this; }
+};
 
 template <class T>
 struct tracked_type {
@@ -140,18 +173,20 @@ class Tracker {
     return out;
   }
   // Marks for deletion at flush: soft delete (deleted_at) for SoftDelete models.
+  // An object removed before it was inserted just leaves the session (and every collection).
   template <model T>
   void remove(const std::shared_ptr<T>& object) {
-    work<T>().remove(object, false);
+    if (work<T>().remove(object, false)) forget_everywhere(&type_key<T>, {object.get()});
   }
   template <model T>
   void remove(const std::shared_ptr<T>& object, hard_t) {
-    work<T>().remove(object, true);
+    if (work<T>().remove(object, true)) forget_everywhere(&type_key<T>, {object.get()});
   }
-  // Stops tracking the object (it stays a valid value).
+  // Stops tracking the object (it stays a valid value); it leaves every loaded collection of the
+  // session's objects, so no flush re-adds it through a save-update cascade.
   template <model T>
   void expunge(const std::shared_ptr<T>& object) {
-    work<T>().expunge(object);
+    if (work<T>().expunge(object)) forget_everywhere(&type_key<T>, {object.get()});
   }
   // Whether the session tracks this object (added or loaded, not expunged).
   template <model T>
@@ -169,6 +204,10 @@ class Tracker {
  protected:
   // For one() (required) and one_or_none(): NoResultFound / MultipleResultsFound.
   static void check_one(std::size_t rows, bool required);
+  // Takes objects of the model `type` out of the loaded collections of every tracked object.
+  void forget_everywhere(const void* type, const std::vector<const void*>& objects);
+  // After a flush: what it deleted leaves every loaded collection.
+  void forget_deleted();
 
   template <model T>
   ModelWork<T>& work() {
@@ -357,12 +396,14 @@ class Session : public detail::Tracker {
   }
 
   // Raw SQL with bind parameters, rows mapped to models (by column name), tuples or a scalar.
+  // It runs inside the session's transaction (BEGIN first if none is open): pgorm cannot tell a
+  // read from a write in SQL it did not generate (INSERT ... RETURNING, a function that writes).
   template <class Row, class... Args>
   std::vector<Row> query(std::string_view sql, const Args&... args) {
     Params params;
     (params.add(args), ...);
     prepare_read();
-    return run_sql(sql, params, false).template as<Row>();
+    return run_sql(sql, params, true).template as<Row>();
   }
   // Raw SQL that writes: runs inside the session's transaction; returns the affected row count.
   template <class... Args>
@@ -404,8 +445,18 @@ class Session : public detail::Tracker {
 
   void prepare_read();
   void ensure_transaction();
+  void begin_transaction(const char* sql);
   void release_connection() noexcept;
   void after_failure() noexcept;
+  // The transaction is over (committed, rolled back or lost): forget loaded state and savepoints.
+  void end_transaction(bool committed) noexcept;
+  // Sends ROLLBACK if a transaction is open; never throws (a broken connection is discarded).
+  void rollback_quietly() noexcept;
+  // A statement failed inside the transaction: remembered for the error COMMIT then reports.
+  void note_failure(const Error& e);
+  [[noreturn]] void throw_rolled_back(std::string why);
+  void rollback_to_innermost_savepoint();
+  class InUse;
   template <class V>
   static auto first_of(std::vector<V> rows) {
     if constexpr (requires { typename V::element_type; }) {
@@ -422,7 +473,11 @@ class Session : public detail::Tracker {
   bool flushing_ = false;
   int savepoint_depth_ = 0;
   int savepoint_counter_ = 0;
+  std::vector<std::string> savepoints_;  // names of the open savepoints, innermost last
+  std::uint64_t transaction_epoch_ = 0;  // bumped when a transaction ends
+  std::optional<ErrorInfo> aborted_by_;  // the statement that failed inside the transaction
   std::uint64_t statements_ = 0;
+  detail::ThreadOwner owner_;            // the thread inside a call of this session, if any
 };
 
 // session.begin(): commit() or it rolls back when it goes out of scope.
@@ -439,25 +494,35 @@ class Session::Transaction {
   Session* session_;
 };
 
-// session.begin_nested(): commit() releases the savepoint; otherwise it rolls back to it.
+// session.begin_nested(): commit() flushes and releases the savepoint; rollback() (or leaving the
+// scope without commit()) rolls back to it. A flush that fails while a savepoint is open rolls back
+// to the innermost savepoint only: the enclosing transaction stays usable.
 class Session::Savepoint {
  public:
-  Savepoint(Session& session, std::string name, int depth)
-      : session_(&session), name_(std::move(name)), depth_(depth) {}
+  Savepoint(Session& session, std::string name, int depth, std::uint64_t epoch)
+      : session_(&session), name_(std::move(name)), depth_(depth), epoch_(epoch) {}
   Savepoint(Savepoint&& other) noexcept
       : session_(std::exchange(other.session_, nullptr)),
         name_(std::move(other.name_)),
-        depth_(other.depth_) {}
+        depth_(other.depth_),
+        epoch_(other.epoch_) {}
   Savepoint& operator=(Savepoint&&) = delete;
   ~Savepoint();
+  // Flushes, then RELEASE SAVEPOINT. If the flush fails, the savepoint is rolled back (what it
+  // covered is undone, the enclosing transaction goes on) and the flush's error is rethrown.
+  // Throws InterfaceError when the transaction it belonged to has already ended.
   void commit();
   void rollback();
 
  private:
+  // Whether the savepoint still exists (its transaction has not ended since).
+  bool alive() const noexcept;
+  bool alive_after_failure(const Session* s) const noexcept;
   void check_innermost() const;
   Session* session_;
   std::string name_;
   int depth_;
+  std::uint64_t epoch_;
   friend class Session;
 };
 
