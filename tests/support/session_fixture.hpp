@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <map>
+#include <string_view>
+
+#include <fmt/format.h>
 
 #include "support/db.hpp"
 #include "support/models.hpp"
@@ -69,6 +72,17 @@ struct SessionFixture {
   // A user row inserted directly, for tests that need existing data.
   std::int32_t insert_user(std::string_view email) {
     return db.scalar<std::int32_t>("INSERT INTO users (email) VALUES ($1) RETURNING id", email);
+  }
+  // Replaces the foreign key todos.user_id -> users.id with one that has `clause` (e.g.
+  // "ON DELETE NO ACTION", "DEFERRABLE INITIALLY DEFERRED"), for tests of other key behaviours.
+  void redefine_todo_user_fk(std::string_view clause) {
+    auto name = db.scalar<std::string>(
+        "SELECT conname::text FROM pg_constraint WHERE conrelid = 'todos'::regclass "
+        "AND confrelid = 'users'::regclass AND contype = 'f'");
+    db.conn().execute_script(
+        fmt::format("ALTER TABLE todos DROP CONSTRAINT {0}, "
+                    "ADD CONSTRAINT {0} FOREIGN KEY (user_id) REFERENCES users (id) {1}",
+                    sql::quote_identifier(name), clause));
   }
   std::int32_t insert_todo(std::int32_t user_id, std::string_view title,
                            std::string_view status = "pending") {
