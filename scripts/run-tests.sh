@@ -27,3 +27,8 @@ cmake --build "$prefix/build-async" -j "$(nproc)"
 PKG_CONFIG_PATH="$prefix/lib/pkgconfig" c++ tests/consumer/pkg_config_check.cpp -o "$prefix/pc_check" \
   $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs pgorm)
 "$prefix/pc_check"
+# A consumer that includes <string> before <pgorm/async.hpp>, under ASan: it must agree with the
+# library on Asio's allocation functions (the package exports ASIO_DISABLE_STD_ALIGNED_ALLOC).
+c++ -O0 -fsanitize=address -fno-omit-frame-pointer tests/consumer/asan_async_check.cpp \
+  -o "$prefix/asan_async_check" $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs pgorm)
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:alloc_dealloc_mismatch=1 "$prefix/asan_async_check"

@@ -97,6 +97,7 @@ struct AsyncConnection::Batch {
   struct Slot {
     std::size_t index;  // statement (of `owner` for a prepare segment)
     bool prepare;
+    bool deallocate = false;  // a DEALLOCATE of a statement evicted from the cache
   };
   std::vector<PipelineStatement> statements;
   std::vector<StatementOutcome> outcomes;
@@ -108,6 +109,9 @@ struct AsyncConnection::Batch {
   bool shared = false;             // Segments::shared_reads
   bool in_run = false;             // written without a Sync of its own (or after such a segment)
   std::size_t aborted = 0;         // statements the server skipped (PIPELINE_ABORTED)
+  // The first statement of this segment that failed: the statements the server skipped after it
+  // report its error (class and SQLSTATE), so callers see the root cause.
+  std::exception_ptr root_error;
   std::size_t syncs_expected = 1;  // 0: done with its last statement (a later segment syncs)
   std::size_t syncs_seen = 0;
   bool done = false;
@@ -199,15 +203,7 @@ asio::awaitable<std::vector<StatementOutcome>> AsyncConnection::pipeline_here(
     info.sqlstate = "08003";
     throw Disconnect(std::move(info));
   }
-  for (const auto& s : statements) {
-    if (s.params.size() > 65535) {
-      ErrorInfo info;
-      info.message =
-          fmt::format("{} bind parameters; a statement may have at most 65535", s.params.size());
-      info.statement = s.sql;
-      throw ProgrammingError(std::move(info));
-    }
-  }
+  for (const auto& s : statements) detail::check_parameter_count(s.params.size(), s.sql);
   if (statements.empty()) co_return std::vector<StatementOutcome>{};
   auto batch = std::make_shared<Batch>(strand_);
   batch->outcomes.resize(statements.size());
@@ -276,16 +272,25 @@ void AsyncConnection::send_now() {
       std::shared_ptr<Batch> prepare;
       for (std::size_t i = 0; i < statements.size(); ++i) {
         const auto& s = statements[i];
-        if (!s.prepared || prepared_.count(s.sql)) continue;
-        std::string name = fmt::format("pgorm_a{}", ++prepared_counter_);
-        if (!PQsendPrepare(conn_, name.c_str(), s.sql.c_str(), static_cast<int>(s.params.size()),
-                           nullptr))
-          return send_failed();
-        prepared_.emplace(s.sql, std::move(name));
+        if (!s.prepared || prepared_.find(s.sql)) continue;  // (find: now recently used)
         if (!prepare) {
           prepare = std::make_shared<Batch>(strand_);
           prepare->owner = batch;
         }
+        // A full cache drops its least recently used statement. Segments already written run
+        // before the DEALLOCATE; later ones look their names up again when they are written.
+        if (auto evicted = prepared_.evict_if_full()) {
+          std::string deallocate = fmt::format("DEALLOCATE \"{}\"", *evicted);
+          if (!PQsendQueryParams(conn_, deallocate.c_str(), 0, nullptr, nullptr, nullptr, nullptr,
+                                 0))
+            return send_failed();
+          prepare->slots.push_back({i, true, true});
+        }
+        std::string name = fmt::format("pgorm_a{}", ++prepared_counter_);
+        if (!PQsendPrepare(conn_, name.c_str(), s.sql.c_str(), static_cast<int>(s.params.size()),
+                           nullptr))
+          return send_failed();
+        prepared_.insert(s.sql, std::move(name));
         prepare->slots.push_back({i, true});
       }
       if (prepare) {
@@ -299,11 +304,10 @@ void AsyncConnection::send_now() {
       const auto& values = s.params.values();
       int n = static_cast<int>(s.params.size());
       int ok;
-      auto named =
-          s.prepared && options_.prepared_statements ? prepared_.find(s.sql) : prepared_.end();
-      if (named != prepared_.end())
-        ok = PQsendQueryPrepared(conn_, named->second.c_str(), n, values.data(), nullptr, nullptr,
-                                 0);
+      const std::string* named =
+          s.prepared && options_.prepared_statements ? prepared_.find(s.sql) : nullptr;
+      if (named)
+        ok = PQsendQueryPrepared(conn_, named->c_str(), n, values.data(), nullptr, nullptr, 0);
       else
         ok =
             PQsendQueryParams(conn_, s.sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0);
@@ -461,6 +465,7 @@ void AsyncConnection::process_results() {
         batch.slot_has_result = false;
         ++batch.slot;
       }
+      if (batch.per_statement) batch.root_error = nullptr;  // the next segment starts clean
       if (++batch.syncs_seen < batch.syncs_expected) continue;
       complete_front();
       continue;
@@ -481,6 +486,9 @@ void AsyncConnection::process_results() {
 
 void AsyncConnection::record(Batch& batch, Result result) {
   const Batch::Slot& slot = batch.slots[batch.slot];
+  // Already out of the cache; a failure (only inside a failed transaction, where the Parse after
+  // it fails too) leaves the statement on the server until the connection closes.
+  if (slot.deallocate) return;
   Batch& target = batch.owner ? *batch.owner : batch;
   StatementOutcome& outcome = target.outcomes[slot.index];
   const std::string& sql = target.statements[slot.index].sql;
@@ -492,9 +500,17 @@ void AsyncConnection::record(Batch& batch, Result result) {
       if (!slot.prepare && !outcome.error) outcome.result = std::move(result);
       return;
     case PGRES_PIPELINE_ABORTED:
-      if (slot.prepare) prepared_.erase(sql);
-      if (!slot.prepare) ++target.aborted;
-      if (!outcome.error) {
+      // A skipped prepare leaves the name unregistered; its statement then fails on its own.
+      if (slot.prepare) {
+        prepared_.erase(sql);
+        return;
+      }
+      ++target.aborted;
+      if (!outcome.error && target.root_error) {
+        outcome.error = target.root_error;
+      } else if (!outcome.error) {
+        // Skipped because of another call's segment that shared this one's Sync (see
+        // complete_front, which sends it again).
         ErrorInfo info;
         info.message = "not executed: an earlier statement of the same pipeline failed";
         info.statement = sql;
@@ -503,15 +519,23 @@ void AsyncConnection::record(Batch& batch, Result result) {
       return;
     default: {
       if (slot.prepare) prepared_.erase(sql);
-      // A failed prepare carries the real error; its statement then fails as "does not exist".
-      if (outcome.error && !slot.prepare) return;
-      ErrorInfo info = error_info_from(result.native_handle(), conn_, sql);
-      if (PQstatus(conn_) != CONNECTION_OK) {
-        if (info.sqlstate.empty()) info.sqlstate = "08006";
-        outcome.error = std::make_exception_ptr(Disconnect(std::move(info)));
-      } else {
-        outcome.error = database_error(std::move(info));
+      // An error after the segment's first failure (the connection closing, say) is a
+      // consequence of it: report the root cause.
+      if (!slot.prepare && !outcome.error && target.root_error) {
+        outcome.error = target.root_error;
+        return;
       }
+      // A failed prepare carries the real error; its statement then fails as "does not exist".
+      if (!outcome.error || slot.prepare) {
+        ErrorInfo info = error_info_from(result.native_handle(), conn_, sql);
+        if (PQstatus(conn_) != CONNECTION_OK) {
+          if (info.sqlstate.empty()) info.sqlstate = "08006";
+          outcome.error = std::make_exception_ptr(Disconnect(std::move(info)));
+        } else {
+          outcome.error = database_error(std::move(info));
+        }
+      }
+      if (!slot.prepare && !target.root_error) target.root_error = outcome.error;
       return;
     }
   }
@@ -520,7 +544,7 @@ void AsyncConnection::record(Batch& batch, Result result) {
 bool AsyncConnection::needs_prepare(const Batch& batch) const {
   if (!options_.prepared_statements) return false;
   for (const auto& s : batch.statements)
-    if (s.prepared && !prepared_.count(s.sql)) return true;
+    if (s.prepared && !prepared_.contains(s.sql)) return true;
   return false;
 }
 
@@ -535,6 +559,7 @@ void AsyncConnection::complete_front() {
     batch->slot_has_result = false;
     batch->shared = batch->in_run = false;
     batch->aborted = batch->syncs_seen = 0;
+    batch->root_error = nullptr;
     batch->syncs_expected = 1;
     for (auto& o : batch->outcomes) o = StatementOutcome{};
     unsent_.push_back(std::move(batch));
@@ -570,9 +595,10 @@ void AsyncConnection::fail_all(std::exception_ptr error) noexcept {
   broken_.store(true, std::memory_order_release);
   auto fail = [&](std::deque<std::shared_ptr<Batch>>& queue) {
     for (auto& batch : queue) {
+      // Statements after a failed one of the same segment report that failure, not the break.
       if (!batch->owner)
         for (auto& outcome : batch->outcomes)
-          if (!outcome.error) outcome.error = error;
+          if (!outcome.error) outcome.error = batch->root_error ? batch->root_error : error;
       finish(*batch);
     }
     queue.clear();

@@ -132,9 +132,15 @@ asio::awaitable<std::vector<StatementOutcome>> AsyncSession::run_batch(
     }
   }
   if (began) {
-    if (!outcomes.front().ok() && lease_) {
-      in_transaction_ = false;
-      aborted_by_.reset();
+    if (!outcomes.front().ok()) {
+      if (lease_) {
+        in_transaction_ = false;
+        aborted_by_.reset();
+      }
+      // The caller's statements did not run because BEGIN failed: they report BEGIN's error (a
+      // Disconnect stays a Disconnect, so retry logic sees it).
+      for (auto& o : outcomes)
+        if (!o.ok()) o.error = outcomes.front().error;
     }
     outcomes.erase(outcomes.begin());
   }

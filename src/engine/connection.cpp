@@ -82,10 +82,54 @@ ErrorInfo error_info_from(const PGresult* raw, const PGconn* conn, std::string_v
   return info;
 }
 
+namespace detail {
+
+void check_parameter_count(std::size_t count, std::string_view sql) {
+  if (count <= 65535) return;
+  ErrorInfo info;
+  info.message = fmt::format("{} bind parameters; a statement may have at most 65535", count);
+  info.statement = std::string(sql);
+  throw ProgrammingError(std::move(info));
+}
+
+const std::string* PreparedCache::find(const std::string& sql) {
+  auto it = index_.find(sql);
+  if (it == index_.end()) return nullptr;
+  order_.splice(order_.begin(), order_, it->second);
+  return &it->second->name;
+}
+
+std::optional<std::string> PreparedCache::evict_if_full() {
+  if (index_.size() < capacity_ || order_.empty()) return std::nullopt;
+  std::string name = std::move(order_.back().name);
+  index_.erase(order_.back().sql);
+  order_.pop_back();
+  return name;
+}
+
+void PreparedCache::insert(const std::string& sql, std::string name) {
+  if (auto it = index_.find(sql); it != index_.end()) {
+    it->second->name = std::move(name);
+    order_.splice(order_.begin(), order_, it->second);
+    return;
+  }
+  order_.push_front({sql, std::move(name)});
+  index_.emplace(sql, order_.begin());
+}
+
+void PreparedCache::erase(const std::string& sql) {
+  auto it = index_.find(sql);
+  if (it == index_.end()) return;
+  order_.erase(it->second);
+  index_.erase(it);
+}
+
+}  // namespace detail
+
 struct Connection::Impl {
   std::unique_ptr<PqxxConnection> pqxx;
   PGconn* conn = nullptr;
-  std::unordered_map<std::string, std::string> prepared;  // SQL text -> statement name
+  detail::PreparedCache prepared;  // SQL text -> statement name, least recently used out
   std::uint64_t prepared_counter = 0;
 };
 
@@ -148,6 +192,7 @@ Result Connection::execute(std::string_view sql, const Params& params) {
     info.sqlstate = "08003";
     throw Disconnect(std::move(info));
   }
+  detail::check_parameter_count(params.size(), sql);
   std::string text(sql);
   ++statements_;
   return check(PQexecParams(impl_->conn, text.c_str(), static_cast<int>(params.size()), nullptr,
@@ -156,9 +201,6 @@ Result Connection::execute(std::string_view sql, const Params& params) {
 }
 
 namespace {
-// Statements prepared on one connection before the cache starts over (DEALLOCATE ALL): bounds
-// the server memory a long-lived connection holds for statements built at run time.
-constexpr std::size_t kMaxPrepared = 512;
 // Statements sent per pipeline sync in blocking mode, small enough that neither side's socket
 // buffer fills while the other is not reading.
 constexpr std::size_t kPipelineChunk = 128;
@@ -171,28 +213,47 @@ bool succeeded(const PGresult* r) {
 
 Result Connection::execute_prepared(std::string_view sql, const Params& params) {
   if (!use_prepared_ || broken_) return execute(sql, params);
+  detail::check_parameter_count(params.size(), sql);
   std::string text(sql);
-  auto it = impl_->prepared.find(text);
-  if (it != impl_->prepared.end()) {
+  if (const std::string* name = impl_->prepared.find(text)) {
     ++statements_;
-    return check(PQexecPrepared(impl_->conn, it->second.c_str(), static_cast<int>(params.size()),
+    return check(PQexecPrepared(impl_->conn, name->c_str(), static_cast<int>(params.size()),
                                 params.values().data(), nullptr, nullptr, 0),
                  sql);
   }
-  if (impl_->prepared.size() >= kMaxPrepared) {
-    execute_script("DEALLOCATE ALL");
-    impl_->prepared.clear();
-  }
+  // A full cache drops its least recently used statement; the DEALLOCATE rides in front of the
+  // Parse, in a segment of its own.
+  std::optional<std::string> evicted = impl_->prepared.evict_if_full();
+  std::string deallocate = evicted ? fmt::format("DEALLOCATE \"{}\"", *evicted) : std::string();
   // Parse and first execution travel together in one pipeline: one round trip, not two.
   std::string name = fmt::format("pgorm_{}", ++impl_->prepared_counter);
   PGconn* conn = impl_->conn;
-  statements_ += 2;
-  if (PQenterPipelineMode(conn) != 1 || PQsendPrepare(conn, name.c_str(), text.c_str(), 0, nullptr) != 1 ||
+  statements_ += evicted ? 3 : 2;
+  if (PQenterPipelineMode(conn) != 1 ||
+      (evicted && (PQsendQueryParams(conn, deallocate.c_str(), 0, nullptr, nullptr, nullptr,
+                                     nullptr, 0) != 1 ||
+                   PQpipelineSync(conn) != 1)) ||
+      PQsendPrepare(conn, name.c_str(), text.c_str(), 0, nullptr) != 1 ||
       PQsendQueryPrepared(conn, name.c_str(), static_cast<int>(params.size()),
                           params.values().data(), nullptr, nullptr, 0) != 1 ||
       PQpipelineSync(conn) != 1) {
     drain_pipeline();
     return check(nullptr, sql);
+  }
+  if (evicted) {
+    // A failed DEALLOCATE (inside a failed transaction) leaves the statement on the server until
+    // the connection closes; the Parse below then fails the same way and is reported.
+    // Its result, the end of its results, then its segment's Sync.
+    for (int guard = 0; guard < 4; ++guard) {
+      PGresult* r = PQgetResult(conn);
+      if (r == nullptr) {
+        if (PQstatus(conn) != CONNECTION_OK) break;
+        continue;
+      }
+      bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+      PQclear(r);
+      if (sync) break;
+    }
   }
   PGresult* prepared = PQgetResult(conn);
   while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
@@ -204,9 +265,10 @@ Result Connection::execute_prepared(std::string_view sql, const Params& params) 
     return check(prepared, sql);
   }
   PQclear(prepared);
-  Result result = check(executed, sql);
-  impl_->prepared.emplace(std::move(text), std::move(name));
-  return result;
+  // Recorded before the execution's outcome is known: the statement exists on the server even
+  // when its first execution fails, and the next call reuses it instead of preparing another.
+  impl_->prepared.insert(text, std::move(name));
+  return check(executed, sql);
 }
 
 // Reads up to the pipeline's sync point and leaves pipeline mode.
@@ -234,6 +296,7 @@ std::vector<Result> Connection::execute_pipeline(const std::vector<PipelineItem>
     return out;
   }
   if (broken_) return {execute("", Params{})};  // throws Disconnect
+  for (const auto& item : items) detail::check_parameter_count(item.params->size(), item.sql);
   PGconn* conn = impl_->conn;
   for (std::size_t start = 0; start < items.size(); start += kPipelineChunk) {
     std::size_t end = std::min(items.size(), start + kPipelineChunk);

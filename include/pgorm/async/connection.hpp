@@ -18,7 +18,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "pgorm/async/deadline.hpp"
@@ -88,9 +87,11 @@ class AsyncConnection : public std::enable_shared_from_this<AsyncConnection> {
   AsyncConnection& operator=(const AsyncConnection&) = delete;
 
   // Sends the statements as one pipeline segment (one Sync) and returns one outcome per
-  // statement. After a failed statement the rest of the segment is not executed (PipelineAborted);
-  // other segments are not affected (unless they are in the same failed transaction). Segments
-  // sent by concurrent callers before the next write share that write and its round trip.
+  // statement. After a failed statement the rest of the segment is not executed and reports the
+  // failed statement's error (its class and SQLSTATE: the root cause, e.g. a Disconnect when the
+  // connection broke at BEGIN, so retry logic sees it); other segments are not affected (unless
+  // they are in the same failed transaction). Segments sent by concurrent callers before the next
+  // write share that write and its round trip.
   // At the deadline: throws DeadlineExceeded after cancelling on the server (see cancel_grace).
   // Throws Disconnect when the connection breaks (it is then closed for good).
   asio::awaitable<std::vector<StatementOutcome>> pipeline(std::vector<PipelineStatement> statements,
@@ -157,7 +158,7 @@ class AsyncConnection : public std::enable_shared_from_this<AsyncConnection> {
   std::deque<std::shared_ptr<Batch>> unsent_;
   std::deque<std::shared_ptr<Batch>> sent_;
   std::vector<std::shared_ptr<asio::steady_timer>> drain_waiters_;
-  std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
+  detail::PreparedCache prepared_;  // SQL text -> statement name, least recently used out
   std::uint64_t prepared_counter_ = 0;
   bool send_scheduled_ = false;
   bool driver_running_ = false;

@@ -230,13 +230,33 @@ class AsyncSession : public detail::Tracker {
   }
   template <model T, bool R>
   auto execute(const query::Insert<T, R>& statement, std::optional<Timeout> timeout = {}) {
-    if (statement.size() == 0) {
-      if constexpr (R)
-        return ready(std::vector<T>{});
-      else
-        return ready(std::int64_t{0});
-    }
-    return write_statement<T, R>(statement.statement(), detail::timeout_value(timeout));
+    using Value = std::conditional_t<R, std::vector<T>, std::int64_t>;
+    if (statement.size() == 0) return ready(Value{});
+    // Split as Session's (no statement over 65,535 parameters); the parts travel in one pipeline
+    // segment inside the session's transaction. Multi-row texts change with the row count: sent
+    // unnamed, not as prepared statements.
+    auto parts = statement.statements();
+    return [](AsyncSession& self, std::vector<query::Statement> parts,
+              Ms timeout) -> asio::awaitable<Value> {
+      Deadline deadline = self.deadline_for(timeout);
+      co_await self.prepare_read(deadline);
+      std::vector<PipelineStatement> statements;
+      for (auto& part : parts)
+        statements.push_back({std::move(part.sql), std::move(part.params), false});
+      auto outcomes = co_await self.run_batch(std::move(statements), true, deadline);
+      Value out{};
+      for (auto& outcome : outcomes) {
+        Result& result = outcome.get();
+        if constexpr (R) {
+          auto rows = result.as<T>();
+          out.insert(out.end(), std::make_move_iterator(rows.begin()),
+                     std::make_move_iterator(rows.end()));
+        } else {
+          out += result.affected_rows();
+        }
+      }
+      co_return out;
+    }(*this, std::move(parts), detail::timeout_value(timeout));
   }
 
   // Raw SQL with bind parameters (and an optional trailing Timeout), rows mapped to models (by

@@ -4,10 +4,12 @@
 
 #include <libpq-fe.h>
 
+#include <list>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "pgorm/engine/params.hpp"
@@ -21,6 +23,39 @@ enum class TransactionStatus { idle, active, in_transaction, in_error, unknown }
 // constraint), with `sql` as the statement; falls back to the connection's error message when the
 // result has none (or is null). Shared by the sync and async connections.
 ErrorInfo error_info_from(const PGresult* result, const PGconn* conn, std::string_view sql);
+
+namespace detail {
+// Throws ProgrammingError before anything is sent when a statement has more bind parameters than
+// the protocol allows (65535). Shared by the sync and async connections.
+void check_parameter_count(std::size_t count, std::string_view sql);
+
+// The named prepared statements of one connection, by SQL text, with a bounded size: inserting
+// into a full cache evicts the least recently used statement, whose name the caller then
+// DEALLOCATEs on the server. Shared by the sync and async connections.
+class PreparedCache {
+ public:
+  static constexpr std::size_t default_capacity = 512;
+  explicit PreparedCache(std::size_t capacity = default_capacity) : capacity_(capacity) {}
+  // The statement's name, now the most recently used; nullptr when `sql` is not cached.
+  const std::string* find(const std::string& sql);
+  bool contains(const std::string& sql) const { return index_.count(sql) != 0; }
+  // The least recently used statement's name, removed from the cache, when the cache is full
+  // (call before insert() to make room); nullopt otherwise.
+  std::optional<std::string> evict_if_full();
+  void insert(const std::string& sql, std::string name);
+  void erase(const std::string& sql);
+  std::size_t size() const noexcept { return index_.size(); }
+
+ private:
+  struct Entry {
+    std::string sql;
+    std::string name;
+  };
+  std::list<Entry> order_;  // most recently used first
+  std::unordered_map<std::string, std::list<Entry>::iterator> index_;
+  std::size_t capacity_;
+};
+}  // namespace detail
 
 class Connection {
  public:
