@@ -191,6 +191,8 @@ asio::awaitable<void> AsyncSession::flush_impl(bool commit, Deadline deadline) {
         (*lease_)->transaction_status() == TransactionStatus::in_error)
       detail::throw_rolled_back(aborted_by_,
                         "COMMIT was refused because an earlier statement of the transaction failed");
+    // Nothing that only the sync session's cascades would write may be dropped silently.
+    for (const auto& [key, w] : works_) w->check_no_cascade_needed(*this);
     for (;;) {
       std::vector<detail::PlannedWrite> plans;
       auto ordered = detail::flush_order(works_);

@@ -22,6 +22,19 @@ void throw_refresh_missing(std::string_view table) {
   throw NoResultFound(std::move(info));
 }
 
+void throw_needs_sync_cascade(std::string_view table, std::string_view relation,
+                              std::string_view what) {
+  ErrorInfo info;
+  info.table = std::string(table);
+  info.message = fmt::format(
+      "AsyncSession cannot flush the relationship {}.{}: {}; it does not run relationship "
+      "cascades or association writes yet, and nothing of this flush was sent. Add related "
+      "objects with add(), set their foreign keys and write association rows yourself, or use "
+      "Session",
+      table, relation, what);
+  throw NotSupportedError(std::move(info));
+}
+
 void throw_stale(std::string_view table, std::string_view action, std::string key,
                  bool versioned) {
   ErrorInfo info;

@@ -36,3 +36,84 @@ TEST_CASE("async: commit of a transaction that a caught error aborted throws Tra
   CHECK(fx.db.conn().query<std::string>("SELECT email FROM users") ==
         std::vector<std::string>{"after@example.com"});
 }
+
+// AsyncSession does not run relationship cascades or association writes yet: a flush that would
+// need them is refused before anything is sent, instead of dropping the change.
+
+TEST_CASE("async: a new child reached only through a collection is refused, not dropped",
+          "[async][session][failure]") {
+  test::AsyncFixture fx;
+  auto s = fx.session();
+  User u;
+  u.email = "parent@example.com";
+  auto user = s.add(std::move(u));
+  auto todo = std::make_shared<Todo>();
+  todo->title = "reached through user->todos";
+  user->todos.add(todo);
+  std::string message;
+  fx.run([&]() -> awaitable<void> {
+    try {
+      co_await s.commit();
+    } catch (const NotSupportedError& e) {
+      message = e.what();
+    }
+  }());
+  CHECK_THAT(message, Catch::Contains("users.todos"));
+  CHECK(fx.count("users") == 0);
+  CHECK(fx.count("todos") == 0);
+}
+
+TEST_CASE("async: a soft delete whose cascade would soft-delete children is refused",
+          "[async][session][failure]") {
+  // Category::children cascades deletes; a soft delete is an UPDATE, which the database's
+  // ON DELETE never sees, so only the session's cascade could reach the children.
+  test::AsyncFixture fx;
+  auto root = fx.db.scalar<std::int32_t>(
+      "INSERT INTO categories (name, slug) VALUES ('root', 'r') RETURNING id");
+  fx.db.conn().exec("INSERT INTO categories (name, slug, parent_id) VALUES ('leaf', 'l', $1)",
+                    root);
+  auto s = fx.session();
+  bool refused = false;
+  fx.run([&]() -> awaitable<void> {
+    auto category = co_await s.get<Category>(root);
+    s.remove(category);
+    refused = co_await test::throws_as<NotSupportedError>(s.commit());
+  }());
+  CHECK(refused);
+  CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM categories WHERE deleted_at IS NULL") ==
+        2);
+}
+
+TEST_CASE("async: a hard delete the database cascades goes through", "[async][session]") {
+  // todos.user_id is declared ON DELETE CASCADE: the database removes the children.
+  test::AsyncFixture fx;
+  auto uid = fx.insert_user("owner@example.com");
+  fx.insert_todo(uid, "goes with its user");
+  auto s = fx.session();
+  fx.run([&]() -> awaitable<void> {
+    s.remove(co_await s.get<User>(uid));
+    co_await s.commit();
+  }());
+  CHECK(fx.count("users") == 0);
+  CHECK(fx.count("todos") == 0);
+}
+
+TEST_CASE("async: a many-to-many member added in memory is refused, not dropped",
+          "[async][session][failure]") {
+  test::AsyncFixture fx;
+  auto uid = fx.insert_user("tags@example.com");
+  auto tid = fx.insert_todo(uid, "tagged");
+  fx.db.conn().exec("INSERT INTO categories (name, slug) VALUES ('home', 'h')");
+  auto s = fx.session();
+  bool refused = false;
+  fx.run([&]() -> awaitable<void> {
+    auto todos =
+        co_await s.execute(select<Todo>().where(col<&Todo::id> == tid).options(
+            selectin(&Todo::categories)));
+    auto categories = co_await s.execute(select<Category>());
+    todos.at(0)->categories.add(categories.at(0));
+    refused = co_await test::throws_as<NotSupportedError>(s.commit());
+  }());
+  CHECK(refused);
+  CHECK(fx.count("todo_categories") == 0);
+}

@@ -201,6 +201,7 @@ class Collection {
   }
   const std::vector<std::shared_ptr<Target>>& pgorm_raw() const noexcept { return items_; }
   std::vector<std::shared_ptr<Target>>& pgorm_snapshot() noexcept { return snapshot_; }
+  const std::vector<std::shared_ptr<Target>>& pgorm_snapshot() const noexcept { return snapshot_; }
   void pgorm_raw_add(std::shared_ptr<Target> object) {
     if (std::find(items_.begin(), items_.end(), object) == items_.end())
       items_.push_back(std::move(object));

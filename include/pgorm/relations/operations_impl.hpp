@@ -216,6 +216,59 @@ bool moved_to_other_parent(const typename resolved_relation<Owner, Member>::targ
   return key_text(member_value<R::fk>(child)) != key_text(member_value<R::key>(parent));
 }
 
+[[noreturn]] void throw_needs_sync_cascade(std::string_view table, std::string_view relation,
+                                           std::string_view what);
+
+// For a flush that cannot run cascades or association writes (AsyncSession): throws
+// NotSupportedError naming the relationship when `object`'s relationships hold a change that only
+// they would write, so that nothing is skipped silently. `removed`: marked for deletion (`hard`:
+// DELETE rather than a soft delete).
+// Whether the foreign key of Child on `column` is declared ON DELETE CASCADE or SET NULL.
+template <class Child>
+bool database_handles_delete(std::string_view column) {
+  for (const auto& fk : table_info<Child>().foreign_keys)
+    if (fk.columns.size() == 1 && fk.columns.front() == column)
+      return fk.on_delete == referential_action::cascade ||
+             fk.on_delete == referential_action::set_null;
+  return false;
+}
+
+template <class T>
+void check_no_cascade_needed(const Tracker& tracker, const T& object, bool removed, bool hard) {
+  for_each_relation<T>([&]<auto Member>() {
+    using R = resolved_relation<T, Member>;
+    using Def = typename R::def;
+    constexpr Def def = std::get<R::index>(relations_of<T>());
+    const auto& member = object.*Member;
+    auto fail = [&](std::string_view what) {
+      throw_needs_sync_cascade(table_info<T>().name, naming::member_name<Member>(), what);
+    };
+    if constexpr (R::kind == relation_kind::belongs_to) {
+      if (removed || !def.cascade_flags.has(cascade::save_update) || !member.loaded()) return;
+      const auto& target = member.pgorm_raw();
+      if (target && !tracker.contains(target))
+        fail("its target is not in the session (the save-update cascade would add it)");
+    } else {
+      const auto& coll = collection_of(member);
+      if (removed) {
+        if (!def.cascade_flags.has(cascade::delete_) || Def::passive) return;
+        if (coll.loaded() && coll.pgorm_raw().empty()) return;
+        // A hard delete whose foreign key the database cascades (or nulls) needs no cascade here.
+        if constexpr (R::kind != relation_kind::many_to_many) {
+          if (hard && database_handles_delete<typename R::target>(query::Column<R::fk>::name()))
+            return;
+        }
+        fail("the owner is removed and the delete cascade would remove its members");
+      }
+      if (!coll.loaded()) return;
+      const auto& items = coll.pgorm_raw();
+      if (items != coll.pgorm_snapshot())
+        fail("members were added or taken out since it was loaded (the save-update and "
+             "delete-orphan cascades or association rows would write them)");
+    }
+  });
+}
+
 // Before a flush: objects reachable through save-update relationships join the session;
 // removals cascade; orphans are deleted or detached. Returns whether anything changed.
 template <class T>

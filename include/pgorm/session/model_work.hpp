@@ -82,6 +82,14 @@ class ModelWork final : public ModelWorkBase {
     }
   }
 
+  void check_no_cascade_needed(const Tracker& tracker) const override {
+    if constexpr (relation_count<T> > 0) {
+      for (const auto& p : pending_) detail::check_no_cascade_needed(tracker, *p, false, false);
+      for (const auto& [key, e] : identity_)
+        detail::check_no_cascade_needed(tracker, *e.object, e.deleted, e.hard);
+    }
+  }
+
   void sync_keys() override {
     if constexpr (relation_count<T> > 0) {
       for (const auto& [key, e] : identity_) {

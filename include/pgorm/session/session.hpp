@@ -54,6 +54,8 @@ struct PlannedWrite {
 
 // The per-model part of a session, behind one interface so that a flush can order the work of
 // all models by their foreign keys.
+class Tracker;
+
 class ModelWorkBase {
  public:
   virtual ~ModelWorkBase() = default;
@@ -63,6 +65,9 @@ class ModelWorkBase {
   virtual bool has_pending() const noexcept = 0;
   // Relationship cascades (save-update, delete, delete-orphan); true if it changed anything.
   virtual bool cascade(Session& session) = 0;
+  // For a flush without cascades (AsyncSession): NotSupportedError naming the first relationship
+  // whose change only a cascade or an association write would persist.
+  virtual void check_no_cascade_needed(const Tracker& tracker) const = 0;
   // Foreign keys of tracked rows follow their related objects.
   virtual void sync_keys() = 0;
   virtual void flush_inserts(Session& session) = 0;
