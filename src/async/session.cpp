@@ -189,8 +189,8 @@ asio::awaitable<void> AsyncSession::flush_impl(bool commit, Deadline deadline) {
     // would answer COMMIT with ROLLBACK. Say so instead of returning as if it had committed.
     if (commit && in_transaction_ && lease_ && *lease_ &&
         (*lease_)->transaction_status() == TransactionStatus::in_error)
-      detail::throw_rolled_back(aborted_by_,
-                        "COMMIT was refused because an earlier statement of the transaction failed");
+      detail::throw_rolled_back(
+          aborted_by_, "COMMIT was refused because an earlier statement of the transaction failed");
     // Nothing that only the sync session's cascades would write may be dropped silently.
     for (const auto& [key, w] : works_) w->check_no_cascade_needed(*this);
     for (;;) {
@@ -198,11 +198,16 @@ asio::awaitable<void> AsyncSession::flush_impl(bool commit, Deadline deadline) {
       auto ordered = detail::flush_order(works_);
       for (auto* w : ordered) w->sync_keys();
       for (auto* w : ordered) w->plan_inserts(plans);
+      const std::size_t inserts = plans.size();
       for (auto* w : ordered) w->plan_updates(plans);
       for (auto it = ordered.rbegin(); it != ordered.rend(); ++it) (*it)->plan_deletes(plans);
       bool more = std::any_of(works_.begin(), works_.end(),
                               [](const auto& w) { return w.second->has_pending(); });
-      bool with_commit = commit && !more && (in_transaction_ || !plans.empty());
+      // An UPDATE or DELETE that matched no row fails the flush (StaleDataError), which is only
+      // known once its result is read: COMMIT then goes in a segment of its own, after them, so
+      // that a stale row can never be reported for a transaction that committed.
+      bool checked_writes = plans.size() > inserts;
+      bool with_commit = commit && !more && !checked_writes && (in_transaction_ || !plans.empty());
       if (plans.empty() && !with_commit) break;
       std::vector<PipelineStatement> statements;
       statements.reserve(plans.size() + 1);
@@ -222,7 +227,7 @@ asio::awaitable<void> AsyncSession::flush_impl(bool commit, Deadline deadline) {
         committed = true;
         break;
       }
-      if (!more) break;
+      if (!more && !(commit && checked_writes)) break;
     }
   } catch (...) {
     failure = std::current_exception();

@@ -107,13 +107,33 @@ TEST_CASE("async: a many-to-many member added in memory is refused, not dropped"
   auto s = fx.session();
   bool refused = false;
   fx.run([&]() -> awaitable<void> {
-    auto todos =
-        co_await s.execute(select<Todo>().where(col<&Todo::id> == tid).options(
-            selectin(&Todo::categories)));
+    auto todos = co_await s.execute(
+        select<Todo>().where(col<&Todo::id> == tid).options(selectin(&Todo::categories)));
     auto categories = co_await s.execute(select<Category>());
     todos.at(0)->categories.add(categories.at(0));
     refused = co_await test::throws_as<NotSupportedError>(s.commit());
   }());
   CHECK(refused);
   CHECK(fx.count("todo_categories") == 0);
+}
+
+TEST_CASE("async: a stale row fails the commit before anything of it is committed",
+          "[async][session][failure]") {
+  // COMMIT must not ride with the UPDATEs whose row counts decide whether the flush failed.
+  test::AsyncFixture fx;
+  auto kept = fx.insert_user("kept@example.com");
+  auto gone = fx.insert_user("gone@example.com");
+  auto s = fx.session();
+  bool stale = false;
+  fx.run([&]() -> awaitable<void> {
+    auto a = co_await s.get<User>(kept);
+    auto b = co_await s.get<User>(gone);
+    fx.db.conn().exec("DELETE FROM users WHERE id = $1", gone);
+    a->email = "changed@example.com";
+    b->email = "lost@example.com";
+    stale = co_await test::throws_as<StaleDataError>(s.commit());
+  }());
+  CHECK(stale);
+  CHECK(fx.db.conn().query<std::string>("SELECT email FROM users") ==
+        std::vector<std::string>{"kept@example.com"});
 }
