@@ -28,15 +28,15 @@ void throw_needs_sync_cascade(std::string_view table, std::string_view relation,
   info.table = std::string(table);
   info.message = fmt::format(
       "AsyncSession cannot flush the relationship {}.{}: {}; it does not run relationship "
-      "cascades or association writes yet, and nothing of this flush was sent. Add related "
+      "cascades or association writes yet. Nothing of this flush was sent, and the session was "
+      "rolled back as after any failed flush. Add related "
       "objects with add(), set their foreign keys and write association rows yourself, or use "
       "Session",
       table, relation, what);
   throw NotSupportedError(std::move(info));
 }
 
-void throw_stale(std::string_view table, std::string_view action, std::string key,
-                 bool versioned) {
+void throw_stale(std::string_view table, std::string_view action, std::string key, bool versioned) {
   ErrorInfo info;
   info.table = std::string(table);
   info.message = fmt::format(
@@ -113,7 +113,9 @@ class Session::InUse {
 Session::Session(Engine engine, SessionOptions options)
     : engine_(std::move(engine)), options_(options) {}
 
-Session::~Session() { close(); }
+Session::~Session() {
+  close();
+}
 
 Session::Session(Session&&) noexcept = default;
 
@@ -124,7 +126,6 @@ Session& Session::operator=(Session&& other) noexcept {
     options_ = other.options_;
     connection_ = std::move(other.connection_);
     in_transaction_ = std::exchange(other.in_transaction_, false);
-    savepoint_depth_ = std::exchange(other.savepoint_depth_, 0);
     savepoint_counter_ = other.savepoint_counter_;
     savepoints_ = std::move(other.savepoints_);
     transaction_epoch_ = other.transaction_epoch_ + 1;
@@ -166,16 +167,16 @@ void Session::note_failure(const Error& e) {
   if (in_transaction_ && !aborted_by_) aborted_by_ = e.info();
 }
 
-Result Session::run(const query::Statement& statement, bool needs_transaction, bool prepared) {
-  if (prepared) return run_sql(statement.sql, statement.params, needs_transaction);
+template <class F>
+auto Session::send(bool needs_transaction, std::size_t statements, F&& call) {
   InUse in_use(*this);
   Connection& c = connection();
   // Lazy BEGIN only where each statement seeing its own snapshot is what the transaction would
   // give anyway: under a server default stronger than READ COMMITTED, reads begin it too.
   if (needs_transaction || !c.lazy_begin_safe()) ensure_transaction();
-  ++statements_;
+  statements_ += statements;
   try {
-    return c.execute(statement.sql, statement.params);
+    return call(c);
   } catch (const Disconnect&) {
     after_failure();
     throw;
@@ -185,24 +186,18 @@ Result Session::run(const query::Statement& statement, bool needs_transaction, b
   }
 }
 
+Result Session::run(const query::Statement& statement, bool needs_transaction, bool prepared) {
+  if (prepared) return run_sql(statement.sql, statement.params, needs_transaction);
+  return send(needs_transaction, 1,
+              [&](Connection& c) { return c.execute(statement.sql, statement.params); });
+}
+
 std::vector<Result> Session::run_pipeline(const std::vector<query::Statement>& statements) {
   if (statements.empty()) return {};
-  InUse in_use(*this);
-  ensure_transaction();
-  Connection& c = connection();
   std::vector<Connection::PipelineItem> items;
   items.reserve(statements.size());
   for (const auto& s : statements) items.push_back({s.sql, &s.params});
-  statements_ += statements.size();
-  try {
-    return c.execute_pipeline(items);
-  } catch (const Disconnect&) {
-    after_failure();
-    throw;
-  } catch (const Error& e) {
-    note_failure(e);
-    throw;
-  }
+  return send(true, statements.size(), [&](Connection& c) { return c.execute_pipeline(items); });
 }
 
 void Session::run_loads(detail::LoadCursor& cursor) {
@@ -213,19 +208,7 @@ void Session::run_loads(detail::LoadCursor& cursor) {
 }
 
 Result Session::run_sql(std::string_view sql, const Params& params, bool needs_transaction) {
-  InUse in_use(*this);
-  Connection& c = connection();
-  if (needs_transaction || !c.lazy_begin_safe()) ensure_transaction();
-  ++statements_;
-  try {
-    return c.execute_prepared(sql, params);
-  } catch (const Disconnect&) {
-    after_failure();
-    throw;
-  } catch (const Error& e) {
-    note_failure(e);
-    throw;
-  }
+  return send(needs_transaction, 1, [&](Connection& c) { return c.execute_prepared(sql, params); });
 }
 
 // The connection broke: the transaction and everything it wrote are gone.
@@ -237,15 +220,18 @@ void Session::after_failure() noexcept {
   end_transaction(false);
 }
 
+void Session::sync_savepoint_depth() noexcept {
+  works_.savepoint_depth = savepoint_depth();
+  for (auto& [key, w] : works_) w->set_savepoint_depth(works_.savepoint_depth);
+}
+
 void Session::end_transaction(bool committed) noexcept {
   in_transaction_ = false;
-  savepoint_depth_ = 0;
   savepoints_.clear();
-  works_.savepoint_depth = 0;
+  sync_savepoint_depth();
   ++transaction_epoch_;
   aborted_by_.reset();
   for (auto& [key, w] : works_) {
-    w->set_savepoint_depth(0);
     if (committed) {
       w->release_savepoint(1);
       if (options_.expire_on_commit) w->expire(true);
@@ -287,7 +273,7 @@ void Session::rollback_to_innermost_savepoint() {
   ++statements_;
   connection().execute("ROLLBACK TO SAVEPOINT " + savepoints_.back());
   aborted_by_.reset();
-  for (auto& [key, w] : works_) w->rollback_savepoint(savepoint_depth_);
+  for (auto& [key, w] : works_) w->rollback_savepoint(savepoint_depth());
 }
 
 void Session::flush() {
@@ -310,18 +296,30 @@ void Session::flush() {
     for (auto it = ordered.rbegin(); it != ordered.rend(); ++it) (*it)->flush_deletes(*this);
     forget_deleted();
   } catch (...) {
+    std::exception_ptr failure = std::current_exception();
     flushing_ = false;
     // A failed flush leaves the transaction unusable. Inside a savepoint, roll back to it: what
     // the savepoint covered is undone and the enclosing transaction goes on. Otherwise roll the
     // whole transaction back so that nothing of it stays.
-    if (in_transaction_ && savepoint_depth_ > 0 && connection_) {
-      bool rolled_back = false;
+    if (in_transaction_ && savepoint_depth() > 0 && connection_) {
       try {
         rollback_to_innermost_savepoint();
-        rolled_back = true;
-      } catch (...) {  // the savepoint cannot be restored: the whole transaction goes
+      } catch (...) {
+        // The savepoint cannot be restored, so the whole transaction goes. The caller must not
+        // take this for a savepoint-only failure and commit the rest.
+        std::optional<ErrorInfo> cause;
+        try {
+          std::rethrow_exception(failure);
+        } catch (const Error& e) {
+          cause = e.info();
+        } catch (...) {
+        }
+        rollback();
+        detail::throw_rolled_back(cause,
+                                  "a flush failed inside a savepoint that could not be "
+                                  "restored, so the whole transaction was rolled back");
       }
-      if (rolled_back) throw;
+      throw;
     }
     rollback();
     throw;
@@ -332,9 +330,10 @@ void Session::flush() {
 void detail::throw_rolled_back(const std::optional<ErrorInfo>& aborted_by, std::string_view why) {
   ErrorInfo info;
   if (aborted_by) info = *aborted_by;
-  info.message = aborted_by ? fmt::format("{}: nothing of the transaction was committed (the "
-                                          "statement that aborted it failed with: {})",
-                                          why, aborted_by->message)
+  info.message = aborted_by ? fmt::format(
+                                  "{}: nothing of the transaction was committed (the "
+                                  "statement that aborted it failed with: {})",
+                                  why, aborted_by->message)
                             : fmt::format("{}: nothing of the transaction was committed", why);
   throw TransactionRolledBack(std::move(info));
 }
@@ -354,7 +353,8 @@ void Session::commit() {
     // A statement failed inside the transaction (its error may have been caught): the server
     // would answer COMMIT with ROLLBACK. Say so instead of returning as if it had committed.
     if (c.transaction_status() == TransactionStatus::in_error)
-      throw_rolled_back("COMMIT was refused because an earlier statement of the transaction failed");
+      throw_rolled_back(
+          "COMMIT was refused because an earlier statement of the transaction failed");
     ++statements_;
     Result result;
     try {
@@ -370,8 +370,7 @@ void Session::commit() {
     } catch (...) {
       // COMMIT itself failed (a deferred constraint, a serialization failure): the server rolled
       // the transaction back. Leave the session as rollback() does, then report why.
-      rollback_quietly();
-      end_transaction(false);
+      rollback();
       throw;
     }
     if (result.command_tag() == "ROLLBACK")
@@ -417,12 +416,15 @@ void detail::Tracker::check_one(std::size_t rows, bool required) {
 
 // ---- transactions ----
 
+void Session::refuse_begin_in_transaction() const {
+  if (!in_transaction_) return;
+  ErrorInfo info;
+  info.message = "begin(): the session is already in a transaction (use begin_nested())";
+  throw InterfaceError(std::move(info));
+}
+
 Session::Transaction Session::begin() {
-  if (in_transaction_) {
-    ErrorInfo info;
-    info.message = "begin(): the session is already in a transaction (use begin_nested())";
-    throw InterfaceError(std::move(info));
-  }
+  refuse_begin_in_transaction();
   // Lazy BEGIN relies on READ COMMITTED; under a stronger server default, begin now so that the
   // scope's reads share the transaction's snapshot.
   if (!connection().lazy_begin_safe()) begin_transaction("BEGIN");
@@ -430,11 +432,7 @@ Session::Transaction Session::begin() {
 }
 
 Session::Transaction Session::begin(IsolationLevel level) {
-  if (in_transaction_) {
-    ErrorInfo info;
-    info.message = "begin(): the session is already in a transaction (use begin_nested())";
-    throw InterfaceError(std::move(info));
-  }
+  refuse_begin_in_transaction();
   if (level == IsolationLevel::serializable)
     begin_transaction("BEGIN ISOLATION LEVEL SERIALIZABLE");
   else if (level == IsolationLevel::repeatable_read)
@@ -463,63 +461,54 @@ Session::Savepoint Session::begin_nested() {
   std::string name = fmt::format("pgorm_sp_{}", ++savepoint_counter_);
   run_sql("SAVEPOINT " + name, Params{}, true);
   savepoints_.push_back(name);
-  works_.savepoint_depth = ++savepoint_depth_;
-  for (auto& [key, w] : works_) w->set_savepoint_depth(savepoint_depth_);
-  return Savepoint(*this, name, savepoint_depth_, transaction_epoch_);
+  sync_savepoint_depth();
+  return Savepoint(*this, name, savepoint_depth(), transaction_epoch_);
 }
 
 bool Session::Savepoint::alive() const noexcept {
   return session_->transaction_epoch_ == epoch_ && session_->in_transaction_ &&
-         session_->savepoint_depth_ >= depth_;
+         session_->savepoint_depth() >= depth_;
 }
 
 void Session::Savepoint::check_innermost() const {
-  if (session_->savepoint_depth_ != depth_) {
+  if (session_->savepoint_depth() != depth_) {
     ErrorInfo info;
     info.message = "a savepoint must be committed or rolled back after the savepoints nested in it";
     throw InterfaceError(std::move(info));
   }
 }
 
-namespace {
-void close_savepoint(detail::WorkList& works, std::vector<std::string>& names, int& depth) {
-  names.pop_back();
-  works.savepoint_depth = --depth;
-  for (auto& [key, w] : works) w->set_savepoint_depth(depth);
+void Session::Savepoint::close(Session& s) {
+  s.savepoints_.pop_back();
+  s.sync_savepoint_depth();
 }
-}  // namespace
 
 void Session::Savepoint::commit() {
   if (!session_) return;
   if (!alive()) {
     session_ = nullptr;
     ErrorInfo info;
-    info.message = "Savepoint::commit(): the transaction this savepoint belonged to has already "
-                   "ended (rolled back, failed or committed); nothing of the savepoint was kept";
+    info.message =
+        "Savepoint::commit(): the transaction this savepoint belonged to has already "
+        "ended (rolled back, failed or committed); nothing of the savepoint was kept";
     throw InterfaceError(std::move(info));
   }
   check_innermost();
-  Session* s = session_;
-  InUse in_use(*s);
+  Session& s = *session_;
+  InUse in_use(s);
   try {
-    s->flush();
+    s.flush();
   } catch (...) {
-    // The flush rolled back to this savepoint (or, if the connection broke, lost everything).
+    // The flush rolled back to this savepoint, which is finished now (or, if that failed, the
+    // whole transaction is gone and the savepoint with it).
+    if (alive()) close(s);
     session_ = nullptr;
-    if (alive_after_failure(s)) {
-      for (auto& [key, w] : s->works_) w->release_savepoint(depth_);
-      close_savepoint(s->works_, s->savepoints_, s->savepoint_depth_);
-    }
     throw;
   }
   session_ = nullptr;
-  s->run_sql("RELEASE SAVEPOINT " + name_, Params{}, true);
-  for (auto& [key, w] : s->works_) w->release_savepoint(depth_);
-  close_savepoint(s->works_, s->savepoints_, s->savepoint_depth_);
-}
-
-bool Session::Savepoint::alive_after_failure(const Session* s) const noexcept {
-  return s->transaction_epoch_ == epoch_ && s->in_transaction_ && s->savepoint_depth_ == depth_;
+  s.run_sql("RELEASE SAVEPOINT " + name_, Params{}, true);
+  for (auto& [key, w] : s.works_) w->release_savepoint(depth_);
+  close(s);
 }
 
 void Session::Savepoint::rollback() {
@@ -537,7 +526,7 @@ void Session::Savepoint::rollback() {
     s->after_failure();
     throw;
   }
-  close_savepoint(s->works_, s->savepoints_, s->savepoint_depth_);
+  close(*s);
 }
 
 Session::Savepoint::~Savepoint() {

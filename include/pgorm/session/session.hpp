@@ -322,8 +322,7 @@ class Session : public detail::Tracker {
   template <class Row, class From, class Models>
   std::vector<Row> values(const query::Select<Row, From, Models>& select) {
     prepare_read();
-    return run(select.statement(), select.parts().lock != query::LockMode::none)
-        .template as<Row>();
+    return run(select.statement(), select.parts().lock != query::LockMode::none).template as<Row>();
   }
   // The first row, or none (nullptr / std::nullopt).
   template <class Row, class From, class Models>
@@ -395,7 +394,8 @@ class Session : public detail::Tracker {
       return rows;
     } else {
       std::int64_t affected = 0;
-      for (const auto& st : statement.statements()) affected += run(st, true, false).affected_rows();
+      for (const auto& st : statement.statements())
+        affected += run(st, true, false).affected_rows();
       return affected;
     }
   }
@@ -461,6 +461,15 @@ class Session : public detail::Tracker {
   void note_failure(const Error& e);
   [[noreturn]] void throw_rolled_back(std::string why);
   void rollback_to_innermost_savepoint();
+  // How many savepoints are open; sync_savepoint_depth() tells every model's work.
+  int savepoint_depth() const noexcept { return static_cast<int>(savepoints_.size()); }
+  void sync_savepoint_depth() noexcept;
+  void refuse_begin_in_transaction() const;
+  // One call that reaches the server: the thread check, the connection, BEGIN when needed, the
+  // statement count, and what a failure does to the session (Disconnect discards the connection
+  // and the transaction; any other error is remembered for COMMIT).
+  template <class F>
+  auto send(bool needs_transaction, std::size_t statements, F&& call);
   class InUse;
   template <class V>
   static auto first_of(std::vector<V> rows) {
@@ -476,13 +485,12 @@ class Session : public detail::Tracker {
   std::optional<PooledConnection> connection_;
   bool in_transaction_ = false;
   bool flushing_ = false;
-  int savepoint_depth_ = 0;
   int savepoint_counter_ = 0;
   std::vector<std::string> savepoints_;  // names of the open savepoints, innermost last
   std::uint64_t transaction_epoch_ = 0;  // bumped when a transaction ends
   std::optional<ErrorInfo> aborted_by_;  // the statement that failed inside the transaction
   std::uint64_t statements_ = 0;
-  detail::ThreadOwner owner_;            // the thread inside a call of this session, if any
+  detail::ThreadOwner owner_;  // the thread inside a call of this session, if any
 };
 
 // session.begin(): commit() or it rolls back when it goes out of scope.
@@ -522,8 +530,9 @@ class Session::Savepoint {
  private:
   // Whether the savepoint still exists (its transaction has not ended since).
   bool alive() const noexcept;
-  bool alive_after_failure(const Session* s) const noexcept;
   void check_innermost() const;
+  // After commit() or rollback() of this savepoint: it is closed in the session.
+  void close(Session& s);
   Session* session_;
   std::string name_;
   int depth_;
