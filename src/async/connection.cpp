@@ -105,10 +105,10 @@ struct AsyncConnection::Batch {
   std::vector<Slot> slots;
   std::size_t slot = 0;
   bool slot_has_result = false;
-  bool per_statement = false;      // a Sync after each statement
-  bool shared = false;             // Segments::shared_reads
-  bool in_run = false;             // written without a Sync of its own (or after such a segment)
-  std::size_t aborted = 0;         // statements the server skipped (PIPELINE_ABORTED)
+  bool per_statement = false;  // a Sync after each statement
+  bool shared = false;         // Segments::shared_reads
+  bool in_run = false;         // written without a Sync of its own (or after such a segment)
+  std::size_t aborted = 0;     // statements the server skipped (PIPELINE_ABORTED)
   // The first statement of this segment that failed: the statements the server skipped after it
   // report its error (class and SQLSTATE), so callers see the root cause.
   std::exception_ptr root_error;
@@ -280,7 +280,7 @@ void AsyncConnection::send_now() {
         // A full cache drops its least recently used statement. Segments already written run
         // before the DEALLOCATE; later ones look their names up again when they are written.
         if (auto evicted = prepared_.evict_if_full()) {
-          std::string deallocate = fmt::format("DEALLOCATE \"{}\"", *evicted);
+          std::string deallocate = detail::PreparedCache::deallocate_sql(*evicted);
           if (!PQsendQueryParams(conn_, deallocate.c_str(), 0, nullptr, nullptr, nullptr, nullptr,
                                  0))
             return send_failed();

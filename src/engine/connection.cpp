@@ -14,6 +14,8 @@
 
 #include <fmt/format.h>
 
+#include "pgorm/sql/quote.hpp"
+
 namespace pgorm {
 namespace {
 
@@ -85,9 +87,10 @@ ErrorInfo error_info_from(const PGresult* raw, const PGconn* conn, std::string_v
 namespace detail {
 
 void check_parameter_count(std::size_t count, std::string_view sql) {
-  if (count <= 65535) return;
+  if (count <= kMaxParams) return;
   ErrorInfo info;
-  info.message = fmt::format("{} bind parameters; a statement may have at most 65535", count);
+  info.message =
+      fmt::format("{} bind parameters; a statement may have at most {}", count, kMaxParams);
   info.statement = std::string(sql);
   throw ProgrammingError(std::move(info));
 }
@@ -115,6 +118,10 @@ void PreparedCache::insert(const std::string& sql, std::string name) {
   }
   order_.push_front({sql, std::move(name)});
   index_.emplace(sql, order_.begin());
+}
+
+std::string PreparedCache::deallocate_sql(std::string_view name) {
+  return "DEALLOCATE " + sql::quote_identifier(name);
 }
 
 void PreparedCache::erase(const std::string& sql) {
@@ -224,7 +231,8 @@ Result Connection::execute_prepared(std::string_view sql, const Params& params) 
   // A full cache drops its least recently used statement; the DEALLOCATE rides in front of the
   // Parse, in a segment of its own.
   std::optional<std::string> evicted = impl_->prepared.evict_if_full();
-  std::string deallocate = evicted ? fmt::format("DEALLOCATE \"{}\"", *evicted) : std::string();
+  std::string deallocate =
+      evicted ? detail::PreparedCache::deallocate_sql(*evicted) : std::string();
   // Parse and first execution travel together in one pipeline: one round trip, not two.
   std::string name = fmt::format("pgorm_{}", ++impl_->prepared_counter);
   PGconn* conn = impl_->conn;

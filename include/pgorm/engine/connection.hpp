@@ -45,6 +45,8 @@ class PreparedCache {
   void insert(const std::string& sql, std::string name);
   void erase(const std::string& sql);
   std::size_t size() const noexcept { return index_.size(); }
+  // DEALLOCATE of an evicted statement, its name quoted like every identifier.
+  static std::string deallocate_sql(std::string_view name);
 
  private:
   struct Entry {

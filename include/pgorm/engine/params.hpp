@@ -11,6 +11,9 @@
 
 namespace pgorm {
 
+// The most bind parameters one statement may carry (PostgreSQL's protocol limit).
+inline constexpr std::size_t kMaxParams = 65535;
+
 class Params {
  public:
   Params() = default;
@@ -46,7 +49,8 @@ class Params {
   Params& append(const Params& other) {
     std::size_t base = buffer_.size();
     buffer_.append(other.buffer_);
-    for (std::size_t start : other.starts_) starts_.push_back(start == kNull ? kNull : base + start);
+    for (std::size_t start : other.starts_)
+      starts_.push_back(start == kNull ? kNull : base + start);
     return *this;
   }
   // The i-th value's text, or nullptr for NULL (for to_sql() and error messages in tests).

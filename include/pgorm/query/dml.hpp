@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <concepts>
-#include <functional>
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -209,7 +209,9 @@ class Insert {
     }
     return out;
   }
-  Insert value(const T& object) const { return values(std::vector<std::reference_wrapper<const T>>{object}); }
+  Insert value(const T& object) const {
+    return values(std::vector<std::reference_wrapper<const T>>{object});
+  }
 
   // ON CONFLICT (columns) ...
   template <auto... Ms>
@@ -254,7 +256,6 @@ class Insert {
   // The rows split so that no statement carries more than 65,535 parameters.
   std::vector<Statement> statements() const {
     std::vector<Statement> out;
-    constexpr std::size_t kMaxParams = 65535;
     const std::size_t per_statement =
         std::max<std::size_t>(1, kMaxParams / model_traits<T>::column_count);
     for (std::size_t start = 0; start < rows_.size(); start += per_statement)

@@ -21,9 +21,6 @@ namespace pgorm::detail {
 [[noreturn]] void throw_stale(std::string_view table, std::string_view action, std::string key,
                               bool versioned);
 
-// The most bind parameters one statement may carry (PostgreSQL's protocol limit).
-inline constexpr std::size_t kMaxParams = 65535;
-
 template <model T>
 class ModelWork final : public ModelWorkBase {
  public:
