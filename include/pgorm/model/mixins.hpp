@@ -63,8 +63,7 @@ struct UuidKeyOf {
   };
   template <class M>
   static constexpr auto columns() {
-    return std::tuple{
-        column<&fields<M>::id>(primary_key, server_default("gen_random_uuid()"))};
+    return std::tuple{column<&fields<M>::id>(primary_key, server_default("gen_random_uuid()"))};
   }
 };
 using UuidKey = UuidKeyOf<uuid_version::v7>;

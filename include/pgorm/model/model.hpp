@@ -34,8 +34,8 @@ concept mixin = requires { typename M::template fields<int>; };
 
 // The key mixin goes first; IntKey when none is named.
 template <class... Ms>
-using with_key_t = std::conditional_t<(key_mixin<Ms> || ...), type_list<Ms...>,
-                                      type_list<IntKey, Ms...>>;
+using with_key_t =
+    std::conditional_t<(key_mixin<Ms> || ...), type_list<Ms...>, type_list<IntKey, Ms...>>;
 
 template <class D, class List>
 struct model_base;
@@ -138,15 +138,15 @@ struct model_traits {
   using key_mixin = std::tuple_element_t<0, decltype(detail::key_mixin_of(mixins{}))>;
 
   // Every column in table order: key, the model's own columns, then the mixins' columns.
-  static constexpr auto columns = std::tuple_cat(detail::key_columns<T>(mixins{}),
-                                                 detail::own_columns<T>(),
-                                                 detail::mixin_columns<T>(mixins{}));
+  static constexpr auto columns =
+      std::tuple_cat(detail::key_columns<T>(mixins{}), detail::own_columns<T>(),
+                     detail::mixin_columns<T>(mixins{}));
   using columns_type = std::remove_const_t<decltype(columns)>;
   static constexpr std::size_t column_count = std::tuple_size_v<columns_type>;
-  static_assert(detail::columns_belong_to<T, columns_type>(
-                    std::make_index_sequence<column_count>{}),
-                "pgorm: a model's columns must be its own members: column<&Other::x> appears in "
-                "the columns of a different model");
+  static_assert(
+      detail::columns_belong_to<T, columns_type>(std::make_index_sequence<column_count>{}),
+      "pgorm: a model's columns must be its own members: column<&Other::x> appears in "
+      "the columns of a different model");
 
   static constexpr bool soft_delete = detail::any_soft_delete(mixins{});
   static constexpr bool timestamps = detail::any_timestamps(mixins{});

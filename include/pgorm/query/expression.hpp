@@ -275,7 +275,8 @@ struct Column : ExprMethods<Column<Member>> {
 template <auto Member>
 inline constexpr query::Column<Member> col{};
 
-// Plain SQL as an expression of type V, for what the builder does not cover: pgorm::raw<Timestamp>("now()").
+// Plain SQL as an expression of type V, for what the builder does not cover:
+// pgorm::raw<Timestamp>("now()").
 template <class V>
 query::Term<V, query::type_list<>> raw(std::string_view sql_text) {
   query::Term<V, query::type_list<>> t;

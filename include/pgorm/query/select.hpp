@@ -314,8 +314,9 @@ query::Select<T, T, query::type_list<T>> select() {
 // first column (or name it with .from<Model>()); other models need .join<Model>().
 template <class E, class... Es>
 auto select(const E& first, const Es&... rest) {
-  static_assert(query::expression<E> && (query::expression<Es> && ...),
-                "pgorm::select(...) takes columns and expressions; select<Model>() selects objects");
+  static_assert(
+      query::expression<E> && (query::expression<Es> && ...),
+      "pgorm::select(...) takes columns and expressions; select<Model>() selects objects");
   using models = typename query::concat_all<
       query::type_list<query::models_of_t<E>, query::models_of_t<Es>...>>::type;
   using From = typename query::first_model<models>::type;

@@ -84,8 +84,8 @@ template <class V, class U>
 inline constexpr bool value_matches = binding_of<V, U>() != ValueBinding::mismatch;
 // Whether a value of type U may be bound against a column of type V (exactly, or checked).
 template <class V, class U>
-inline constexpr bool value_fits =
-    binding_of<V, U>() == ValueBinding::exact || binding_of<V, U>() == ValueBinding::checked;
+inline constexpr bool value_fits = binding_of<V, U>() == ValueBinding::exact
+                                   || binding_of<V, U>() == ValueBinding::checked;
 
 // Refuses a value whose C++ type could change on the way to the column.
 template <class V, class U>

@@ -89,7 +89,8 @@ class BelongsTo {
     auto previous = pgorm_raw();
     if (owner && link_.set_inverse && previous && previous != target)
       link_.set_inverse(previous.get(), owner, false);
-    bool held = owner && link_.set_inverse && target && link_.set_inverse(target.get(), owner, true);
+    bool held =
+        owner && link_.set_inverse && target && link_.set_inverse(target.get(), owner, true);
     pgorm_assign(std::move(target), held);
   }
 

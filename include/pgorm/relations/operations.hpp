@@ -153,8 +153,7 @@ auto primary_key_order() {
 }
 
 template <class T>
-bool cascade_relations(Session& session, const std::shared_ptr<T>& object, bool deleted,
-                       bool hard);
+bool cascade_relations(Session& session, const std::shared_ptr<T>& object, bool deleted, bool hard);
 class Tracker;
 template <class T>
 void check_no_cascade_needed(const Tracker& tracker, const T& object, bool removed, bool hard);
