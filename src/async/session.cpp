@@ -18,6 +18,54 @@ PipelineStatement plain(std::string sql) {
   return PipelineStatement{std::move(sql), {}, false};
 }
 
+// What a failed flush or commit reports. While COMMIT was on its way:
+//  - the connection broke, or a deadline discarded it before COMMIT's answer arrived: nobody
+//    knows (TransactionInDoubt);
+//  - a deadline cancelled the segment on the server and its answer was read back: COMMIT did not
+//    run (DeadlineExceeded, and the session rolled back);
+//  - anything else is the server's answer: not committed, reported as it is.
+struct FlushFailure {
+  std::exception_ptr failure;
+  std::optional<ErrorInfo> in_doubt;
+  std::optional<ErrorInfo> cancelled;
+
+  std::exception_ptr error() {
+    if (in_doubt) return std::make_exception_ptr(TransactionInDoubt(std::move(*in_doubt)));
+    if (cancelled) return std::make_exception_ptr(DeadlineExceeded(std::move(*cancelled)));
+    return failure;
+  }
+};
+
+FlushFailure classify(std::exception_ptr failure, bool commit, bool commit_sent, bool discarded) {
+  FlushFailure out{failure, std::nullopt, std::nullopt};
+  try {
+    std::rethrow_exception(failure);
+  } catch (const Disconnect& e) {
+    if (commit_sent) {
+      out.in_doubt = e.info();
+      out.in_doubt->message = fmt::format(
+          "the connection broke during COMMIT: the transaction may or may not have been "
+          "committed ({})",
+          e.info().message);
+    }
+  } catch (const DeadlineExceeded& e) {
+    // A connection the deadline made unusable was discarded before its answers were read.
+    if (commit_sent && discarded) {
+      out.in_doubt = e.info();
+      out.in_doubt->message = fmt::format(
+          "the deadline passed during COMMIT and the connection was discarded before its answer "
+          "arrived: the transaction may or may not have been committed ({})",
+          e.info().message);
+    } else if (commit) {
+      out.cancelled = e.info();
+      out.cancelled->message = fmt::format(
+          "{}; the transaction was rolled back and nothing of it was committed", e.info().message);
+    }
+  } catch (...) {
+  }
+  return out;
+}
+
 }  // namespace
 
 // A checkout in flight: calls that need the connection meanwhile wait for its timer.
@@ -175,92 +223,93 @@ asio::awaitable<void> AsyncSession::commit(std::optional<Timeout> timeout) {
   return flush_impl(true, deadline_for(detail::timeout_value(timeout)));
 }
 
-// One segment per insert wave (normally one in all): sync_keys, the INSERTs, UPDATEs and DELETEs
-// planned by each model's work in foreign-key order (deletes children first), and COMMIT with the
-// last wave when committing.
+// The flush planned by detail::FlushPlan, sent as pipelines: the cascades' reads together, then
+// one segment per batch of writes (normally one in all), with COMMIT in the last one when
+// committing and no statement in it can still fail the flush once its result is read.
+asio::awaitable<void> AsyncSession::send_flush(bool commit, Deadline deadline,
+                                               FlushProgress& progress) {
+  // A statement failed inside the transaction (its error may have been caught): the server
+  // would answer COMMIT with ROLLBACK. Say so instead of returning as if it had committed.
+  if (commit && in_transaction_ && lease_ && *lease_ &&
+      (*lease_)->transaction_status() == TransactionStatus::in_error)
+    detail::throw_rolled_back(
+        aborted_by_, "COMMIT was refused because an earlier statement of the transaction failed");
+  detail::FlushPlan plan(*this, works_);
+  for (auto reads = plan.cascade(); !reads.empty(); reads = plan.cascade()) {
+    std::vector<PipelineStatement> statements;
+    statements.reserve(reads.size());
+    for (auto& r : reads)
+      statements.push_back({std::move(r.statement.sql), std::move(r.statement.params), true});
+    auto outcomes = co_await run_batch(std::move(statements), false, deadline, true);
+    for (auto& o : outcomes)
+      if (!o.ok()) std::rethrow_exception(o.error);
+    for (std::size_t i = 0; i < reads.size(); ++i)
+      if (reads[i].apply) reads[i].apply(outcomes[i].result);
+  }
+  while (!plan.done()) {
+    auto writes = plan.next();
+    if (writes.empty()) break;
+    // An UPDATE or DELETE that matched no row fails the flush (StaleDataError), which is only
+    // known once its result is read: COMMIT then goes in a segment of its own, after them, so
+    // that a stale row can never be reported for a transaction that committed.
+    bool with_commit = commit && plan.done() &&
+                       std::none_of(writes.begin(), writes.end(),
+                                    [](const detail::PlannedWrite& w) { return w.checked; });
+    std::vector<PipelineStatement> statements;
+    statements.reserve(writes.size() + 1);
+    for (auto& w : writes)
+      statements.push_back({std::move(w.statement.sql), std::move(w.statement.params), true});
+    if (with_commit) statements.push_back(plain("COMMIT"));
+    progress.commit_sent = with_commit;
+    auto outcomes = co_await run_batch(std::move(statements), true, deadline);
+    // The first failed statement has the real error; the rest of the segment was skipped.
+    for (auto& o : outcomes)
+      if (!o.ok()) std::rethrow_exception(o.error);
+    if (with_commit && outcomes.back().result.command_tag() == "ROLLBACK")
+      detail::throw_rolled_back(aborted_by_, "the server answered COMMIT with ROLLBACK");
+    for (std::size_t i = 0; i < writes.size(); ++i)
+      if (writes[i].apply) writes[i].apply(outcomes[i].result);
+    forget_deleted();
+    progress.committed = with_commit;
+  }
+  if (commit && !progress.committed && in_transaction_) {
+    std::vector<PipelineStatement> one;
+    one.push_back(plain("COMMIT"));
+    progress.commit_sent = true;
+    auto outcomes = co_await run_batch(std::move(one), false, deadline);
+    if (!outcomes.front().ok()) std::rethrow_exception(outcomes.front().error);
+    if (outcomes.front().result.command_tag() == "ROLLBACK")
+      detail::throw_rolled_back(aborted_by_, "the server answered COMMIT with ROLLBACK");
+    progress.committed = true;
+  }
+}
+
+// The flush planned by detail::FlushPlan, sent as pipelines: the cascades' reads together, then
+// one segment per batch of writes (normally one in all), with COMMIT in the last one when
+// committing and no statement in it can still fail the flush once its result is read.
 asio::awaitable<void> AsyncSession::flush_impl(bool commit, Deadline deadline) {
   if (flushing_) co_return;
   flushing_ = true;
   std::exception_ptr failure;
-  bool commit_sent = false;
-  bool committed = false;
+  FlushProgress progress;
   try {
-    // A statement failed inside the transaction (its error may have been caught): the server
-    // would answer COMMIT with ROLLBACK. Say so instead of returning as if it had committed.
-    if (commit && in_transaction_ && lease_ && *lease_ &&
-        (*lease_)->transaction_status() == TransactionStatus::in_error)
-      detail::throw_rolled_back(
-          aborted_by_, "COMMIT was refused because an earlier statement of the transaction failed");
-    // Nothing that only the sync session's cascades would write may be dropped silently.
-    for (const auto& [key, w] : works_) w->check_no_cascade_needed(*this);
-    for (;;) {
-      std::vector<detail::PlannedWrite> plans;
-      auto ordered = detail::flush_order(works_);
-      for (auto* w : ordered) w->sync_keys();
-      for (auto* w : ordered) w->plan_inserts(plans);
-      const std::size_t inserts = plans.size();
-      for (auto* w : ordered) w->plan_updates(plans);
-      for (auto it = ordered.rbegin(); it != ordered.rend(); ++it) (*it)->plan_deletes(plans);
-      bool more = std::any_of(works_.begin(), works_.end(),
-                              [](const auto& w) { return w.second->has_pending(); });
-      // An UPDATE or DELETE that matched no row fails the flush (StaleDataError), which is only
-      // known once its result is read: COMMIT then goes in a segment of its own, after them, so
-      // that a stale row can never be reported for a transaction that committed.
-      bool checked_writes = plans.size() > inserts;
-      bool with_commit = commit && !more && !checked_writes && (in_transaction_ || !plans.empty());
-      if (plans.empty() && !with_commit) break;
-      std::vector<PipelineStatement> statements;
-      statements.reserve(plans.size() + 1);
-      for (auto& p : plans)
-        statements.push_back({std::move(p.statement.sql), std::move(p.statement.params), true});
-      if (with_commit) statements.push_back(plain("COMMIT"));
-      commit_sent = with_commit;
-      auto outcomes = co_await run_batch(std::move(statements), !plans.empty(), deadline);
-      // The first failed statement has the real error; the rest of the segment was skipped.
-      for (auto& o : outcomes)
-        if (!o.ok()) std::rethrow_exception(o.error);
-      if (with_commit && outcomes.back().result.command_tag() == "ROLLBACK")
-        detail::throw_rolled_back(aborted_by_, "the server answered COMMIT with ROLLBACK");
-      for (std::size_t i = 0; i < plans.size(); ++i) plans[i].apply(outcomes[i].result);
-      forget_deleted();
-      if (with_commit) {
-        committed = true;
-        break;
-      }
-      if (!more && !(commit && checked_writes)) break;
-    }
+    co_await send_flush(commit, deadline, progress);
   } catch (...) {
     failure = std::current_exception();
   }
   flushing_ = false;
   if (failure) {
-    bool in_doubt = false;
-    try {
-      std::rethrow_exception(failure);
-    } catch (const Disconnect&) {
-      in_doubt = commit_sent;
-    } catch (...) {
-    }
+    bool discarded = !lease_ || !*lease_ || !(*lease_)->is_usable();
+    FlushFailure outcome = classify(failure, commit, progress.commit_sent, discarded);
     // A failed flush leaves the transaction unusable (PostgreSQL keeps it failed after the
-    // Sync): roll it back so that nothing of it stays.
-    co_await rollback_impl(deadline);
-    if (in_doubt) {
-      ErrorInfo info;
-      try {
-        std::rethrow_exception(failure);
-      } catch (const Error& e) {
-        info = e.info();
-      }
-      info.message =
-          "the connection broke during COMMIT: the transaction may or may not have "
-          "been committed (" +
-          info.message + ")";
-      throw TransactionInDoubt(std::move(info));
-    }
-    std::rethrow_exception(failure);
+    // Sync): roll it back so that nothing of it stays. Its own deadline may have passed already.
+    Deadline rollback_deadline = deadline;
+    if (deadline && *deadline <= AsyncClock::now()) rollback_deadline = deadline_for({});
+    co_await rollback_impl(rollback_deadline);
+    std::rethrow_exception(outcome.error());
   }
   if (commit) {
-    if (committed) {
+    if (progress.committed) {
       in_transaction_ = false;
       aborted_by_.reset();
     }

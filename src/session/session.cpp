@@ -22,20 +22,6 @@ void throw_refresh_missing(std::string_view table) {
   throw NoResultFound(std::move(info));
 }
 
-void throw_needs_sync_cascade(std::string_view table, std::string_view relation,
-                              std::string_view what) {
-  ErrorInfo info;
-  info.table = std::string(table);
-  info.message = fmt::format(
-      "AsyncSession cannot flush the relationship {}.{}: {}; it does not run relationship "
-      "cascades or association writes yet. Nothing of this flush was sent, and the session was "
-      "rolled back as after any failed flush. Add related "
-      "objects with add(), set their foreign keys and write association rows yourself, or use "
-      "Session",
-      table, relation, what);
-  throw NotSupportedError(std::move(info));
-}
-
 void throw_stale(std::string_view table, std::string_view action, std::string key, bool versioned) {
   ErrorInfo info;
   info.table = std::string(table);
@@ -281,19 +267,16 @@ void Session::flush() {
   InUse in_use(*this);
   flushing_ = true;
   try {
-    // Relationship cascades may add or remove objects of other models (or load children to
-    // delete them): run them until nothing changes.
-    for (int round = 0; round < 100; ++round) {
-      bool changed = false;
-      for (std::size_t i = 0; i < works_.size(); ++i) changed |= works_[i].second->cascade(*this);
-      if (!changed) break;
+    detail::FlushPlan plan(*this, works_);
+    for (auto reads = plan.cascade(); !reads.empty(); reads = plan.cascade())
+      for (auto& read : reads) {
+        Result result = run(read.statement, false);
+        if (read.apply) read.apply(result);
+      }
+    while (!plan.done()) {
+      auto writes = plan.next();
+      run_writes(writes);
     }
-    auto ordered = detail::flush_order(works_);
-    for (auto* w : ordered) w->sync_keys();
-    for (auto* w : ordered) w->flush_inserts(*this);
-    for (auto* w : ordered) w->flush_updates(*this);
-    for (auto* w : ordered) w->flush_associations(*this);
-    for (auto it = ordered.rbegin(); it != ordered.rend(); ++it) (*it)->flush_deletes(*this);
     forget_deleted();
   } catch (...) {
     std::exception_ptr failure = std::current_exception();
@@ -325,6 +308,21 @@ void Session::flush() {
     throw;
   }
   flushing_ = false;
+}
+
+void Session::run_writes(std::vector<detail::PlannedWrite>& writes) {
+  if (writes.empty()) return;
+  if (writes.size() == 1) {
+    Result result = run(writes.front().statement, true, writes.front().prepared);
+    if (writes.front().apply) writes.front().apply(result);
+    return;
+  }
+  std::vector<query::Statement> statements;
+  statements.reserve(writes.size());
+  for (auto& w : writes) statements.push_back(std::move(w.statement));
+  auto results = run_pipeline(statements);
+  for (std::size_t i = 0; i < writes.size(); ++i)
+    if (writes[i].apply) writes[i].apply(results[i]);
 }
 
 void detail::throw_rolled_back(const std::optional<ErrorInfo>& aborted_by, std::string_view why) {

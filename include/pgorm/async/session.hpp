@@ -381,6 +381,13 @@ class AsyncSession : public detail::Tracker {
   asio::awaitable<AsyncConnection*> connection(Deadline deadline);
   asio::awaitable<void> prepare_read(Deadline deadline);
   asio::awaitable<void> flush_impl(bool commit, Deadline deadline);
+  // The statements of one flush (and COMMIT), as detail::FlushPlan gives them. `commit_sent` says
+  // whether COMMIT went out, `committed` whether the server confirmed it.
+  struct FlushProgress {
+    bool commit_sent = false;
+    bool committed = false;
+  };
+  asio::awaitable<void> send_flush(bool commit, Deadline deadline, FlushProgress& progress);
   asio::awaitable<void> rollback_impl(Deadline deadline);
   void after_failure() noexcept;
   void release_connection() noexcept;

@@ -9,6 +9,7 @@
 #include <string>
 #include <type_traits>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "pgorm/query/expression.hpp"
@@ -152,22 +153,19 @@ auto primary_key_order() {
   return raw<bool>(f.sql);
 }
 
+struct CascadeState;
+struct PlannedWrite;
 template <class T>
-bool cascade_relations(Session& session, const std::shared_ptr<T>& object, bool deleted, bool hard);
-class Tracker;
-template <class T>
-void check_no_cascade_needed(const Tracker& tracker, const T& object, bool removed, bool hard);
+bool cascade_relations(CascadeState& state, const std::shared_ptr<T>& object, bool deleted,
+                       bool hard);
 template <class T>
 void sync_foreign_keys(T& object);
 template <class T>
 void propagate_keys(T& object);
 template <class T>
-void flush_associations(Session& session, T& object);
-
-// Loads one relationship for a batch of objects with one query (WHERE fk = ANY($1)); returns
-// the related objects (for the next level of a path).
-template <class Owner, auto Member>
-std::vector<std::shared_ptr<typename resolved_relation<Owner, Member>::target>> load_selectin(
-    Session& session, const std::vector<std::shared_ptr<Owner>>& owners);
+void plan_associations(std::vector<PlannedWrite>& out, const std::shared_ptr<T>& object);
+template <class T>
+void mark_waiting(const T& object, bool pending, const std::unordered_set<const void*>& all_pending,
+                  std::unordered_set<const void*>& waiting, bool& later_waits);
 
 }  // namespace pgorm::detail

@@ -178,27 +178,39 @@ class PathCursor final : public LoadCursor {
   std::unique_ptr<LoadCursor> child_;
 };
 
-// One relationship of a batch of objects, loaded now through a Session (cascades use it).
+// A read of one relationship of one owner, for a cascade: its result fills the collection.
+// None when the owner has no key: the collection is empty, and set so now.
 template <class Owner, auto Member>
-std::vector<std::shared_ptr<typename resolved_relation<Owner, Member>::target>> load_selectin(
-    Session& session, const std::vector<std::shared_ptr<Owner>>& owners) {
-  SelectinLevel<Owner, Member> level(owners);
-  auto statement = level.statement();
-  if (!statement) return level.attach(nullptr, nullptr);
-  Result result = session.run(*statement, false);
-  return level.attach(&result, &session.works());
+std::optional<PlannedRead> selectin_read(CascadeState& state, const std::shared_ptr<Owner>& owner) {
+  auto level = std::make_shared<SelectinLevel<Owner, Member>>(
+      std::vector<std::shared_ptr<Owner>>{owner});
+  auto statement = level->statement();
+  if (!statement) {
+    level->attach(nullptr, nullptr);
+    return std::nullopt;
+  }
+  return PlannedRead{std::move(*statement), [level, works = &state.works](const Result& r) {
+                       level->attach(&r, works);
+                     }};
 }
 
-// Every child row of `owner` in a one-to-many relationship, soft-deleted ones included, tracked
-// through the session: a hard delete of the owner deletes them all.
 template <class Owner, auto Member>
-std::vector<std::shared_ptr<typename resolved_relation<Owner, Member>::target>> load_every_child(
-    Session& session, const Owner& owner) {
+inline constexpr char relation_key = 0;
+
+// A read of every child row of `owner` in a one-to-many relationship, soft-deleted ones included,
+// tracked through the session: a hard delete of the owner deletes them all.
+template <class Owner, auto Member>
+PlannedRead every_child_read(CascadeState& state, const Owner& owner) {
   using R = resolved_relation<Owner, Member>;
   using Target = typename R::target;
   std::vector<column_value_t<R::key>> keys{member_value<R::key>(owner)};
-  auto statement = select<Target>().with_deleted().where(col<R::fk>.in(keys)).statement();
-  return work_in<Target>(session.works()).load(session.run(statement, false));
+  std::pair<const void*, const void*> key{&owner, &relation_key<Owner, Member>};
+  return PlannedRead{select<Target>().with_deleted().where(col<R::fk>.in(keys)).statement(),
+                     [&state, key](const Result& r) {
+                       auto loaded = work_in<Target>(state.works).load(r);
+                       auto& into = state.every_child[key];
+                       into.assign(loaded.begin(), loaded.end());
+                     }};
 }
 
 // Whether a child of `parent` now belongs to another parent in memory (its many-to-one side
@@ -216,64 +228,12 @@ bool moved_to_other_parent(const typename resolved_relation<Owner, Member>::targ
   return key_text(member_value<R::fk>(child)) != key_text(member_value<R::key>(parent));
 }
 
-[[noreturn]] void throw_needs_sync_cascade(std::string_view table, std::string_view relation,
-                                           std::string_view what);
-
-// For a flush that cannot run cascades or association writes (AsyncSession): throws
-// NotSupportedError naming the relationship when `object`'s relationships hold a change that only
-// they would write, so that nothing is skipped silently. `removed`: marked for deletion (`hard`:
-// DELETE rather than a soft delete).
-// Whether the foreign key of Child on `column` is declared ON DELETE CASCADE or SET NULL.
-template <class Child>
-bool database_handles_delete(std::string_view column) {
-  for (const auto& fk : table_info<Child>().foreign_keys)
-    if (fk.columns.size() == 1 && fk.columns.front() == column)
-      return fk.on_delete == referential_action::cascade ||
-             fk.on_delete == referential_action::set_null;
-  return false;
-}
-
-template <class T>
-void check_no_cascade_needed(const Tracker& tracker, const T& object, bool removed, bool hard) {
-  for_each_relation<T>([&]<auto Member>() {
-    using R = resolved_relation<T, Member>;
-    using Def = typename R::def;
-    constexpr Def def = std::get<R::index>(relations_of<T>());
-    const auto& member = object.*Member;
-    auto fail = [&](std::string_view what) {
-      throw_needs_sync_cascade(table_info<T>().name, naming::member_name<Member>(), what);
-    };
-    if constexpr (R::kind == relation_kind::belongs_to) {
-      if (removed || !def.cascade_flags.has(cascade::save_update) || !member.loaded()) return;
-      const auto& target = member.pgorm_raw();
-      if (target && !tracker.contains(target))
-        fail("its target is not in the session (the save-update cascade would add it)");
-    } else {
-      const auto& coll = collection_of(member);
-      if (removed) {
-        if (!def.cascade_flags.has(cascade::delete_) || Def::passive) return;
-        if (coll.loaded() && coll.pgorm_raw().empty()) return;
-        // A hard delete whose foreign key the database cascades (or nulls) needs no cascade here.
-        if constexpr (R::kind != relation_kind::many_to_many) {
-          if (hard && database_handles_delete<typename R::target>(query::Column<R::fk>::name()))
-            return;
-        }
-        fail("the owner is removed and the delete cascade would remove its members");
-      }
-      if (!coll.loaded()) return;
-      const auto& items = coll.pgorm_raw();
-      if (items != coll.pgorm_snapshot())
-        fail("members were added or taken out since it was loaded (the save-update and "
-             "delete-orphan cascades or association rows would write them)");
-    }
-  });
-}
-
 // Before a flush: objects reachable through save-update relationships join the session;
 // removals cascade; orphans are deleted or detached. Returns whether anything changed.
 template <class T>
-bool cascade_relations(Session& session, const std::shared_ptr<T>& object, bool deleted,
+bool cascade_relations(CascadeState& state, const std::shared_ptr<T>& object, bool deleted,
                        bool hard) {
+  Tracker& session = state.tracker;
   bool changed = false;
   for_each_relation<T>([&]<auto Member>() {
     using R = resolved_relation<T, Member>;
@@ -292,7 +252,12 @@ bool cascade_relations(Session& session, const std::shared_ptr<T>& object, bool 
       auto& coll = collection_of(member);
       if (deleted) {
         if (!def.cascade_flags.has(cascade::delete_) || Def::passive) return;
-        if (!coll.loaded()) load_selectin<T, Member>(session, {object});
+        if (!coll.loaded()) {
+          if (auto read = selectin_read<T, Member>(state, object)) {
+            state.reads.push_back(std::move(*read));  // this relationship goes on once it is read
+            return;
+          }
+        }
         using Target = typename R::target;
         std::vector<std::shared_ptr<Target>> children = coll.pgorm_raw();
         if constexpr (R::kind != relation_kind::many_to_many) {
@@ -306,16 +271,22 @@ bool cascade_relations(Session& session, const std::shared_ptr<T>& object, bool 
           // The parent row is going away: every child row goes first, soft-deleted ones (which no
           // collection lists) and rows this session does not know of included, or the rows left
           // would still refer to the parent.
-          if (hard)
-            for (auto& child : load_every_child<T, Member>(session, *object))
-              add_child(std::move(child));
+          if (hard) {
+            auto read = state.every_child.find({object.get(), &relation_key<T, Member>});
+            if (read == state.every_child.end()) {
+              state.reads.push_back(every_child_read<T, Member>(state, *object));
+              return;
+            }
+            for (const auto& child : read->second)
+              add_child(std::static_pointer_cast<Target>(child));
+          }
         }
         for (const auto& child : children) {
           if (!session.contains(child)) continue;
           // A soft delete reaches soft-delete children only; their rows stay, like the parent's.
           if (!hard && !model_traits<Target>::soft_delete) continue;
           // A child already marked for a soft delete is deleted for real when its parent is.
-          auto& work = work_in<Target>(session.works());
+          auto& work = work_in<Target>(state.works);
           if (work.is_removed(child) && (!hard || work.is_hard_removed(child))) continue;
           if (hard)
             session.remove(child, pgorm::hard);
@@ -395,21 +366,23 @@ void propagate_keys(T& object) {
   });
 }
 
-// After inserts and updates: association rows for added and removed many-to-many members.
+// After inserts and updates: association rows for added and removed many-to-many members. The
+// relationship counts as written once the last of its statements succeeded.
 template <class T>
-void flush_associations(Session& session, T& object) {
+void plan_associations(std::vector<PlannedWrite>& out, const std::shared_ptr<T>& object) {
   for_each_relation<T>([&]<auto Member>() {
     using R = resolved_relation<T, Member>;
     if constexpr (R::kind == relation_kind::many_to_many) {
       using Through = typename R::member_type::through_type;
       using TC = through_columns<T, Member>;
-      auto& m = object.*Member;
+      auto& m = (*object).*Member;
       if (!m.loaded()) return;
-      auto& snapshot = m.pgorm_snapshot();
+      const auto& snapshot = m.pgorm_snapshot();
       const auto& now = m.pgorm_raw();
       auto in = [](const auto& v, const auto& x) {
         return std::find(v.begin(), v.end(), x) != v.end();
       };
+      const std::size_t first = out.size();
       for (const auto& target : now) {
         if (in(snapshot, target)) continue;
         query::Fragment f;
@@ -420,11 +393,11 @@ void flush_associations(Session& session, T& object) {
         f += ", ";
         f.add_identifier(query::Column<TC::target_fk>::name());
         f += ") VALUES (";
-        f.add_param(member_value<R::key>(object));
+        f.add_param(member_value<R::key>(*object));
         f += ", ";
         f.add_param(member_value<TC::target_key>(*target));
         f += ") ON CONFLICT DO NOTHING";
-        session.run(query::finish(std::move(f)), true);
+        out.push_back(PlannedWrite{query::finish(std::move(f)), nullptr, true, false});
       }
       for (const auto& target : snapshot) {
         if (in(now, target)) continue;
@@ -434,14 +407,62 @@ void flush_associations(Session& session, T& object) {
         f += " WHERE ";
         f.add_identifier(query::Column<R::fk>::name());
         f += " = ";
-        f.add_param(member_value<R::key>(object));
+        f.add_param(member_value<R::key>(*object));
         f += " AND ";
         f.add_identifier(query::Column<TC::target_fk>::name());
         f += " = ";
         f.add_param(member_value<TC::target_key>(*target));
-        session.run(query::finish(std::move(f)), true);
+        out.push_back(PlannedWrite{query::finish(std::move(f)), nullptr, true, false});
       }
-      snapshot = now;
+      if (out.size() > first)
+        out.back().apply = [object, written = now](const Result&) {
+          ((*object).*Member).pgorm_snapshot() = written;
+        };
+    }
+  });
+}
+
+// Insert waves (see ModelWorkBase::mark_waiting): `object` refers to an object in `all_pending`
+// through a many-to-one relationship (its foreign key waits for that key), or is the owner of
+// collections whose pending members wait for its key; tracked rows that do either make the
+// updates and association rows wait (`later_waits`).
+template <class T>
+void mark_waiting(const T& object, bool pending, const std::unordered_set<const void*>& all_pending,
+                  std::unordered_set<const void*>& waiting, bool& later_waits) {
+  auto is_pending = [&](const void* other) {
+    return other != &object && all_pending.count(other) != 0;
+  };
+  for_each_relation<T>([&]<auto Member>() {
+    using R = resolved_relation<T, Member>;
+    const auto& member = object.*Member;
+    if (!member.loaded()) return;
+    if constexpr (R::kind == relation_kind::belongs_to) {
+      if (const auto& target = member.pgorm_raw(); target && is_pending(target.get())) {
+        if (pending)
+          waiting.insert(&object);
+        else
+          later_waits = true;
+      }
+    } else if constexpr (R::kind == relation_kind::many_to_many) {
+      // Association rows need both keys.
+      const auto& now = member.pgorm_raw();
+      if (now == member.pgorm_snapshot()) return;
+      if (pending) {
+        later_waits = true;
+        return;
+      }
+      for (const auto& target : now)
+        if (is_pending(target.get())) later_waits = true;
+    } else {
+      // Members take this object's key (propagate_keys) once it is inserted.
+      if (!pending) return;
+      for (const auto& child : collection_of(member).pgorm_raw()) {
+        if (child.get() == static_cast<const void*>(&object)) continue;
+        if (all_pending.count(child.get()))
+          waiting.insert(child.get());
+        else
+          later_waits = true;
+      }
     }
   });
 }

@@ -34,6 +34,7 @@ class ModelWork final : public ModelWorkBase {
   }
 
   bool has_pending() const noexcept override { return !pending_.empty(); }
+  bool has_relations() const noexcept override { return relation_count<T> != 0; }
 
   std::size_t tracked() const noexcept override { return identity_.size() + pending_.size(); }
 
@@ -64,7 +65,7 @@ class ModelWork final : public ModelWorkBase {
            it->second.hard;
   }
 
-  bool cascade(Session& session) override {
+  bool cascade(CascadeState& state) override {
     if constexpr (relation_count<T> == 0) {
       return false;
     } else {
@@ -73,17 +74,9 @@ class ModelWork final : public ModelWorkBase {
       for (const auto& p : pending_) objects.emplace_back(p, 0);
       for (const auto& [key, e] : identity_)
         objects.emplace_back(e.object, e.deleted ? (e.hard ? 2 : 1) : 0);
-      for (const auto& [object, state] : objects)
-        changed |= cascade_relations(session, object, state != 0, state == 2);
+      for (const auto& [object, removal] : objects)
+        changed |= cascade_relations(state, object, removal != 0, removal == 2);
       return changed;
-    }
-  }
-
-  void check_no_cascade_needed(const Tracker& tracker) const override {
-    if constexpr (relation_count<T> > 0) {
-      for (const auto& p : pending_) detail::check_no_cascade_needed(tracker, *p, false, false);
-      for (const auto& [key, e] : identity_)
-        detail::check_no_cascade_needed(tracker, *e.object, e.deleted, e.hard);
     }
   }
 
@@ -97,10 +90,23 @@ class ModelWork final : public ModelWorkBase {
     }
   }
 
-  void flush_associations(Session& session) override {
+  void plan_associations(std::vector<PlannedWrite>& out) override {
     if constexpr (relation_count<T> > 0) {
       for (const auto& [key, e] : identity_)
-        if (!e.deleted) detail::flush_associations(session, *e.object);
+        if (!e.deleted) detail::plan_associations(out, e.object);
+    }
+  }
+
+  void collect_pending(std::unordered_set<const void*>& pending) const override {
+    for (const auto& p : pending_) pending.insert(p.get());
+  }
+
+  void mark_waiting(const std::unordered_set<const void*>& pending,
+                    std::unordered_set<const void*>& waiting, bool& later_waits) const override {
+    if constexpr (relation_count<T> > 0) {
+      for (const auto& p : pending_) detail::mark_waiting(*p, true, pending, waiting, later_waits);
+      for (const auto& [key, e] : identity_)
+        if (!e.deleted) detail::mark_waiting(*e.object, false, pending, waiting, later_waits);
     }
   }
 
@@ -197,28 +203,19 @@ class ModelWork final : public ModelWorkBase {
     return target;
   }
 
-  void flush_inserts(Session& session) override {
-    // A self-referential table inserts in waves: rows whose parent (in the same table) is still
-    // pending wait until the parent has its key.
-    while (!pending_.empty()) {
-      std::vector<std::shared_ptr<T>> wave, later;
-      for (const auto& p : pending_) (waits_for_pending_parent(*p) ? later : wave).push_back(p);
-      if (wave.empty()) std::swap(wave, later);  // a cycle: let the server judge
-      insert_batch(session, wave);
-      pending_ = std::move(later);
-    }
-  }
-
-  void flush_updates(Session& session) override { run_plans(session, &ModelWork::plan_updates); }
-  void flush_deletes(Session& session) override { run_plans(session, &ModelWork::plan_deletes); }
-
-  // One wave of flush_inserts(): objects whose pending parent (same table) is not inserted yet
-  // stay pending for the next wave, which the async session sends after this one's results.
-  void plan_inserts(std::vector<PlannedWrite>& out) override {
+  // One insert wave: the pending objects not in `waiting` (they wait for another pending
+  // object's key), in multi-row INSERTs of at most kMaxParams parameters.
+  void plan_inserts(std::vector<PlannedWrite>& out,
+                    const std::unordered_set<const void*>& waiting) override {
     if (pending_.empty()) return;
+    if (waiting.empty()) {
+      plan_insert_batch(out, pending_);
+      pending_.clear();
+      return;
+    }
     std::vector<std::shared_ptr<T>> wave, later;
-    for (const auto& p : pending_) (waits_for_pending_parent(*p) ? later : wave).push_back(p);
-    if (wave.empty()) std::swap(wave, later);  // a cycle: let the server judge
+    for (const auto& p : pending_) (waiting.count(p.get()) ? later : wave).push_back(p);
+    if (wave.empty()) return;
     plan_insert_batch(out, wave);
     pending_ = std::move(later);
   }
@@ -252,7 +249,8 @@ class ModelWork final : public ModelWorkBase {
       f += " WHERE ";
       append_row_condition(f, e.snapshot);
       f += sql::returning_all<T>();
-      out.push_back({query::finish(std::move(f)), [this, key = key](const Result& r) {
+      out.push_back({query::finish(std::move(f)),
+                     [this, key = key](const Result& r) {
                        auto it = identity_.find(key);
                        if (it == identity_.end()) return;
                        Entry& entry = it->second;
@@ -262,7 +260,8 @@ class ModelWork final : public ModelWorkBase {
                        note(key);
                        RowReader<T>(r).read(0, *entry.object);
                        copy_columns(entry.snapshot, *entry.object);
-                     }});
+                     },
+                     true, true});
     }
     if (out.size() > first) {
       // Objects whose key changed move to their new identity once every update is applied.
@@ -305,7 +304,8 @@ class ModelWork final : public ModelWorkBase {
                        note(key);
                        gone_.push_back(it->second.object);
                        identity_.erase(it);
-                     }});
+                     },
+                     true, true});
     }
   }
 
@@ -492,28 +492,6 @@ class ModelWork final : public ModelWorkBase {
     return out;
   }
 
-  bool waits_for_pending_parent(const T& object) const {
-    bool waits = false;
-    for_each_relation<T>([&]<auto Member>() {
-      using R = resolved_relation<T, Member>;
-      if constexpr (R::kind == relation_kind::belongs_to &&
-                    std::is_same_v<typename R::target, T>) {
-        const auto& member = object.*Member;
-        if (member.loaded() && member.pgorm_raw() && member.pgorm_raw().get() != &object &&
-            std::find(pending_.begin(), pending_.end(), member.pgorm_raw()) != pending_.end())
-          waits = true;
-      }
-    });
-    return waits;
-  }
-
-  void insert_batch(Session& session, const std::vector<std::shared_ptr<T>>& objects) {
-    std::vector<PlannedWrite> writes;
-    plan_insert_batch(writes, objects);
-    // A multi-row text changes with the row count: not worth a prepared statement.
-    for (auto& w : writes) w.apply(session.run(w.statement, true, objects.size() == 1));
-  }
-
   void plan_insert_batch(std::vector<PlannedWrite>& out,
                          const std::vector<std::shared_ptr<T>>& objects) {
     const std::size_t per_statement =
@@ -548,24 +526,10 @@ class ModelWork final : public ModelWorkBase {
                          copy_columns(e.snapshot, *object);
                          e.deleted = false;
                        }
-                     }});
+                     },
+                     n == 1, false});
       done += n;
     }
-  }
-
-  void run_plans(Session& session, void (ModelWork::*plan)(std::vector<PlannedWrite>&)) {
-    std::vector<PlannedWrite> writes;
-    (this->*plan)(writes);
-    if (writes.size() == 1) {
-      writes[0].apply(session.run(writes[0].statement, true));
-      return;
-    }
-    // Updates and deletes of many objects go out together: one round trip per pipeline chunk.
-    std::vector<query::Statement> statements;
-    statements.reserve(writes.size());
-    for (auto& w : writes) statements.push_back(std::move(w.statement));
-    auto results = session.run_pipeline(statements);
-    for (std::size_t i = 0; i < writes.size(); ++i) writes[i].apply(results[i]);
   }
 
   template <class... Keys>

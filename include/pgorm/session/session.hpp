@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -14,6 +15,7 @@
 #include <thread>
 #include <type_traits>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -45,38 +47,66 @@ struct SessionOptions {
 namespace detail {
 
 // One statement of a flush and what to do with its result (write generated keys and server values
-// back into the objects, update the identity map). The sync session runs them one by one; the async
-// session sends a whole flush in one pipeline and applies the results in order.
+// back into the objects, update the identity map). Planned once, without I/O, by FlushPlan; the
+// sync session sends each batch statement by statement or pipelined, the async one as a pipeline.
 struct PlannedWrite {
+  query::Statement statement;
+  std::function<void(const Result&)> apply;  // may be empty
+  // Worth a prepared statement (the text repeats: not a multi-row VALUES list).
+  bool prepared;
+  // An UPDATE or DELETE whose row count can fail the flush (StaleDataError) once its result is
+  // read: a COMMIT must not ride in the same segment.
+  bool checked;
+};
+
+// A read the relationship cascades of a flush need before they can go on: a collection to load
+// before its members are deleted, every child row of an owner deleted for real.
+struct PlannedRead {
   query::Statement statement;
   std::function<void(const Result&)> apply;
 };
 
+class Tracker;
+struct WorkList;
+
+// What the cascades of one flush share across their rounds. No I/O: reads are planned here and
+// run by the session, which feeds the results to their apply() before the next round.
+struct CascadeState {
+  Tracker& tracker;
+  WorkList& works;
+  std::vector<PlannedRead> reads;
+  // Every child row (soft-deleted ones included) of an owner being deleted for real, by (owner,
+  // relationship), once read.
+  std::map<std::pair<const void*, const void*>, std::vector<std::shared_ptr<void>>> every_child;
+};
+
 // The per-model part of a session, behind one interface so that a flush can order the work of
 // all models by their foreign keys.
-class Tracker;
-
 class ModelWorkBase {
  public:
   virtual ~ModelWorkBase() = default;
   virtual const TableInfo& table() const noexcept = 0;
   virtual bool has_changes() const = 0;
-  // Objects added and not inserted yet (a later insert wave of the async flush).
+  // Objects added and not inserted yet (a later insert wave).
   virtual bool has_pending() const noexcept = 0;
-  // Relationship cascades (save-update, delete, delete-orphan); true if it changed anything.
-  virtual bool cascade(Session& session) = 0;
-  // For a flush without cascades (AsyncSession): NotSupportedError naming the first relationship
-  // whose change only a cascade or an association write would persist.
-  virtual void check_no_cascade_needed(const Tracker& tracker) const = 0;
+  virtual bool has_relations() const noexcept = 0;
+  // Relationship cascades (save-update, delete, delete-orphan); true if it changed anything. Rows
+  // they need first are appended to state.reads.
+  virtual bool cascade(CascadeState& state) = 0;
   // Foreign keys of tracked rows follow their related objects.
   virtual void sync_keys() = 0;
-  virtual void flush_inserts(Session& session) = 0;
-  virtual void flush_associations(Session& session) = 0;
-  virtual void flush_updates(Session& session) = 0;
-  virtual void flush_deletes(Session& session) = 0;
-  // The statements of flush_inserts/updates/deletes, appended to `out`, without running them.
-  virtual void plan_inserts(std::vector<PlannedWrite>& out) = 0;
+  // Insert waves: the pending objects (their addresses) of this model go into `pending`; those
+  // that must wait for another pending object's generated key go into `waiting`, and
+  // `later_waits` is set when an UPDATE or association row of this model needs such a key.
+  virtual void collect_pending(std::unordered_set<const void*>& pending) const = 0;
+  virtual void mark_waiting(const std::unordered_set<const void*>& pending,
+                            std::unordered_set<const void*>& waiting, bool& later_waits) const = 0;
+  // The statements of a flush, appended to `out` without running them: INSERTs of the pending
+  // objects not in `waiting`, UPDATEs of changed rows, association rows, DELETEs (or soft deletes).
+  virtual void plan_inserts(std::vector<PlannedWrite>& out,
+                            const std::unordered_set<const void*>& waiting) = 0;
   virtual void plan_updates(std::vector<PlannedWrite>& out) = 0;
+  virtual void plan_associations(std::vector<PlannedWrite>& out) = 0;
   virtual void plan_deletes(std::vector<PlannedWrite>& out) = 0;
   // keep_pending: marks loaded state stale (commit with expire_on_commit, expire_all());
   // otherwise forgets everything (rollback).
@@ -131,6 +161,30 @@ void read_eager(const query::Select<Row, From, Models>& select, const Result& re
 // The models of a session in flush order: parents before children by their foreign keys
 // (declaration order inside a cycle). Shared by Session and AsyncSession.
 std::vector<ModelWorkBase*> flush_order(const WorkList& works);
+
+// One flush of a session, planned in one place for Session and AsyncSession; they only run what
+// it returns and feed the results back. The cascades run first, until they settle; then the writes
+// go out in batches: an insert wave (rows that refer to an object still pending wait for the next
+// wave, so that keys the server generates reach them), and after the last wave the UPDATEs,
+// association rows and DELETEs (children first) -- in the same batch as the last wave unless they
+// need its keys.
+class FlushPlan {
+ public:
+  FlushPlan(Tracker& tracker, WorkList& works) : state_{tracker, works, {}, {}} {}
+  // Runs the cascades until they settle or need rows from the database. Returns those reads: the
+  // caller runs them, applies each result, and calls again until this returns none.
+  std::vector<PlannedRead> cascade();
+  // The next batch of statements, in order; empty when the flush is written.
+  std::vector<PlannedWrite> next();
+  bool done() const noexcept { return phase_ == Phase::done; }
+
+ private:
+  enum class Phase { inserts, done };
+  CascadeState state_;
+  Phase phase_ = Phase::inserts;
+  int rounds_ = 0;
+  std::vector<ModelWorkBase*> ordered_;
+};
 
 template <class T>
 inline constexpr char type_key = 0;
@@ -461,6 +515,8 @@ class Session : public detail::Tracker {
   void note_failure(const Error& e);
   [[noreturn]] void throw_rolled_back(std::string why);
   void rollback_to_innermost_savepoint();
+  // One batch of a FlushPlan: one statement alone, several in one pipeline; results applied.
+  void run_writes(std::vector<detail::PlannedWrite>& writes);
   // How many savepoints are open; sync_savepoint_depth() tells every model's work.
   int savepoint_depth() const noexcept { return static_cast<int>(savepoints_.size()); }
   void sync_savepoint_depth() noexcept;
