@@ -96,8 +96,6 @@ std::string percent_encode(std::string_view text, std::string_view keep = {}) {
 
 std::optional<int> parse_port(std::string_view text, std::string_view where, bool echo) {
   if (text.empty()) return std::nullopt;  // "host:" means the default port, as in libpq
-  if (text.find(',') != std::string_view::npos)
-    fail(fmt::format("multiple hosts in {} are not supported: give one host and port", where));
   int port = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
   if (ec != std::errc() || end != text.data() + text.size() || port < 1 || port > 65535) {
@@ -105,6 +103,49 @@ std::optional<int> parse_port(std::string_view text, std::string_view where, boo
     fail(fmt::format("invalid port in {}", where));
   }
   return port;
+}
+
+// libpq's comma-separated lists (host, hostaddr, port): "" is no entry, "a," two entries.
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> out;
+  if (text.empty()) return out;
+  for (std::size_t start = 0;;) {
+    std::size_t comma = text.find(',', start);
+    out.emplace_back(text.substr(start, comma - start));
+    if (comma == std::string_view::npos) return out;
+    start = comma + 1;
+  }
+}
+
+std::string join_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) {
+    if (&item != &items.front()) out.push_back(',');
+    out += item;
+  }
+  return out;
+}
+
+std::vector<std::optional<int>> parse_ports(std::string_view text, std::string_view where,
+                                            bool echo) {
+  std::vector<std::optional<int>> out;
+  for (const auto& item : split_list(text)) out.push_back(parse_port(item, where, echo));
+  return out;
+}
+
+std::string plural(std::size_t n, std::string_view word) {
+  return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
+}
+
+// An option whose value libpq only checks when connecting: check it now, naming the choices.
+void check_choice(std::string_view key, std::string_view value,
+                  const std::vector<std::string_view>& allowed, std::string_view where, bool echo) {
+  if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return;
+  std::string choices;
+  for (auto choice : allowed) choices += fmt::format("{}{}", choices.empty() ? "" : ", ", choice);
+  if (echo)
+    fail(fmt::format("invalid {} '{}' in {}: expected one of {}", key, value, where, choices));
+  fail(fmt::format("invalid {} in {}: expected one of {}", key, where, choices));
 }
 
 bool starts_with_ci(std::string_view text, std::string_view prefix) {
@@ -131,11 +172,9 @@ std::optional<std::string_view> url_scheme(std::string_view text) {
 
 void Url::assign(std::string_view key, std::string value, std::string_view where, bool echo) {
   if (key == "host") {
-    if (value.find(',') != std::string::npos)
-      fail(fmt::format("multiple hosts in {} are not supported: give one host and port", where));
-    host_ = std::move(value);
+    hosts_ = split_list(value);
   } else if (key == "port") {
-    port_ = parse_port(value, where, echo);
+    ports_ = parse_ports(value, where, echo);
   } else if (key == "dbname") {
     database_ = std::move(value);
   } else if (key == "user") {
@@ -143,6 +182,11 @@ void Url::assign(std::string_view key, std::string value, std::string_view where
   } else if (key == "password") {
     password_ = std::move(value);
   } else {
+    if (key == "load_balance_hosts" && !is_libpq_option(key))
+      fail(fmt::format(
+          "connection option 'load_balance_hosts' in {} needs libpq 16 or later (pgorm is linked "
+          "with libpq {}.{}): leave it out, and libpq tries the hosts in the given order",
+          where, PQlibVersion() / 10000, PQlibVersion() % 10000));
     if (!is_libpq_option(key)) {
       if (echo && is_word(key))
         fail(fmt::format("unknown connection option '{}' in {}", key, where));
@@ -151,6 +195,11 @@ void Url::assign(std::string_view key, std::string value, std::string_view where
                       "percent-encode special characters in passwords)",
                       where));
     }
+    if (key == "target_session_attrs")
+      check_choice(key, value,
+                   {"any", "read-write", "read-only", "primary", "standby", "prefer-standby"},
+                   where, echo);
+    if (key == "load_balance_hosts") check_choice(key, value, {"disable", "random"}, where, echo);
     auto it = std::find_if(params_.begin(), params_.end(),
                            [&](const Param& p) { return p.first == key; });
     if (it != params_.end())
@@ -160,10 +209,26 @@ void Url::assign(std::string_view key, std::string value, std::string_view where
   }
 }
 
+// libpq pairs the i-th port (and hostaddr) with the i-th host, or uses a single port for all.
+void Url::check_host_lists(std::string_view where) const {
+  std::size_t addresses = split_list(param("hostaddr").value_or("")).size();
+  if (!hosts_.empty() && addresses > 0 && addresses != hosts_.size())
+    fail(fmt::format("{} for {} in {}: give one hostaddr per host", plural(addresses, "hostaddr"),
+                     plural(hosts_.size(), "host"), where));
+  std::size_t slots = std::max<std::size_t>({hosts_.size(), addresses, 1});
+  if (ports_.size() > 1 && ports_.size() != slots)
+    fail(fmt::format("{} for {} in {}: give one port for all hosts or one port per host",
+                     plural(ports_.size(), "port"), plural(slots, "host"), where));
+}
+
 Url& Url::set_param(std::string_view key, std::string value) {
+  constexpr std::string_view where = "connection options";
   if (value.find('\0') != std::string::npos)
     fail(fmt::format("NUL byte in connection option '{}'", is_word(key) ? key : "?"));
-  assign(key, std::move(value), "connection option", !is_secret(key));
+  Url changed = *this;  // unchanged if the new value does not fit
+  changed.assign(key, std::move(value), where, !is_secret(key));
+  changed.check_host_lists(where);
+  *this = std::move(changed);
   return *this;
 }
 
@@ -175,8 +240,10 @@ Url Url::parse(std::string_view text) {
       fail(fmt::format("unknown scheme '{}' in {} (expected postgresql:// or postgres://)", *scheme,
                        kInUrl));
     url.parse_url(text.substr(scheme->size() + 3));
+    url.check_host_lists(kInUrl);
   } else {
     url.parse_keywords(text);
+    url.check_host_lists(kInKeywords);
   }
   return url;
 }
@@ -205,24 +272,44 @@ void Url::parse_url(std::string_view rest) {
       password_ = percent_decode(user_info.substr(colon + 1), "password");
   }
 
-  std::string_view port;
-  if (!host_port.empty() && host_port.front() == '[') {
-    std::size_t close = host_port.find(']');
-    if (close == std::string_view::npos)
-      fail(fmt::format("unterminated '[' in host of {}", kInUrl));
-    host_ = percent_decode(host_port.substr(1, close - 1), "host");
-    std::string_view after = host_port.substr(close + 1);
-    if (!after.empty() && after.front() != ':')
-      fail(fmt::format("unexpected text after ']' in host of {}", kInUrl));
-    if (!after.empty()) port = after.substr(1);
-  } else {
-    if (host_port.find(',') != std::string_view::npos)
-      fail(fmt::format("multiple hosts in {} are not supported: give one host and port", kInUrl));
-    std::size_t colon = host_port.find(':');
-    host_ = percent_decode(host_port.substr(0, colon), "host");
-    if (colon != std::string_view::npos) port = host_port.substr(colon + 1);
+  // host[:port] ("," host[:port])*, each host a name, [IPv6] or an encoded socket directory.
+  std::vector<std::string> hosts;
+  std::vector<std::optional<int>> ports;
+  for (std::size_t i = 0;;) {
+    std::string_view port;
+    std::size_t end = host_port.find(',', i);
+    if (i < host_port.size() && host_port[i] == '[') {
+      std::size_t close = host_port.find(']', i);
+      if (close == std::string_view::npos)
+        fail(fmt::format("unterminated '[' in host of {}", kInUrl));
+      hosts.push_back(percent_decode(host_port.substr(i + 1, close - i - 1), "host"));
+      end = host_port.find(',', close);
+      std::string_view after = host_port.substr(close + 1, end - close - 1);
+      if (!after.empty() && after.front() != ':')
+        fail(fmt::format("unexpected text after ']' in host of {}", kInUrl));
+      if (!after.empty()) port = after.substr(1);
+    } else {
+      std::string_view entry = host_port.substr(i, end - i);
+      std::size_t colon = entry.find(':');
+      hosts.push_back(percent_decode(entry.substr(0, colon), "host"));
+      if (colon != std::string_view::npos) port = entry.substr(colon + 1);
+    }
+    // libpq has no escape for ',' inside a host of its list.
+    if (hosts.back().find(',') != std::string::npos)
+      fail(fmt::format("percent-encoded ',' in host of {}: separate hosts with a plain ','",
+                       kInUrl));
+    ports.push_back(parse_port(percent_decode(port, "port"), kInUrl, true));
+    if (end == std::string_view::npos) break;
+    i = end + 1;
   }
-  port_ = parse_port(percent_decode(port, "port"), kInUrl, true);
+  // A single host left out ("postgresql:///db", "postgresql://:5433") is libpq's default.
+  if (hosts.size() == 1 && hosts.front().empty()) hosts.clear();
+  if (std::none_of(ports.begin(), ports.end(), [](const auto& p) { return p.has_value(); }))
+    ports.clear();
+  else if (hosts.empty())
+    ports.resize(1);
+  hosts_ = std::move(hosts);
+  ports_ = std::move(ports);
 
   std::size_t query_start = tail.find('?');
   if (!tail.empty() && tail.front() == '/')
@@ -319,9 +406,39 @@ Url Url::from_env() {
   return url ? parse(url) : Url();
 }
 
+std::vector<Url::Host> Url::hosts() const {
+  std::vector<Host> out;
+  std::size_t n = std::max(hosts_.size(), ports_.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    Host h;
+    if (i < hosts_.size()) h.name = hosts_[i];
+    if (ports_.size() == 1)
+      h.port = ports_.front();
+    else if (i < ports_.size())
+      h.port = ports_[i];
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+const std::string& Url::host() const noexcept {
+  static const std::string none;
+  return hosts_.empty() ? none : hosts_.front();
+}
+
+std::optional<int> Url::port() const noexcept {
+  return ports_.empty() ? std::nullopt : ports_.front();
+}
+
 std::optional<std::string> Url::param(std::string_view key) const {
-  if (key == "host") return host_.empty() ? std::nullopt : std::optional(host_);
-  if (key == "port") return port_ ? std::optional(std::to_string(*port_)) : std::nullopt;
+  if (key == "host") return hosts_.empty() ? std::nullopt : std::optional(join_list(hosts_));
+  if (key == "port") {
+    if (std::none_of(ports_.begin(), ports_.end(), [](const auto& p) { return p.has_value(); }))
+      return std::nullopt;
+    std::vector<std::string> ports;
+    for (const auto& p : ports_) ports.push_back(p ? std::to_string(*p) : "");
+    return join_list(ports);
+  }
   if (key == "dbname") return database_.empty() ? std::nullopt : std::optional(database_);
   if (key == "user") return user_.empty() ? std::nullopt : std::optional(user_);
   if (is_secret(key)) return std::nullopt;  // by design: the password stays inside conninfo()
@@ -331,7 +448,7 @@ std::optional<std::string> Url::param(std::string_view key) const {
 }
 
 bool Url::empty() const noexcept {
-  return user_.empty() && !password_ && host_.empty() && !port_ && database_.empty() &&
+  return user_.empty() && !password_ && hosts_.empty() && ports_.empty() && database_.empty() &&
          params_.empty();
 }
 
@@ -347,8 +464,8 @@ std::string Url::conninfo() const {
     }
     out.push_back('\'');
   };
-  if (!host_.empty()) add("host", host_);
-  if (port_) add("port", std::to_string(*port_));
+  if (auto hosts = param("host")) add("host", *hosts);
+  if (auto ports = param("port")) add("port", *ports);
   if (!database_.empty()) add("dbname", database_);
   if (!user_.empty()) add("user", user_);
   if (password_) add("password", *password_);
@@ -363,11 +480,16 @@ std::string Url::redacted() const {
     if (password_) out += ":***";
     out.push_back('@');
   }
-  if (host_.find(':') != std::string::npos)
-    out += fmt::format("[{}]", percent_encode(host_, ":"));
-  else
-    out += percent_encode(host_);
-  if (port_) out += fmt::format(":{}", *port_);
+  bool first = true;
+  for (const auto& [name, port] : hosts()) {
+    if (!first) out.push_back(',');
+    first = false;
+    if (name.find(':') != std::string::npos)
+      out += fmt::format("[{}]", percent_encode(name, ":"));
+    else
+      out += percent_encode(name);
+    if (port) out += fmt::format(":{}", *port);
+  }
   if (!database_.empty()) out += "/" + percent_encode(database_);
   char separator = '?';
   for (const auto& [key, value] : params_) {
