@@ -44,6 +44,11 @@ void throw_database_error(ErrorInfo info) {
   if (s == "40003") throw TransactionInDoubt(std::move(info));
   if (s == "57014") throw QueryCanceled(std::move(info));
   if (s == "55P03") throw LockNotAvailable(std::move(info));
+  // A protocol violation (08P01) is the server refusing a message on a connection that still
+  // works, e.g. a Bind whose parameters do not fit a statement of the same name that another
+  // client of a pooler prepared: not a broken connection, and not to be retried as one. A
+  // connection that really broke is reported as Disconnect from its status, before this mapping.
+  if (s == "08P01") throw OperationalError(std::move(info));
   if (starts_with(s, "08") || s == "57P01" || s == "57P02" || s == "57P03")
     throw Disconnect(std::move(info));
   if (starts_with(s, "53") || starts_with(s, "54") || starts_with(s, "55") ||

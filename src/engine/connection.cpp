@@ -7,9 +7,14 @@
 #include <pqxx/connection>
 #include <pqxx/except>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <optional>
+#include <random>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -120,6 +125,18 @@ void PreparedCache::insert(const std::string& sql, std::string name) {
   index_.emplace(sql, order_.begin());
 }
 
+std::string PreparedCache::new_name() {
+  static const std::string tag = [] {
+    std::random_device device;
+    std::uint64_t bits =
+        (std::uint64_t{device()} << 32) ^ device() ^ static_cast<std::uint64_t>(::getpid()) ^
+        static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    return fmt::format("{:012x}", bits & 0xffffffffffffULL);
+  }();
+  static std::atomic<std::uint64_t> counter{0};
+  return fmt::format("pgorm_{}_{}", tag, counter.fetch_add(1, std::memory_order_relaxed) + 1);
+}
+
 std::string PreparedCache::deallocate_sql(std::string_view name) {
   return "DEALLOCATE " + sql::quote_identifier(name);
 }
@@ -137,7 +154,6 @@ struct Connection::Impl {
   std::unique_ptr<PqxxConnection> pqxx;
   PGconn* conn = nullptr;
   detail::PreparedCache prepared;  // SQL text -> statement name, least recently used out
-  std::uint64_t prepared_counter = 0;
 };
 
 Connection::Connection(const std::string& conninfo) : impl_(std::make_unique<Impl>()) {
@@ -234,7 +250,7 @@ Result Connection::execute_prepared(std::string_view sql, const Params& params) 
   std::string deallocate =
       evicted ? detail::PreparedCache::deallocate_sql(*evicted) : std::string();
   // Parse and first execution travel together in one pipeline: one round trip, not two.
-  std::string name = fmt::format("pgorm_{}", ++impl_->prepared_counter);
+  std::string name = detail::PreparedCache::new_name();
   PGconn* conn = impl_->conn;
   statements_ += evicted ? 3 : 2;
   if (PQenterPipelineMode(conn) != 1 ||
@@ -266,7 +282,8 @@ Result Connection::execute_prepared(std::string_view sql, const Params& params) 
   PGresult* prepared = PQgetResult(conn);
   while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
   PGresult* executed = PQgetResult(conn);
-  if (executed) while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
+  if (executed)
+    while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
   drain_pipeline();
   if (!succeeded(prepared)) {
     PQclear(executed);
@@ -365,18 +382,31 @@ bool Connection::is_open() const noexcept {
 
 TransactionStatus Connection::transaction_status() const noexcept {
   switch (PQtransactionStatus(impl_->conn)) {
-    case PQTRANS_IDLE: return TransactionStatus::idle;
-    case PQTRANS_ACTIVE: return TransactionStatus::active;
-    case PQTRANS_INTRANS: return TransactionStatus::in_transaction;
-    case PQTRANS_INERROR: return TransactionStatus::in_error;
-    default: return TransactionStatus::unknown;
+    case PQTRANS_IDLE:
+      return TransactionStatus::idle;
+    case PQTRANS_ACTIVE:
+      return TransactionStatus::active;
+    case PQTRANS_INTRANS:
+      return TransactionStatus::in_transaction;
+    case PQTRANS_INERROR:
+      return TransactionStatus::in_error;
+    default:
+      return TransactionStatus::unknown;
   }
 }
 
-int Connection::backend_pid() const noexcept { return PQbackendPID(impl_->conn); }
-int Connection::server_version() const noexcept { return PQserverVersion(impl_->conn); }
-std::size_t Connection::prepared_count() const noexcept { return impl_->prepared.size(); }
-PGconn* Connection::native_handle() const noexcept { return impl_ ? impl_->conn : nullptr; }
+int Connection::backend_pid() const noexcept {
+  return PQbackendPID(impl_->conn);
+}
+int Connection::server_version() const noexcept {
+  return PQserverVersion(impl_->conn);
+}
+std::size_t Connection::prepared_count() const noexcept {
+  return impl_->prepared.size();
+}
+PGconn* Connection::native_handle() const noexcept {
+  return impl_ ? impl_->conn : nullptr;
+}
 
 // ---- Params and Result helpers ----
 
@@ -405,8 +435,8 @@ namespace detail {
 void throw_null_in_column(std::string_view column) {
   ErrorInfo info;
   info.column = std::string(column);
-  info.message = fmt::format(
-      "column \"{}\" is NULL but the C++ member is not std::optional", column);
+  info.message =
+      fmt::format("column \"{}\" is NULL but the C++ member is not std::optional", column);
   throw DataError(std::move(info));
 }
 void rethrow_with_column(std::string_view column) {
@@ -418,9 +448,29 @@ void rethrow_with_column(std::string_view column) {
     throw DataError(std::move(info));
   }
 }
+void throw_missing_key_column(std::string_view table, std::string_view column,
+                              const Result& result) {
+  std::string columns;
+  for (int c = 0; c < result.columns(); ++c) {
+    if (c) columns += ", ";
+    columns += result.column_name(c);
+  }
+  ErrorInfo info;
+  info.table = std::string(table);
+  info.column = std::string(column);
+  info.message = fmt::format(
+      "the result has no column \"{}\", which is part of the primary key of table \"{}\", so "
+      "its rows cannot be read as objects of that model (the result's columns: {}); behind a "
+      "transaction pooler this can mean a prepared statement of another client ran (see "
+      "EngineOptions::prepared_statements)",
+      column, table, columns.empty() ? "none" : columns);
+  throw InterfaceError(std::move(info));
+}
+
 void throw_column_count(int expected, int got) {
   ErrorInfo info;
-  info.message = fmt::format("the query returns {} columns, the row type expects {}", got, expected);
+  info.message =
+      fmt::format("the query returns {} columns, the row type expects {}", got, expected);
   throw ProgrammingError(std::move(info));
 }
 }  // namespace detail

@@ -47,6 +47,11 @@ class PreparedCache {
   std::size_t size() const noexcept { return index_.size(); }
   // DEALLOCATE of an evicted statement, its name quoted like every identifier.
   static std::string deallocate_sql(std::string_view name);
+  // A statement name no other connection of this process, and (with overwhelming probability) no
+  // other process, ever uses: "pgorm_<random per-process tag>_<process-wide counter>". Behind a
+  // pooler that moves statements between clients, a name can then only be missing (a loud
+  // "does not exist"), never another client's statement.
+  static std::string new_name();
 
  private:
   struct Entry {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "pgorm/errors.hpp"
+#include "pgorm/model/metadata.hpp"
 #include "pgorm/model/model.hpp"
 #include "pgorm/relations/members.hpp"
 #include "pgorm/types/traits.hpp"
@@ -69,6 +70,9 @@ namespace detail {
 [[noreturn]] void throw_null_in_column(std::string_view column);
 [[noreturn]] void rethrow_with_column(std::string_view column);
 [[noreturn]] void throw_column_count(int expected, int got);
+// InterfaceError: a result read as rows of `table` lacks its primary-key column `column`.
+[[noreturn]] void throw_missing_key_column(std::string_view table, std::string_view column,
+                                           const Result& result);
 
 template <class T>
 struct is_tuple : std::false_type {};
@@ -95,7 +99,13 @@ class RowReader {
       model_traits<Row>::for_each_column([&](const auto& def) {
         name.assign(prefix);
         name.append(def.name());
-        positions_[i++] = result.column_index(name);
+        int position = result.column_index(name);
+        positions_[i++] = position;
+        // Without its key a row cannot be an object of the model (an object with id 0 would be
+        // a wrong row): the result is not what this reader was given it for.
+        if (position < 0)
+          for (const auto& key : table_info<Row>().primary_key)
+            if (key == def.name()) throw_missing_key_column(table_info<Row>().name, name, result);
       });
     } else if constexpr (is_tuple<Row>::value) {
       if (result.columns() != static_cast<int>(std::tuple_size_v<Row>))
