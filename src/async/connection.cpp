@@ -115,6 +115,8 @@ struct AsyncConnection::Batch {
   std::size_t syncs_expected = 1;  // 0: done with its last statement (a later segment syncs)
   std::size_t syncs_seen = 0;
   bool done = false;
+  bool expired = false;  // its caller's deadline passed: the caller is draining the connection
+  bool cut_off = false;  // failed by fail_all (the connection broke or was discarded)
   // Set for the internal segments that only prepare statements for `owner`.
   std::shared_ptr<Batch> owner;
   asio::steady_timer signal;  // cancelled when done; expires at the caller's deadline
@@ -225,23 +227,56 @@ asio::awaitable<std::vector<StatementOutcome>> AsyncConnection::pipeline_here(
     unsent_.erase(it);
     throw_deadline("the deadline passed before the statement was sent");
   }
-  // It is on the server: cancel it there and read the connection back to a clean state (the
-  // cancelled statement's error and every Sync still due). If the server does not answer within
-  // cancel_grace (a frozen network), the connection is discarded instead.
+  // It is on the server: cancel it there and read the connection back to a clean state (every
+  // result and Sync still due). The results that arrive meanwhile are recorded as usual, so once
+  // the connection is drained this segment's outcomes are known. If the server does not answer
+  // within cancel_grace (a frozen network), the connection is discarded instead and the outcome
+  // stays unknown.
   auto self = shared_from_this();
+  batch->expired = true;
   send_cancel();
-  bool drained = co_await wait_drained(AsyncClock::now() + options_.cancel_grace);
-  if (!drained) {
+  const time_point until = AsyncClock::now() + options_.cancel_grace;
+  bool drained = co_await wait_drained(until);
+  auto discard = [this] {
     if (!closed_)
       fail_all(error_of<Disconnect>(
           "the connection was discarded: the server did not answer a cancel request in time",
           "08006"));
+  };
+  // (A segment cut off by a broken connection has no outcome from the server either, unless a
+  // statement of it had already failed: the rest of it was skipped.)
+  if (!batch->done || (batch->cut_off && !batch->root_error)) {
+    discard();
     throw_deadline(fmt::format(
-        "the deadline passed; the server did not confirm the cancel within {} ms, so the "
-        "connection was discarded",
+        "the deadline passed and the connection was discarded before the server answered a "
+        "cancel request (cancel_grace {} ms): the outcome of the statements is unknown (they may "
+        "have completed, COMMIT included)",
         options_.cancel_grace.count()));
   }
-  throw_deadline("the deadline passed; the statement was cancelled on the server");
+  // This segment's outcomes are known. The connection is reused only when nothing else is still
+  // due on it and the server has taken the cancel request (one still on its way could cancel
+  // whatever the connection runs next).
+  if (!drained)
+    discard();
+  else if (!co_await wait_cancel_delivered(until))
+    close();
+  // The cancel arrived while a statement ran: that statement and the rest of its segment did not
+  // run (a COMMIT among them did not commit). A statement skipped only because another call's
+  // segment sharing its Sync failed did not run either.
+  for (const auto& outcome : batch->outcomes) {
+    if (!outcome.error) continue;
+    try {
+      std::rethrow_exception(outcome.error);
+    } catch (const QueryCanceled&) {
+      throw_deadline("the deadline passed; the statement was cancelled on the server");
+    } catch (const PipelineAborted&) {
+      throw_deadline("the deadline passed; the statement was not executed");
+    } catch (...) {
+    }
+  }
+  // Every statement completed (only its results were late), or the first failure is the
+  // statement's own error (it came before the cancel): the caller sees what really happened.
+  co_return std::move(batch->outcomes);
 }
 
 void AsyncConnection::schedule_send() {
@@ -286,7 +321,7 @@ void AsyncConnection::send_now() {
             return send_failed();
           prepare->slots.push_back({i, true, true});
         }
-        std::string name = fmt::format("pgorm_a{}", ++prepared_counter_);
+        std::string name = detail::PreparedCache::new_name();
         if (!PQsendPrepare(conn_, name.c_str(), s.sql.c_str(), static_cast<int>(s.params.size()),
                            nullptr))
           return send_failed();
@@ -352,17 +387,36 @@ void AsyncConnection::send_cancel() {
   if (cancel == nullptr) return;
   cancels_.fetch_add(1, std::memory_order_relaxed);
   // PQcancel blocks (it opens a new connection to the server) and libpq 15 has no non-blocking
-  // cancel, so it runs on a short-lived thread of its own. It owns only its PGcancel copy; the
-  // drain below bounds how long the caller waits for its effect.
+  // cancel, so it runs on a short-lived thread of its own. It owns only its PGcancel copy and the
+  // flag it sets once the server has taken the request (PQcancel returns when the server closes
+  // the cancel connection); the caller waits at most cancel_grace for either.
+  auto delivered = std::make_shared<std::atomic<bool>>(false);
   try {
-    std::thread([cancel] {
+    std::thread([cancel, delivered] {
       char error[256];
       PQcancel(cancel, error, sizeof error);
       PQfreeCancel(cancel);
+      delivered->store(true, std::memory_order_release);
     }).detach();
+    cancel_delivered_ = std::move(delivered);
   } catch (...) {
     PQfreeCancel(cancel);
   }
+}
+
+asio::awaitable<bool> AsyncConnection::wait_cancel_delivered(time_point until) {
+  auto delivered = cancel_delivered_;
+  if (!delivered) co_return true;
+  // The cancel thread cannot post to the strand safely (the event loop may be gone before it
+  // returns), so the strand polls its flag, briefly and within the bound.
+  asio::steady_timer timer(strand_);
+  while (!delivered->load(std::memory_order_acquire)) {
+    if (closed_ || AsyncClock::now() >= until) co_return false;
+    timer.expires_at(std::min(until, AsyncClock::now() + std::chrono::milliseconds(2)));
+    co_await timer.async_wait(as_tuple_awaitable);
+  }
+  if (cancel_delivered_ == delivered) cancel_delivered_.reset();
+  co_return true;
 }
 
 // ---- the driver: waits on the socket while anything is in flight ----
@@ -552,7 +606,9 @@ bool AsyncConnection::needs_prepare(const Batch& batch) const {
 void AsyncConnection::complete_front() {
   std::shared_ptr<Batch> batch = std::move(sent_.front());
   sent_.pop_front();
-  if (batch->in_run && !batch->owner && batch->aborted == batch->statements.size()) {
+  // (Not when its caller's deadline passed: nobody waits for it any more.)
+  if (batch->in_run && !batch->owner && !batch->expired &&
+      batch->aborted == batch->statements.size()) {
     // Skipped only because another call sharing its Sync failed: send it again, alone.
     batch->slots.clear();
     batch->slot = 0;
@@ -596,6 +652,7 @@ void AsyncConnection::fail_all(std::exception_ptr error) noexcept {
   auto fail = [&](std::deque<std::shared_ptr<Batch>>& queue) {
     for (auto& batch : queue) {
       // Statements after a failed one of the same segment report that failure, not the break.
+      batch->cut_off = true;
       if (!batch->owner)
         for (auto& outcome : batch->outcomes)
           if (!outcome.error) outcome.error = batch->root_error ? batch->root_error : error;

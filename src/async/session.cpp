@@ -319,7 +319,9 @@ asio::awaitable<void> AsyncSession::flush_impl(bool commit, Deadline deadline) {
 }
 
 asio::awaitable<void> AsyncSession::rollback_impl(Deadline deadline) {
-  if (in_transaction_ && lease_) {
+  // A COMMIT the server refused has ended the transaction already: no ROLLBACK to send.
+  if (in_transaction_ && lease_ &&
+      !(*lease_ && (*lease_)->transaction_status() == TransactionStatus::idle)) {
     ++statements_;
     bool failed = false;
     try {

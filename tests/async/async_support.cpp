@@ -7,8 +7,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <deque>
 #include <stdexcept>
+#include <string>
 #include <utility>
 
 namespace pgorm::test {
@@ -69,48 +72,115 @@ std::string FreezableProxy::conninfo(const std::string& through) const {
   return url.conninfo();
 }
 
+namespace {
+
+// Writes all of `bytes` (blocking; loopback). False when the peer is gone (no SIGPIPE: a client
+// may have closed while its delayed replies were held back).
+bool write_all(int fd, const char* bytes, std::size_t n) {
+  for (std::size_t done = 0; done < n;) {
+    ssize_t w = ::send(fd, bytes + done, n - done, MSG_NOSIGNAL);
+    if (w <= 0) return false;
+    done += static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
+}  // namespace
+
 void FreezableProxy::loop() {
-  std::vector<std::pair<int, int>> pairs;  // client, upstream
+  using Clock = std::chrono::steady_clock;
+  struct Reply {
+    Clock::time_point due;
+    std::string bytes;
+  };
+  struct Pair {
+    int client = -1;
+    int upstream = -1;
+    std::deque<Reply> replies;     // server bytes held back by delay_replies(), in order
+    bool upstream_closed = false;  // the server closed: close the client once replies are out
+    void close() {
+      if (client >= 0) ::close(client);
+      if (upstream >= 0) ::close(upstream);
+      client = upstream = -1;
+      replies.clear();
+    }
+  };
+  std::vector<Pair> pairs;
   while (!stop_.load()) {
-    std::vector<pollfd> fds{{wake_[0], POLLIN, 0}, {listener_, POLLIN, 0}};
+    std::erase_if(pairs, [](const Pair& p) { return p.client < 0; });
     bool frozen = frozen_.load();
+    std::vector<pollfd> fds{{wake_[0], POLLIN, 0}, {listener_, POLLIN, 0}};
+    std::vector<std::pair<std::size_t, bool>> owner;  // fds[i + 2]: pair index, from the client
+    int timeout_ms = 50;
+    auto now = Clock::now();
     if (!frozen)
-      for (auto [a, b] : pairs) {
-        fds.push_back({a, POLLIN, 0});
-        fds.push_back({b, POLLIN, 0});
+      for (std::size_t i = 0; i < pairs.size(); ++i) {
+        fds.push_back({pairs[i].client, POLLIN, 0});
+        owner.emplace_back(i, true);
+        if (!pairs[i].upstream_closed) {
+          fds.push_back({pairs[i].upstream, POLLIN, 0});
+          owner.emplace_back(i, false);
+        }
+        if (!pairs[i].replies.empty()) {
+          auto wait =
+              std::chrono::ceil<std::chrono::milliseconds>(pairs[i].replies.front().due - now);
+          timeout_ms = std::clamp(static_cast<int>(wait.count()), 0, timeout_ms);
+        }
       }
-    ::poll(fds.data(), fds.size(), 50);
+    ::poll(fds.data(), fds.size(), timeout_ms);
     if (fds[1].revents & POLLIN) {
       int client = ::accept(listener_, nullptr, nullptr);
       int upstream = connect_upstream();
-      if (client >= 0 && upstream >= 0) pairs.emplace_back(client, upstream);
+      if (client >= 0 && upstream >= 0) {
+        pairs.push_back({});
+        pairs.back().client = client;
+        pairs.back().upstream = upstream;
+      } else {
+        if (client >= 0) ::close(client);
+        if (upstream >= 0) ::close(upstream);
+      }
     }
-    if (frozen) continue;
+    std::unique_lock forwarding(forwarding_);
+    if (frozen_.load()) continue;  // (frozen while poll() waited: forward nothing it reported)
+    auto delay = std::chrono::milliseconds(reply_delay_ms_.load());
     for (std::size_t i = 2; i < fds.size(); ++i) {
       if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      auto& pair = pairs[(i - 2) / 2];
-      if (fds[i].fd != pair.first && fds[i].fd != pair.second) continue;  // closed meanwhile
-      int from = fds[i].fd;
-      int to = from == pair.first ? pair.second : pair.first;
+      auto [index, from_client] = owner[i - 2];
+      Pair& pair = pairs[index];
+      if (pair.client < 0) continue;  // closed meanwhile
       char buffer[16384];
-      ssize_t n = ::read(from, buffer, sizeof buffer);
+      ssize_t n = ::read(from_client ? pair.client : pair.upstream, buffer, sizeof buffer);
       if (n <= 0) {
-        ::close(pair.first);
-        ::close(pair.second);
-        pair = {-1, -1};  // poll() ignores negative descriptors
+        if (from_client || pair.replies.empty())
+          pair.close();
+        else
+          pair.upstream_closed = true;
         continue;
       }
-      for (ssize_t done = 0; done < n;) {
-        ssize_t w = ::write(to, buffer + done, static_cast<std::size_t>(n - done));
-        if (w <= 0) break;
-        done += w;
+      if (from_client) {
+        if (!write_all(pair.upstream, buffer, static_cast<std::size_t>(n))) pair.close();
+      } else if (delay.count() == 0 && pair.replies.empty()) {
+        if (!write_all(pair.client, buffer, static_cast<std::size_t>(n))) pair.close();
+      } else {
+        pair.replies.push_back(
+            {Clock::now() + delay, std::string(buffer, static_cast<std::size_t>(n))});
       }
     }
+    // Held-back replies that are due, in the order they were read.
+    now = Clock::now();
+    for (auto& pair : pairs) {
+      while (pair.client >= 0 && !pair.replies.empty() && pair.replies.front().due <= now) {
+        const std::string& bytes = pair.replies.front().bytes;
+        if (!write_all(pair.client, bytes.data(), bytes.size())) {
+          pair.close();
+          break;
+        }
+        pair.replies.pop_front();
+      }
+      if (pair.client >= 0 && pair.upstream_closed && pair.replies.empty()) pair.close();
+    }
   }
-  for (auto [a, b] : pairs) {
-    if (a >= 0) ::close(a);
-    if (b >= 0) ::close(b);
-  }
+  for (auto& pair : pairs) pair.close();
 }
 
 }  // namespace pgorm::test

@@ -9,6 +9,7 @@
 #include <asio/use_future.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -54,7 +55,9 @@ asio::awaitable<bool> throws_as(asio::awaitable<T> operation) {
 }
 
 // A TCP proxy on 127.0.0.1 in front of the test server; freeze() makes it stop forwarding in both
-// directions while keeping every socket open, as a network that silently drops everything.
+// directions while keeping every socket open, as a network that silently drops everything, and
+// delay_replies() holds every byte from the server back for a while (in order), as a slow network
+// that lets the server finish long before its results arrive.
 class FreezableProxy {
  public:
   FreezableProxy();
@@ -62,7 +65,16 @@ class FreezableProxy {
   FreezableProxy(const FreezableProxy&) = delete;
   FreezableProxy& operator=(const FreezableProxy&) = delete;
   int port() const noexcept { return port_; }
-  void freeze() noexcept { frozen_.store(true); }
+  // Nothing is forwarded once this returns (a forwarding step in progress finishes first).
+  void freeze() noexcept {
+    std::lock_guard lock(forwarding_);
+    frozen_.store(true);
+  }
+  // Server-to-client bytes read from now on reach the client `delay` later (0: at once), on every
+  // connection, including the ones libpq opens for cancel requests.
+  void delay_replies(std::chrono::milliseconds delay) noexcept {
+    reply_delay_ms_.store(delay.count());
+  }
   // conninfo with host and port replaced by the proxy's.
   std::string conninfo(const std::string& through) const;
 
@@ -71,7 +83,9 @@ class FreezableProxy {
   int listener_ = -1;
   int wake_[2] = {-1, -1};
   int port_ = 0;
+  std::mutex forwarding_;  // held by the proxy thread while it forwards bytes
   std::atomic<bool> frozen_{false};
+  std::atomic<std::chrono::milliseconds::rep> reply_delay_ms_{0};
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

@@ -6,6 +6,7 @@
 #include <regex>
 #include <set>
 
+#include "async/async_support.hpp"
 #include "support/session_fixture.hpp"
 
 using namespace pgorm;
@@ -41,6 +42,34 @@ TEST_CASE("prepared statement names are unique across connections of a process",
   CHECK(std::regex_match(on_b.front(), shape));
   // One per-process tag: only the counter differs.
   CHECK(on_a.front().substr(0, 19) == on_b.front().substr(0, 19));
+}
+
+TEST_CASE("async connections name their statements from the same process-wide sequence",
+          "[engine][prepared][pooler][async]") {
+  test::AsyncFixture fx;
+  Session sync_session(fx.engine);
+  Connection& sync = sync_session.connection();
+  Params p;
+  p.add(std::int32_t{1});
+  CHECK(sync.execute_prepared("SELECT $1::int * 2", p).value<int>(0, 0) == 2);
+  std::vector<std::string> async_names;
+  fx.run([&]() -> asio::awaitable<void> {
+    auto s = fx.session();
+    co_await s.begin();       // one connection for both statements
+    co_await s.get<User>(1);  // prepared
+    async_names = co_await s.query<std::string>(
+        "SELECT name::text FROM pg_prepared_statements ORDER BY name");
+    co_await s.close();
+  }());
+  auto sync_names = prepared_names(sync);
+  REQUIRE(sync_names.size() == 1);
+  REQUIRE_FALSE(async_names.empty());
+  const std::regex shape("pgorm_[0-9a-f]{12}_[0-9]+");
+  for (const auto& name : async_names) {
+    CHECK(std::regex_match(name, shape));
+    CHECK(name != sync_names.front());
+    CHECK(name.substr(0, 19) == sync_names.front().substr(0, 19));
+  }
 }
 
 TEST_CASE("a result without the model's primary key is refused, not read as id 0",

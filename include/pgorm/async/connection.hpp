@@ -52,7 +52,8 @@ struct AsyncConnectionOptions {
   // Named prepared statements (off behind PgBouncer in transaction mode before 1.21).
   bool prepared_statements = true;
   // After a deadline, how long to wait for the server to confirm the cancel (and for the
-  // connection to drain to a clean state) before the connection is discarded instead.
+  // connection to drain to a clean state, which tells what the statements did) before the
+  // connection is discarded instead and their outcome is unknown.
   std::chrono::milliseconds cancel_grace{500};
 };
 
@@ -92,7 +93,16 @@ class AsyncConnection : public std::enable_shared_from_this<AsyncConnection> {
   // connection broke at BEGIN, so retry logic sees it); other segments are not affected (unless
   // they are in the same failed transaction). Segments sent by concurrent callers before the next
   // write share that write and its round trip.
-  // At the deadline: throws DeadlineExceeded after cancelling on the server (see cancel_grace).
+  // At the deadline, a segment not written yet is dropped (DeadlineExceeded, nothing ran). One on
+  // the server is cancelled there, and the connection is read back to a clean state for at most
+  // cancel_grace; the results that arrive meanwhile are this call's outcomes:
+  //  - drained, and a statement was cancelled (QueryCanceled): throws DeadlineExceeded; that
+  //    statement and the rest of its segment did not run (a COMMIT among them did not commit);
+  //  - drained, and every statement succeeded (only the results were late) or the first failure
+  //    is a statement's own error: returns the outcomes as if there had been no deadline;
+  //  - not drained in time: the connection is discarded (is_usable() is false) and
+  //    DeadlineExceeded says the outcome is unknown (the statements, COMMIT included, may have
+  //    completed).
   // Throws Disconnect when the connection breaks (it is then closed for good).
   asio::awaitable<std::vector<StatementOutcome>> pipeline(std::vector<PipelineStatement> statements,
                                                           std::optional<time_point> deadline = {},
@@ -146,6 +156,7 @@ class AsyncConnection : public std::enable_shared_from_this<AsyncConnection> {
   void notify_if_drained() noexcept;
   asio::awaitable<bool> wait_drained(time_point until);
   void send_cancel();
+  asio::awaitable<bool> wait_cancel_delivered(time_point until);
 
   executor_type strand_;
   PGconn* conn_;
@@ -159,7 +170,6 @@ class AsyncConnection : public std::enable_shared_from_this<AsyncConnection> {
   std::deque<std::shared_ptr<Batch>> sent_;
   std::vector<std::shared_ptr<asio::steady_timer>> drain_waiters_;
   detail::PreparedCache prepared_;  // SQL text -> statement name, least recently used out
-  std::uint64_t prepared_counter_ = 0;
   bool send_scheduled_ = false;
   bool driver_running_ = false;
   bool wake_pending_ = false;
@@ -169,6 +179,8 @@ class AsyncConnection : public std::enable_shared_from_this<AsyncConnection> {
   bool write_ready_ = false;
   bool flush_pending_ = false;
   std::uint64_t wait_generation_ = 0;  // socket waits of older generations are stale
+  // Set by the thread that sends the last cancel request once the server has taken it.
+  std::shared_ptr<std::atomic<bool>> cancel_delivered_;
   bool closed_ = false;
   std::atomic<bool> broken_{false};
   std::atomic<std::uint64_t> statements_{0};

@@ -25,8 +25,9 @@ struct AsyncEngineOptions : EngineOptions {
   // Opening a connection may take this long (libpq's connect_timeout does not apply to its
   // non-blocking connect, so pgorm enforces it).
   std::chrono::milliseconds connect_timeout{10000};
-  // After a deadline: how long to wait for the server to confirm the cancel before discarding the
-  // connection. A call completes at most this long after its deadline.
+  // After a deadline: how long to wait for the server to confirm the cancel (and for the results
+  // that tell what the statements did) before discarding the connection, leaving their outcome
+  // unknown. A call completes at most this long after its deadline.
   std::chrono::milliseconds cancel_grace{500};
   // The Timeout of calls that give none; none means no client-side deadline (statement_timeout
   // is the server-side backstop).
