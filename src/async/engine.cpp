@@ -14,7 +14,7 @@ std::string async_connection_string(Url url, const AsyncEngineOptions& o) {
   std::string settings = "-c DateStyle=ISO,YMD -c TimeZone=UTC -c IntervalStyle=iso_8601";
   if (o.statement_timeout)
     settings += fmt::format(" -c statement_timeout={}", o.statement_timeout->count());
-  return detail::startup_conninfo(std::move(url), o.application_name, std::move(settings));
+  return detail::startup_conninfo(std::move(url), o, std::move(settings));
 }
 
 }  // namespace

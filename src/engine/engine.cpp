@@ -2,13 +2,26 @@
 // (application_name and statement_timeout ride in the startup packet, not in extra round trips).
 #include "pgorm/engine/engine.hpp"
 
+#include <algorithm>
+#include <string>
+
 #include <fmt/format.h>
 
 namespace pgorm {
 
-std::string detail::startup_conninfo(Url url, const std::string& application_name,
-                                     std::string settings) {
-  if (!application_name.empty()) url.set_param("application_name", application_name);
+std::string detail::startup_conninfo(Url url, const EngineOptions& o, std::string settings) {
+  if (!o.application_name.empty()) url.set_param("application_name", o.application_name);
+  if (!url.param("connect_timeout")) {
+    auto ms = o.connect_timeout.count();
+    url.set_param("connect_timeout", std::to_string(std::max<long long>(1, (ms + 999) / 1000)));
+  }
+  if (o.tcp_user_timeout)
+    url.set_param("tcp_user_timeout", std::to_string(o.tcp_user_timeout->count()));
+  if (o.keepalives_idle)
+    url.set_param("keepalives_idle", std::to_string(o.keepalives_idle->count()));
+  if (o.keepalives_interval)
+    url.set_param("keepalives_interval", std::to_string(o.keepalives_interval->count()));
+  if (o.keepalives_count) url.set_param("keepalives_count", std::to_string(*o.keepalives_count));
   if (!settings.empty()) {
     std::string options = url.param("options").value_or("");
     if (!options.empty()) options.push_back(' ');
@@ -25,7 +38,7 @@ std::string connection_string(Url url, const EngineOptions& o) {
   std::string settings;
   if (o.statement_timeout)
     settings = fmt::format("-c statement_timeout={}", o.statement_timeout->count());
-  return detail::startup_conninfo(std::move(url), o.application_name, std::move(settings));
+  return detail::startup_conninfo(std::move(url), o, std::move(settings));
 }
 
 Pool::Factory connection_factory(std::string conninfo, bool prepared_statements) {

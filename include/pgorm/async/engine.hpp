@@ -22,9 +22,8 @@ namespace pgorm {
 // reset_on_return, prepared_statements, statement_timeout, application_name) plus what only the
 // async layer needs.
 struct AsyncEngineOptions : EngineOptions {
-  // Opening a connection may take this long (libpq's connect_timeout does not apply to its
-  // non-blocking connect, so pgorm enforces it).
-  std::chrono::milliseconds connect_timeout{10000};
+  // (connect_timeout, from EngineOptions: libpq does not apply it to its non-blocking connect, so
+  // pgorm enforces it, over the whole host list.)
   // After a deadline: how long to wait for the server to confirm the cancel (and for the results
   // that tell what the statements did) before discarding the connection, leaving their outcome
   // unknown. A call completes at most this long after its deadline.

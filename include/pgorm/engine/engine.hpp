@@ -32,6 +32,22 @@ struct EngineOptions {
   std::optional<std::chrono::milliseconds> statement_timeout;
   // Shown in pg_stat_activity and the server log; overrides application_name in the URL.
   std::string application_name;
+
+  // ---- the network: a peer that stops answering must not hang a call forever ----
+  // Opening a connection may take this long. The sync engine hands it to libpq (whole seconds,
+  // rounded up; libpq waits at least 2 s, per host of a host list); the async engine enforces it
+  // itself over the whole host list. A connect_timeout in the URL wins for the sync engine.
+  std::chrono::milliseconds connect_timeout{10000};
+  // TCP_USER_TIMEOUT: how long sent data may stay unacknowledged before the kernel drops the
+  // connection (a statement then fails with Disconnect instead of waiting forever on a frozen
+  // peer). Linux only; none keeps the system default.
+  std::optional<std::chrono::milliseconds> tcp_user_timeout;
+  // TCP keepalives on an idle connection: probe after keepalives_idle, every keepalives_interval,
+  // give up after keepalives_count unanswered probes. None keeps libpq's and the system's defaults
+  // (keepalives on, idle time 2 hours on Linux).
+  std::optional<std::chrono::seconds> keepalives_idle;
+  std::optional<std::chrono::seconds> keepalives_interval;
+  std::optional<int> keepalives_count;
 };
 
 // A cheap, copyable handle: copies share one pool. Opens no connection until connect().
@@ -79,7 +95,8 @@ PoolOptions pool_options_of(const Options& o) {
 // The URL's conninfo with application_name set and `settings` ("-c name=value ...") appended to
 // any `options` of the URL (such as -csearch_path=...), not replacing them: they ride in the
 // startup packet, not in extra round trips.
-std::string startup_conninfo(Url url, const std::string& application_name, std::string settings);
+// Also sets the network options of EngineOptions (connect_timeout, tcp_user_timeout, keepalives).
+std::string startup_conninfo(Url url, const EngineOptions& options, std::string settings);
 }  // namespace detail
 
 }  // namespace pgorm
