@@ -10,6 +10,8 @@ namespace {
 
 std::string async_connection_string(Url url, const AsyncEngineOptions& o) {
   url.set_param("client_encoding", "UTF8");
+  // (Behind a transaction pooler startup_conninfo sends no options; the engine SETs what the
+  // pooler tracks after connecting, and statement_timeout rides with each BEGIN.)
   // The same session settings the sync Connection makes with SET after connecting.
   std::string settings = "-c DateStyle=ISO,YMD -c TimeZone=UTC -c IntervalStyle=iso_8601";
   if (o.statement_timeout)
@@ -25,15 +27,29 @@ struct AsyncEngine::State {
         url(std::move(u)),
         options(std::move(o)),
         conninfo(async_connection_string(url, options)),
-        pool(
-            [this](std::optional<AsyncClock::time_point> until) {
-              AsyncConnectionOptions c;
-              c.prepared_statements = options.prepared_statements;
-              c.cancel_grace = options.cancel_grace;
-              auto deadline = detail::earliest(until, AsyncClock::now() + options.connect_timeout);
-              return AsyncConnection::open(executor, conninfo, c, deadline);
-            },
-            detail::pool_options_of(options)) {}
+        pool([this](std::optional<AsyncClock::time_point> until) { return open(until); },
+             detail::pool_options_of(options)) {}
+
+  asio::awaitable<std::shared_ptr<AsyncConnection>> open(
+      std::optional<AsyncClock::time_point> until) {
+    AsyncConnectionOptions c;
+    c.prepared_statements = detail::uses_prepared_statements(options);
+    c.cancel_grace = options.cancel_grace;
+    auto deadline = detail::earliest(until, AsyncClock::now() + options.connect_timeout);
+    auto connection = co_await AsyncConnection::open(executor, conninfo, c, deadline);
+    if (options.pooler == Pooler::transaction) {
+      // No startup options behind a transaction pooler: the settings the pooler tracks per client
+      // are SET once (it re-applies them on every server connection the client's transactions
+      // run on); client_encoding is in the startup packet.
+      std::vector<PipelineStatement> setup;
+      setup.push_back({"SET DateStyle = 'ISO, YMD'", {}, false});
+      setup.push_back({"SET TimeZone = 'UTC'", {}, false});
+      auto outcomes = co_await connection->pipeline(std::move(setup), deadline);
+      for (auto& o : outcomes)
+        if (!o.ok()) std::rethrow_exception(o.error);
+    }
+    co_return connection;
+  }
 
   const asio::any_io_executor executor;
   const Url url;

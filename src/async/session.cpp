@@ -76,7 +76,9 @@ struct AsyncSession::Acquire {
 };
 
 AsyncSession::AsyncSession(AsyncEngine engine, SessionOptions options)
-    : engine_(std::move(engine)), options_(options) {}
+    : engine_(std::move(engine)),
+      options_(options),
+      transaction_setup_(detail::transaction_setup(engine_.options())) {}
 
 AsyncSession::~AsyncSession() {
   for (auto& [key, w] : works_) w->expire(false);
@@ -143,12 +145,17 @@ asio::awaitable<std::vector<StatementOutcome>> AsyncSession::run_batch(
     std::vector<PipelineStatement> statements, bool needs_transaction, Deadline deadline,
     bool read_only) {
   AsyncConnection* c = co_await connection(deadline);
-  bool began = false;
+  std::size_t began = 0;  // statements of the BEGIN in front of the caller's
   if (needs_transaction && !in_transaction_) {
-    // BEGIN rides in the same segment: no round trip of its own.
-    statements.insert(statements.begin(), plain("BEGIN"));
+    // BEGIN rides in the same segment: no round trip of its own; so do settings a transaction
+    // pooler cannot keep per client (SET LOCAL ...).
+    std::vector<PipelineStatement> begin;
+    begin.push_back(plain("BEGIN"));
+    if (!transaction_setup_.empty()) begin.push_back(plain(transaction_setup_));
+    began = begin.size();
+    statements.insert(statements.begin(), std::make_move_iterator(begin.begin()),
+                      std::make_move_iterator(begin.end()));
     in_transaction_ = true;
-    began = true;
   }
   statements_ += statements.size();
   std::vector<StatementOutcome> outcomes;
@@ -180,17 +187,21 @@ asio::awaitable<std::vector<StatementOutcome>> AsyncSession::run_batch(
     }
   }
   if (began) {
-    if (!outcomes.front().ok()) {
-      if (lease_) {
+    auto failed =
+        std::find_if(outcomes.begin(), outcomes.begin() + static_cast<std::ptrdiff_t>(began),
+                     [](const StatementOutcome& o) { return !o.ok(); });
+    if (failed != outcomes.begin() + static_cast<std::ptrdiff_t>(began)) {
+      std::exception_ptr root = failed->error;
+      if (lease_ && failed == outcomes.begin()) {
         in_transaction_ = false;
         aborted_by_.reset();
       }
       // The caller's statements did not run because BEGIN failed: they report BEGIN's error (a
       // Disconnect stays a Disconnect, so retry logic sees it).
       for (auto& o : outcomes)
-        if (!o.ok()) o.error = outcomes.front().error;
+        if (!o.ok()) o.error = root;
     }
-    outcomes.erase(outcomes.begin());
+    outcomes.erase(outcomes.begin(), outcomes.begin() + static_cast<std::ptrdiff_t>(began));
   }
   co_return outcomes;
 }

@@ -71,6 +71,10 @@ std::string trimmed(std::string message) {
 constexpr std::string_view kSessionSetup =
     "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET client_encoding = 'UTF8'; "
     "SET IntervalStyle = 'iso_8601'";
+// Only what a transaction pooler tracks per client (PgBouncer re-applies these on every server
+// connection the client's transactions run on).
+constexpr std::string_view kPooledSessionSetup =
+    "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET client_encoding = 'UTF8'";
 
 }  // namespace
 
@@ -154,9 +158,12 @@ struct Connection::Impl {
   std::unique_ptr<PqxxConnection> pqxx;
   PGconn* conn = nullptr;
   detail::PreparedCache prepared;  // SQL text -> statement name, least recently used out
+  std::string transaction_setup;
 };
 
-Connection::Connection(const std::string& conninfo) : impl_(std::make_unique<Impl>()) {
+Connection::Connection(const std::string& conninfo, ConnectionSetup setup)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->transaction_setup = std::move(setup.transaction_setup);
   try {
     impl_->pqxx = std::make_unique<PqxxConnection>(conninfo);
   } catch (const pqxx::broken_connection& e) {
@@ -177,8 +184,9 @@ Connection::Connection(const std::string& conninfo) : impl_(std::make_unique<Imp
     throw Disconnect(std::move(info));
   }
   // The setup's last statement tells whether lazy BEGIN is safe on this connection.
-  std::string setup = fmt::format("{}; SHOW default_transaction_isolation", kSessionSetup);
-  Result isolation = check(PQexec(impl_->conn, setup.c_str()), kSessionSetup);
+  std::string_view session_setup = setup.transaction_pooler ? kPooledSessionSetup : kSessionSetup;
+  std::string sql = fmt::format("{}; SHOW default_transaction_isolation", session_setup);
+  Result isolation = check(PQexec(impl_->conn, sql.c_str()), session_setup);
   std::string_view level = isolation.rows() == 1 ? isolation.get(0, 0) : std::string_view();
   lazy_begin_safe_ = level == "read committed" || level == "read uncommitted";
   statements_ = 0;
@@ -393,6 +401,10 @@ TransactionStatus Connection::transaction_status() const noexcept {
     default:
       return TransactionStatus::unknown;
   }
+}
+
+const std::string& Connection::transaction_setup() const noexcept {
+  return impl_->transaction_setup;
 }
 
 int Connection::backend_pid() const noexcept {

@@ -22,6 +22,18 @@ std::string detail::startup_conninfo(Url url, const EngineOptions& o, std::strin
   if (o.keepalives_interval)
     url.set_param("keepalives_interval", std::to_string(o.keepalives_interval->count()));
   if (o.keepalives_count) url.set_param("keepalives_count", std::to_string(*o.keepalives_count));
+  if (o.pooler == Pooler::transaction) {
+    if (url.param("options")) {
+      ErrorInfo info;
+      info.message =
+          "the database URL sets 'options', but EngineOptions::pooler is Pooler::transaction: "
+          "PgBouncer in transaction mode refuses the startup parameter 'options' (and with "
+          "ignore_startup_parameters it drops the settings silently). Set them on the role or "
+          "database (ALTER ROLE ... SET ...), or in the pooler's connect_query";
+      throw ConfigurationError(std::move(info));
+    }
+    return url.conninfo();
+  }
   if (!settings.empty()) {
     std::string options = url.param("options").value_or("");
     if (!options.empty()) options.push_back(' ');
@@ -29,6 +41,15 @@ std::string detail::startup_conninfo(Url url, const EngineOptions& o, std::strin
     url.set_param("options", std::move(options));
   }
   return url.conninfo();
+}
+
+bool detail::uses_prepared_statements(const EngineOptions& o) {
+  return o.prepared_statements && (o.pooler != Pooler::transaction || o.pooler_prepared_statements);
+}
+
+std::string detail::transaction_setup(const EngineOptions& o) {
+  if (o.pooler != Pooler::transaction || !o.statement_timeout) return {};
+  return fmt::format("SET LOCAL statement_timeout = {}", o.statement_timeout->count());
 }
 
 namespace {
@@ -41,10 +62,12 @@ std::string connection_string(Url url, const EngineOptions& o) {
   return detail::startup_conninfo(std::move(url), o, std::move(settings));
 }
 
-Pool::Factory connection_factory(std::string conninfo, bool prepared_statements) {
-  return [conninfo = std::move(conninfo), prepared_statements] {
-    auto connection = std::make_unique<Connection>(conninfo);
-    connection->set_prepared_statements(prepared_statements);
+Pool::Factory connection_factory(std::string conninfo, const EngineOptions& o) {
+  ConnectionSetup setup{o.pooler == Pooler::transaction, detail::transaction_setup(o)};
+  return [conninfo = std::move(conninfo), setup = std::move(setup),
+          prepared = detail::uses_prepared_statements(o)] {
+    auto connection = std::make_unique<Connection>(conninfo, setup);
+    connection->set_prepared_statements(prepared);
     return connection;
   };
 }
@@ -55,7 +78,7 @@ struct Engine::State {
   State(Url u, EngineOptions o)
       : url(std::move(u)),
         options(std::move(o)),
-        pool(connection_factory(connection_string(url, options), options.prepared_statements),
+        pool(connection_factory(connection_string(url, options), options),
              detail::pool_options_of(options)) {}
 
   const Url url;

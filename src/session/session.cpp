@@ -136,7 +136,13 @@ void Session::begin_transaction(const char* sql) {
   Connection& c = connection();
   ++statements_;
   try {
-    c.execute(sql);
+    // Settings a transaction pooler cannot keep per client (SET LOCAL ...) ride with the BEGIN.
+    if (c.transaction_setup().empty()) {
+      c.execute(sql);
+    } else {
+      ++statements_;
+      c.execute_script(fmt::format("{}; {}", sql, c.transaction_setup()));
+    }
   } catch (const Disconnect&) {
     after_failure();
     throw;

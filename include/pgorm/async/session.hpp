@@ -399,6 +399,8 @@ class AsyncSession : public detail::Tracker {
   std::shared_ptr<Acquire> acquiring_;  // a checkout in flight that other calls wait for
   bool in_transaction_ = false;
   bool flushing_ = false;
+  // Sent with every BEGIN (detail::transaction_setup: SET LOCAL behind a transaction pooler).
+  std::string transaction_setup_;
   std::optional<ErrorInfo> aborted_by_;  // the statement that failed inside the transaction
   std::uint64_t statements_ = 0;
   std::uint64_t round_trips_done_ = 0;  // on connections already returned

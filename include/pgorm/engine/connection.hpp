@@ -64,13 +64,26 @@ class PreparedCache {
 };
 }  // namespace detail
 
+// How a new connection is set up (the engine fills it from EngineOptions).
+struct ConnectionSetup {
+  // Behind a transaction pooler only settings the pooler tracks and re-applies per client are SET
+  // at connect (DateStyle, TimeZone, client_encoding); IntervalStyle, which PgBouncer would leak
+  // to other clients of the server connection, is not.
+  bool transaction_pooler = false;
+  // Sent in the same round trip as every BEGIN a session sends on this connection, e.g.
+  // "SET LOCAL statement_timeout = 5000".
+  std::string transaction_setup;
+};
+
 class Connection {
  public:
   // `conninfo` is a postgresql:// URL or a libpq keyword string; empty means libpq's PG* variables.
   // The session is set up for pgorm's codecs (DateStyle ISO, UTF8, TimeZone UTC).
   // Throws Disconnect (OperationalError) when the server cannot be reached; the message never
   // contains the password.
-  explicit Connection(const std::string& conninfo);
+  explicit Connection(const std::string& conninfo, ConnectionSetup setup = {});
+  // See ConnectionSetup::transaction_setup; empty when there is none.
+  const std::string& transaction_setup() const noexcept;
   // DATABASE_URL if set, else libpq's PG* environment variables.
   static Connection from_env();
   ~Connection();

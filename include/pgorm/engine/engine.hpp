@@ -14,6 +14,13 @@
 
 namespace pgorm {
 
+// What sits between pgorm and PostgreSQL.
+enum class Pooler {
+  none,         // PostgreSQL itself (or a pooler that keeps one server connection per client)
+  session,      // PgBouncer in session mode: a server connection per client connection
+  transaction,  // PgBouncer in transaction mode: each transaction may run on another connection
+};
+
 struct EngineOptions {
   // The pool (see PoolOptions for what each does).
   std::size_t pool_size = 5;
@@ -28,8 +35,18 @@ struct EngineOptions {
   // PgBouncer in transaction pooling mode (before 1.21), where they break.
   bool prepared_statements = true;
   // Server-side limit for every statement; a statement running longer fails with QueryCanceled.
-  // Sent in the startup packet (libpq's `options`), so it costs no round trip.
+  // Sent in the startup packet (libpq's `options`), so it costs no round trip; with
+  // Pooler::transaction, as SET LOCAL with every BEGIN instead (see `pooler`).
   std::optional<std::chrono::milliseconds> statement_timeout;
+
+  // Pooler::transaction: no startup `options` (PgBouncer refuses them; a URL with `options` is a
+  // ConfigurationError), session settings only through what the pooler tracks, statement_timeout
+  // per transaction (SET LOCAL in the BEGIN round trip; statements outside a transaction get the
+  // server's default), and unnamed statements unless pooler_prepared_statements.
+  Pooler pooler = Pooler::none;
+  // With Pooler::transaction: keep named prepared statements (PgBouncer 1.21+ with
+  // max_prepared_statements > 0 tracks them per client).
+  bool pooler_prepared_statements = false;
   // Shown in pg_stat_activity and the server log; overrides application_name in the URL.
   std::string application_name;
 
@@ -96,7 +113,13 @@ PoolOptions pool_options_of(const Options& o) {
 // any `options` of the URL (such as -csearch_path=...), not replacing them: they ride in the
 // startup packet, not in extra round trips.
 // Also sets the network options of EngineOptions (connect_timeout, tcp_user_timeout, keepalives).
+// With Pooler::transaction no `options` are sent: `settings` must be empty, and a URL with
+// `options` is a ConfigurationError.
 std::string startup_conninfo(Url url, const EngineOptions& options, std::string settings);
+// Whether connections of these options use named prepared statements.
+bool uses_prepared_statements(const EngineOptions& options);
+// "SET LOCAL statement_timeout = N" when a transaction pooler needs it with every BEGIN, else "".
+std::string transaction_setup(const EngineOptions& options);
 }  // namespace detail
 
 }  // namespace pgorm
