@@ -2,7 +2,7 @@
 # Sourced by scripts/demo.sh and scripts/test.sh; works as root on a fresh Debian 12 machine.
 
 PGORM_PACKAGES=(build-essential cmake pkg-config libpqxx-dev libpq-dev libfmt-dev catch2
-                libasio-dev postgresql-15 postgresql-common)
+                libasio-dev postgresql-15 postgresql-common pgbouncer)
 
 # install_deps [PACKAGE...]: installs the Debian packages pgorm needs, and the ones named, that are
 # not installed yet (apt-get update only when needed).

@@ -4,6 +4,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# PgBouncer in front of the throwaway server for the [pgbouncer] tests (not in front of a server
+# of your own given by DATABASE_URL: those tests then say they were skipped).
+source scripts/pgbouncer.sh
+prefix=$(mktemp -d)
+trap 'stop_pgbouncer; rm -rf "$prefix"' EXIT
+if [ -z "${DATABASE_URL:-}" ]; then start_pgbouncer; fi
 for dir in build/release build/asan; do
   echo "== ctest in $dir"
   ctest --test-dir "$dir" --output-on-failure --no-tests=error -j "$(nproc)" --timeout 300
@@ -12,8 +18,6 @@ echo "== concurrency tests under ThreadSanitizer"
 TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
   build/tsan/tests/pgorm_tests "[concurrency]"
 echo "== consumer project against the installed package"
-prefix=$(mktemp -d)
-trap 'rm -rf "$prefix"' EXIT
 cmake --install build/release --prefix "$prefix" > /dev/null
 # The example app is the consumer: built alone, it finds pgorm only through find_package.
 cmake -S examples/todo -B "$prefix/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release > /dev/null

@@ -37,13 +37,19 @@ struct AsyncEngine::State {
     c.cancel_grace = options.cancel_grace;
     auto deadline = detail::earliest(until, AsyncClock::now() + options.connect_timeout);
     auto connection = co_await AsyncConnection::open(executor, conninfo, c, deadline);
-    if (options.pooler == Pooler::transaction) {
-      // No startup options behind a transaction pooler: the settings the pooler tracks per client
-      // are SET once (it re-applies them on every server connection the client's transactions
-      // run on); client_encoding is in the startup packet.
+    if (options.pooler != Pooler::none) {
+      // No startup options behind a pooler: the settings are SET once. A transaction pooler
+      // re-applies those it tracks per client (DateStyle, TimeZone) on every server connection the
+      // client's transactions run on, and leaks the others, which it therefore does not get;
+      // client_encoding is in the startup packet.
       std::vector<PipelineStatement> setup;
       setup.push_back({"SET DateStyle = 'ISO, YMD'", {}, false});
       setup.push_back({"SET TimeZone = 'UTC'", {}, false});
+      if (options.pooler == Pooler::session) {
+        setup.push_back({"SET IntervalStyle = 'iso_8601'", {}, false});
+        if (auto sql = detail::session_setup(options); !sql.empty())
+          setup.push_back({std::move(sql), {}, false});
+      }
       auto outcomes = co_await connection->pipeline(std::move(setup), deadline);
       for (auto& o : outcomes)
         if (!o.ok()) std::rethrow_exception(o.error);

@@ -184,7 +184,8 @@ Connection::Connection(const std::string& conninfo, ConnectionSetup setup)
     throw Disconnect(std::move(info));
   }
   // The setup's last statement tells whether lazy BEGIN is safe on this connection.
-  std::string_view session_setup = setup.transaction_pooler ? kPooledSessionSetup : kSessionSetup;
+  std::string session_setup(setup.transaction_pooler ? kPooledSessionSetup : kSessionSetup);
+  if (!setup.session_setup.empty()) session_setup += "; " + setup.session_setup;
   std::string sql = fmt::format("{}; SHOW default_transaction_isolation", session_setup);
   Result isolation = check(PQexec(impl_->conn, sql.c_str()), session_setup);
   std::string_view level = isolation.rows() == 1 ? isolation.get(0, 0) : std::string_view();

@@ -22,17 +22,17 @@ std::string detail::startup_conninfo(Url url, const EngineOptions& o, std::strin
   if (o.keepalives_interval)
     url.set_param("keepalives_interval", std::to_string(o.keepalives_interval->count()));
   if (o.keepalives_count) url.set_param("keepalives_count", std::to_string(*o.keepalives_count));
-  if (o.pooler == Pooler::transaction) {
+  if (o.pooler != Pooler::none) {
     if (url.param("options")) {
       ErrorInfo info;
       info.message =
-          "the database URL sets 'options', but EngineOptions::pooler is Pooler::transaction: "
-          "PgBouncer in transaction mode refuses the startup parameter 'options' (and with "
+          "the database URL sets 'options', but EngineOptions::pooler names a pooler: PgBouncer "
+          "refuses the startup parameter 'options' in session and transaction mode (and with "
           "ignore_startup_parameters it drops the settings silently). Set them on the role or "
           "database (ALTER ROLE ... SET ...), or in the pooler's connect_query";
       throw ConfigurationError(std::move(info));
     }
-    return url.conninfo();
+    return url.conninfo();  // the settings are SET after connecting (see session_setup())
   }
   if (!settings.empty()) {
     std::string options = url.param("options").value_or("");
@@ -45,6 +45,11 @@ std::string detail::startup_conninfo(Url url, const EngineOptions& o, std::strin
 
 bool detail::uses_prepared_statements(const EngineOptions& o) {
   return o.prepared_statements && (o.pooler != Pooler::transaction || o.pooler_prepared_statements);
+}
+
+std::string detail::session_setup(const EngineOptions& o) {
+  if (o.pooler != Pooler::session || !o.statement_timeout) return {};
+  return fmt::format("SET statement_timeout = {}", o.statement_timeout->count());
 }
 
 std::string detail::transaction_setup(const EngineOptions& o) {
@@ -63,7 +68,8 @@ std::string connection_string(Url url, const EngineOptions& o) {
 }
 
 Pool::Factory connection_factory(std::string conninfo, const EngineOptions& o) {
-  ConnectionSetup setup{o.pooler == Pooler::transaction, detail::transaction_setup(o)};
+  ConnectionSetup setup{o.pooler == Pooler::transaction, detail::session_setup(o),
+                        detail::transaction_setup(o)};
   return [conninfo = std::move(conninfo), setup = std::move(setup),
           prepared = detail::uses_prepared_statements(o)] {
     auto connection = std::make_unique<Connection>(conninfo, setup);

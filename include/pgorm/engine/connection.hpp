@@ -70,6 +70,8 @@ struct ConnectionSetup {
   // at connect (DateStyle, TimeZone, client_encoding); IntervalStyle, which PgBouncer would leak
   // to other clients of the server connection, is not.
   bool transaction_pooler = false;
+  // More settings for the setup round trip at connect (e.g. "SET statement_timeout = 5000").
+  std::string session_setup;
   // Sent in the same round trip as every BEGIN a session sends on this connection, e.g.
   // "SET LOCAL statement_timeout = 5000".
   std::string transaction_setup;

@@ -35,14 +35,15 @@ struct EngineOptions {
   // PgBouncer in transaction pooling mode (before 1.21), where they break.
   bool prepared_statements = true;
   // Server-side limit for every statement; a statement running longer fails with QueryCanceled.
-  // Sent in the startup packet (libpq's `options`), so it costs no round trip; with
-  // Pooler::transaction, as SET LOCAL with every BEGIN instead (see `pooler`).
+  // Sent in the startup packet (libpq's `options`), so it costs no round trip; behind a pooler
+  // with SET instead (see `pooler`).
   std::optional<std::chrono::milliseconds> statement_timeout;
 
-  // Pooler::transaction: no startup `options` (PgBouncer refuses them; a URL with `options` is a
-  // ConfigurationError), session settings only through what the pooler tracks, statement_timeout
-  // per transaction (SET LOCAL in the BEGIN round trip; statements outside a transaction get the
-  // server's default), and unnamed statements unless pooler_prepared_statements.
+  // With a pooler no startup `options` are sent (PgBouncer refuses them; a URL with `options` is
+  // a ConfigurationError): Pooler::session SETs the settings after connecting;
+  // Pooler::transaction SETs only what the pooler tracks per client, applies statement_timeout per
+  // transaction (SET LOCAL in the BEGIN round trip; statements outside a transaction get the
+  // server's default), and uses unnamed statements unless pooler_prepared_statements.
   Pooler pooler = Pooler::none;
   // With Pooler::transaction: keep named prepared statements (PgBouncer 1.21+ with
   // max_prepared_statements > 0 tracks them per client).
@@ -118,6 +119,8 @@ PoolOptions pool_options_of(const Options& o) {
 std::string startup_conninfo(Url url, const EngineOptions& options, std::string settings);
 // Whether connections of these options use named prepared statements.
 bool uses_prepared_statements(const EngineOptions& options);
+// "SET statement_timeout = N" when a session pooler needs it at connect (no startup options).
+std::string session_setup(const EngineOptions& options);
 // "SET LOCAL statement_timeout = N" when a transaction pooler needs it with every BEGIN, else "".
 std::string transaction_setup(const EngineOptions& options);
 }  // namespace detail
