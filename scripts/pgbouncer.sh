@@ -59,6 +59,7 @@ INI
   local base="postgresql://${PGUSER:-postgres}@127.0.0.1:$port"
   export PGORM_PGBOUNCER_URL="$base/${PGDATABASE:-postgres}"
   export PGORM_PGBOUNCER_SESSION_URL="$base/${PGDATABASE:-postgres}_session"
+  export PGORM_REQUIRE_PGBOUNCER=1  # the [pgbouncer] test fails rather than skips without them
   echo "== PgBouncer 127.0.0.1:$port (transaction and session pools)"
 }
 
