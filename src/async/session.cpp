@@ -273,15 +273,22 @@ asio::awaitable<void> AsyncSession::send_flush(bool commit, Deadline deadline,
     if (with_commit) statements.push_back(plain("COMMIT"));
     progress.commit_sent = with_commit;
     auto outcomes = co_await run_batch(std::move(statements), true, deadline);
-    // The first failed statement has the real error; the rest of the segment was skipped.
-    for (auto& o : outcomes)
-      if (!o.ok()) std::rethrow_exception(o.error);
-    if (with_commit && outcomes.back().result.command_tag() == "ROLLBACK")
-      detail::throw_rolled_back(aborted_by_, "the server answered COMMIT with ROLLBACK");
-    for (std::size_t i = 0; i < writes.size(); ++i)
+    // In statement order: the first failed statement has the real error (the rest of the
+    // segment was skipped), unless a statement that completed before it failed the flush first
+    // (an UPDATE that matched no row is a StaleDataError).
+    bool all_ok = std::all_of(outcomes.begin(), outcomes.end(),
+                              [](const StatementOutcome& o) { return o.ok(); });
+    if (with_commit && all_ok) {
+      if (outcomes.back().result.command_tag() == "ROLLBACK")
+        detail::throw_rolled_back(aborted_by_, "the server answered COMMIT with ROLLBACK");
+      progress.committed = true;  // whatever writing back the results below does
+    }
+    for (std::size_t i = 0; i < writes.size(); ++i) {
+      if (!outcomes[i].ok()) std::rethrow_exception(outcomes[i].error);
       if (writes[i].apply) writes[i].apply(outcomes[i].result);
+    }
+    if (!all_ok) std::rethrow_exception(outcomes.back().error);  // COMMIT (a deferred violation)
     forget_deleted();
-    progress.committed = with_commit;
   }
   if (commit && !progress.committed && in_transaction_) {
     std::vector<PipelineStatement> one;
@@ -295,9 +302,8 @@ asio::awaitable<void> AsyncSession::send_flush(bool commit, Deadline deadline,
   }
 }
 
-// The flush planned by detail::FlushPlan, sent as pipelines: the cascades' reads together, then
-// one segment per batch of writes (normally one in all), with COMMIT in the last one when
-// committing and no statement in it can still fail the flush once its result is read.
+// Runs send_flush and turns a failure into the outcome the caller can act on (classify()),
+// rolling back whatever the failed flush left.
 asio::awaitable<void> AsyncSession::flush_impl(bool commit, Deadline deadline) {
   if (flushing_) co_return;
   flushing_ = true;
@@ -309,6 +315,24 @@ asio::awaitable<void> AsyncSession::flush_impl(bool commit, Deadline deadline) {
     failure = std::current_exception();
   }
   flushing_ = false;
+  if (failure && progress.committed) {
+    // COMMIT succeeded; what failed is writing the server's values (keys, defaults) back into
+    // the objects. The caller must not take this for a failed transaction and retry it.
+    in_transaction_ = false;
+    aborted_by_.reset();
+    expire_all();
+    release_connection();
+    try {
+      std::rethrow_exception(failure);
+    } catch (const Error& e) {
+      ErrorInfo info = e.info();
+      info.message = fmt::format(
+          "the transaction was committed, but reading the written rows back into the objects "
+          "failed (the objects were expired): {}",
+          info.message);
+      throw InterfaceError(std::move(info));
+    }
+  }
   if (failure) {
     bool discarded = !lease_ || !*lease_ || !(*lease_)->is_usable();
     FlushFailure outcome = classify(failure, commit, progress.commit_sent, discarded);

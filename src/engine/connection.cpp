@@ -324,12 +324,18 @@ void Connection::drain_pipeline() noexcept {
 
 std::vector<Result> Connection::execute_pipeline(const std::vector<PipelineItem>& items) {
   std::vector<Result> out;
-  out.reserve(items.size());
+  execute_pipeline(items, out);
+  return out;
+}
+
+void Connection::execute_pipeline(const std::vector<PipelineItem>& items,
+                                  std::vector<Result>& out) {
+  out.reserve(out.size() + items.size());
   if (items.size() == 1) {
     out.push_back(execute_prepared(items[0].sql, *items[0].params));
-    return out;
+    return;
   }
-  if (broken_) return {execute("", Params{})};  // throws Disconnect
+  if (broken_) execute("", Params{});  // throws Disconnect
   for (const auto& item : items) detail::check_parameter_count(item.params->size(), item.sql);
   PGconn* conn = impl_->conn;
   for (std::size_t start = 0; start < items.size(); start += kPipelineChunk) {
@@ -349,22 +355,25 @@ std::vector<Result> Connection::execute_pipeline(const std::vector<PipelineItem>
     statements_ += end - start;
     std::optional<std::size_t> failed;
     PGresult* failure = nullptr;
+    std::size_t received = 0;
     for (std::size_t i = start; i < end; ++i) {
       PGresult* r = PQgetResult(conn);
       if (r == nullptr) break;  // the connection broke
+      ++received;
       while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
-      if (!failed && !succeeded(r) && PQresultStatus(r) != PGRES_PIPELINE_ABORTED) {
+      if (failed) {
+        PQclear(r);  // skipped by the server after the failure
+      } else if (!succeeded(r)) {
         failed = i;
         failure = r;
-        continue;
+      } else {
+        out.emplace_back(r);
       }
-      out.emplace_back(r);
     }
     drain_pipeline();
     if (failed) check(failure, items[*failed].sql);
-    if (out.size() != end) check(nullptr, items[start].sql);
+    if (received != end - start) check(nullptr, items[start].sql);
   }
-  return out;
 }
 
 void Connection::execute_script(std::string_view sql) {

@@ -184,12 +184,13 @@ Result Session::run(const query::Statement& statement, bool needs_transaction, b
               [&](Connection& c) { return c.execute(statement.sql, statement.params); });
 }
 
-std::vector<Result> Session::run_pipeline(const std::vector<query::Statement>& statements) {
-  if (statements.empty()) return {};
+void Session::run_pipeline(const std::vector<query::Statement>& statements,
+                           std::vector<Result>& completed) {
+  if (statements.empty()) return;
   std::vector<Connection::PipelineItem> items;
   items.reserve(statements.size());
   for (const auto& s : statements) items.push_back({s.sql, &s.params});
-  return send(true, statements.size(), [&](Connection& c) { return c.execute_pipeline(items); });
+  send(true, statements.size(), [&](Connection& c) { c.execute_pipeline(items, completed); });
 }
 
 void Session::run_loads(detail::LoadCursor& cursor) {
@@ -326,9 +327,19 @@ void Session::run_writes(std::vector<detail::PlannedWrite>& writes) {
   std::vector<query::Statement> statements;
   statements.reserve(writes.size());
   for (auto& w : writes) statements.push_back(std::move(w.statement));
-  auto results = run_pipeline(statements);
-  for (std::size_t i = 0; i < writes.size(); ++i)
+  std::vector<Result> results;
+  std::exception_ptr failure;
+  try {
+    run_pipeline(statements, results);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  // In statement order: a statement that completed before the failing one may have failed the
+  // flush first (an UPDATE that matched no row is a StaleDataError), and that is the error to
+  // report, as the statement-by-statement execution would.
+  for (std::size_t i = 0; i < results.size(); ++i)
     if (writes[i].apply) writes[i].apply(results[i]);
+  if (failure) std::rethrow_exception(failure);
 }
 
 void detail::throw_rolled_back(const std::optional<ErrorInfo>& aborted_by, std::string_view why) {

@@ -57,3 +57,37 @@ TEST_CASE("async: a stale row fails the commit before anything of it is committe
   CHECK(fx.db.conn().query<std::string>("SELECT email FROM users") ==
         std::vector<std::string>{"kept@example.com"});
 }
+
+TEST_CASE("async: a stale UPDATE is the error reported when a later statement of its batch fails",
+          "[async][session][failure]") {
+  // Mirrors the sync case: the UPDATE of a todo deleted elsewhere and the association row that
+  // tags it share a pipeline segment; the association row fails its foreign key after the
+  // UPDATE matched no row.
+  test::AsyncFixture fx;
+  auto uid = fx.insert_user("stale@example.com");
+  auto tid = fx.insert_todo(uid, "deleted elsewhere");
+  auto cid = fx.db.scalar<std::int32_t>(
+      "INSERT INTO categories (name, slug) VALUES ('home', 'h') RETURNING id");
+  auto s = fx.session();
+  bool stale = false;
+  std::string table;
+  fx.run([&]() -> awaitable<void> {
+    auto todos = co_await s.execute(
+        select<Todo>().where(col<&Todo::id> == tid).options(selectin(&Todo::categories)));
+    auto category = co_await s.get<Category>(cid);
+    fx.db.conn().exec("DELETE FROM todos WHERE id = $1", tid);
+    todos.at(0)->title = "changed";
+    todos.at(0)->categories.add(category);
+    try {
+      co_await s.commit();
+    } catch (const StaleDataError& e) {
+      stale = true;
+      table = e.table();
+    }
+  }());
+  CHECK(stale);
+  CHECK(table == "todos");
+  CHECK_FALSE(s.in_transaction());
+  CHECK(fx.count("todos") == 0);
+  CHECK(fx.count("todo_categories") == 0);
+}

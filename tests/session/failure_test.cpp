@@ -229,6 +229,36 @@ TEST_CASE("a flush UPDATE of a row deleted elsewhere throws StaleDataError namin
   CHECK(fx.count("users") == 0);
 }
 
+TEST_CASE("a stale UPDATE is the error reported when a later statement of its batch also fails",
+          "[session][failure]") {
+  // The UPDATE of a todo deleted elsewhere and the association row that tags it go out in one
+  // pipeline; the association row then fails its foreign key. Statement by statement, the
+  // UPDATE's empty result would have stopped the flush first: that is the error to see.
+  test::SessionFixture fx;
+  auto uid = fx.insert_user("stale@example.com");
+  auto tid = fx.insert_todo(uid, "deleted elsewhere");
+  auto cid = fx.db.scalar<std::int32_t>(
+      "INSERT INTO categories (name, slug) VALUES ('home', 'h') RETURNING id");
+  auto s = fx.session();
+  auto todos = s.execute(
+      select<Todo>().where(col<&Todo::id> == tid).options(selectin(&Todo::categories)));
+  REQUIRE(todos.size() == 1);
+  auto category = s.get<Category>(cid);
+  REQUIRE(category);
+  fx.db.conn().exec("DELETE FROM todos WHERE id = $1", tid);
+  todos[0]->title = "changed";
+  todos[0]->categories.add(category);
+  try {
+    s.commit();
+    FAIL("expected a StaleDataError");
+  } catch (const StaleDataError& e) {
+    CHECK(e.table() == "todos");
+  }
+  CHECK_FALSE(s.in_transaction());
+  CHECK(fx.count("todos") == 0);
+  CHECK(fx.count("todo_categories") == 0);
+}
+
 TEST_CASE("a flush DELETE of a row deleted elsewhere throws StaleDataError naming the table",
           "[session][failure]") {
   test::SessionFixture fx;

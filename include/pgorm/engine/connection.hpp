@@ -105,6 +105,11 @@ class Connection {
     const Params* params;
   };
   std::vector<Result> execute_pipeline(const std::vector<PipelineItem>& items);
+  // The same, appending to `completed`: when a statement fails, the results of the statements
+  // before it are in `completed` (in order) when its error is thrown, so that the caller can
+  // act on them first (an UPDATE that matched no row failed the unit of work before a later
+  // constraint violation did).
+  void execute_pipeline(const std::vector<PipelineItem>& items, std::vector<Result>& completed);
   // Several statements, no parameters, in one round trip (simple query protocol).
   void execute_script(std::string_view sql);
   // BEGIN; statements...; COMMIT, rolled back if any statement fails.

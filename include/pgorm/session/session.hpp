@@ -485,7 +485,7 @@ class Session : public detail::Tracker {
   // prepared: through the connection's prepared statement cache (for statement texts that repeat).
   Result run(const query::Statement& statement, bool needs_transaction, bool prepared = true);
   // Statements sent together in one round trip, inside the transaction.
-  std::vector<Result> run_pipeline(const std::vector<query::Statement>& statements);
+  void run_pipeline(const std::vector<query::Statement>& statements, std::vector<Result>& completed);
   Result run_sql(std::string_view sql, const Params& params, bool needs_transaction);
   // Runs a relationship loading cursor to its end (one statement per level).
   void run_loads(detail::LoadCursor& cursor);
