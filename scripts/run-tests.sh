@@ -4,13 +4,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-# PgBouncer in front of the throwaway server for the [pgbouncer] tests (not in front of a server
-# of your own given by DATABASE_URL: those tests then say they were skipped).
+# PgBouncer in front of the throwaway server for the [pgbouncer] tests, a streaming standby of it
+# for the [replica] tests and a primary/standby pair for the [failover] test (not for a server of
+# your own given by DATABASE_URL: those tests then say they were skipped).
 source scripts/pgbouncer.sh
+source scripts/replicas.sh
 prefix=$(mktemp -d)
-trap 'stop_pgbouncer; rm -rf "$prefix"' EXIT
-if [ -z "${DATABASE_URL:-}" ]; then start_pgbouncer; fi
+trap 'stop_pgbouncer; stop_replicas; rm -rf "$prefix"' EXIT
+if [ -z "${DATABASE_URL:-}" ]; then
+  start_pgbouncer
+  start_replicas
+fi
 for dir in build/release build/asan; do
+  # The [failover] test stops the pair's primary: each run gets a new pair.
+  if [ -n "${PGORM_REPLICAS_DIR:-}" ] && [ "$dir" != build/release ]; then start_failover_pair; fi
   echo "== ctest in $dir"
   ctest --test-dir "$dir" --output-on-failure --no-tests=error -j "$(nproc)" --timeout 300
 done

@@ -39,7 +39,14 @@ void throw_database_error(ErrorInfo info) {
   if (s == "23P01") throw ExclusionViolation(std::move(info));
   if (starts_with(s, "23")) throw IntegrityError(std::move(info));
   if (starts_with(s, "22")) throw DataError(std::move(info));
-  if (s == "40001") throw SerializationFailure(std::move(info));
+  if (s == "40001") {
+    // The server's message is the only mark of a recovery conflict (English messages; under
+    // another lc_messages it stays a SerializationFailure, which is retried the same way).
+    if (info.message.find("conflict with recovery") != std::string::npos)
+      throw RecoveryConflict(std::move(info));
+    throw SerializationFailure(std::move(info));
+  }
+  if (s == "25006") throw ReadOnlyTransaction(std::move(info));
   if (s == "40P01") throw DeadlockDetected(std::move(info));
   if (s == "40003") throw TransactionInDoubt(std::move(info));
   if (s == "57014") throw QueryCanceled(std::move(info));

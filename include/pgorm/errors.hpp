@@ -87,6 +87,17 @@ class Disconnect : public OperationalError {
 class SerializationFailure : public OperationalError {
   using OperationalError::OperationalError;
 };
+// A standby cancelled the statement because replaying the primary's log needed what it held (a
+// lock, or row versions its snapshot could still see): SQLSTATE 40001 with "conflict with
+// recovery". Retry it, on the standby or the primary.
+class RecoveryConflict : public SerializationFailure {
+  using SerializationFailure::SerializationFailure;
+};
+// A write (or SELECT ... FOR UPDATE) sent to a read-only transaction or a standby (SQLSTATE
+// 25006): a router sent it to the wrong server; send it to the primary.
+class ReadOnlyTransaction : public OperationalError {
+  using OperationalError::OperationalError;
+};
 class DeadlockDetected : public OperationalError {
   using OperationalError::OperationalError;
 };

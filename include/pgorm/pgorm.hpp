@@ -3,6 +3,7 @@
 #pragma once
 
 #include "pgorm/engine/connection.hpp"
+#include "pgorm/engine/cluster.hpp"
 #include "pgorm/engine/engine.hpp"
 #include "pgorm/engine/pool.hpp"
 #include "pgorm/engine/url.hpp"

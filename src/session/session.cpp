@@ -99,6 +99,11 @@ class Session::InUse {
 Session::Session(Engine engine, SessionOptions options)
     : engine_(std::move(engine)), options_(options) {}
 
+Session::Session(Cluster cluster, SessionOptions options)
+    : engine_(cluster.primary()), options_(options) {
+  if (cluster.has_replicas()) cluster_ = std::move(cluster);
+}
+
 Session::~Session() {
   close();
 }
@@ -111,6 +116,12 @@ Session& Session::operator=(Session&& other) noexcept {
     engine_ = std::move(other.engine_);
     options_ = other.options_;
     connection_ = std::move(other.connection_);
+    cluster_ = std::move(other.cluster_);
+    replica_ = std::move(other.replica_);
+    replica_chosen_ = other.replica_chosen_;
+    primary_only_ = other.primary_only_;
+    position_ = other.position_;
+    read_after_ = other.read_after_;
     in_transaction_ = std::exchange(other.in_transaction_, false);
     savepoint_counter_ = other.savepoint_counter_;
     savepoints_ = std::move(other.savepoints_);
@@ -159,9 +170,50 @@ void Session::note_failure(const Error& e) {
   if (in_transaction_ && !aborted_by_) aborted_by_ = e.info();
 }
 
+Connection* Session::replica_for_read() {
+  if (primary_only_) return nullptr;
+  if (!replica_chosen_) {
+    replica_chosen_ = true;  // one choice (and at most one wait) until the connections go back
+    replica_ = cluster_.checkout_for_read(read_after_);
+    // A replica whose default isolation is above READ COMMITTED would need a transaction per
+    // read; the primary's connection already has the rules for that.
+    if (replica_ && !replica_->get().lazy_begin_safe()) replica_.reset();
+  }
+  cluster_.count_read(replica_.has_value());
+  return replica_ ? &replica_->get() : nullptr;
+}
+
+void Session::read_after(ReadPosition position) noexcept {
+  if (position <= read_after_) return;
+  read_after_ = position;
+  // A replica chosen for an older position may not have this one.
+  replica_.reset();
+  replica_chosen_ = false;
+}
+
+void Session::read_from_primary(bool on) noexcept {
+  primary_only_ = on;
+  replica_.reset();
+  replica_chosen_ = false;
+}
+
 template <class F>
 auto Session::send(bool needs_transaction, std::size_t statements, F&& call) {
   InUse in_use(*this);
+  // A plain read outside a transaction may run on a replica; it starts no transaction there.
+  if (!needs_transaction && !in_transaction_ && cluster_.has_replicas()) {
+    if (Connection* replica = replica_for_read()) {
+      statements_ += statements;
+      try {
+        return call(*replica);
+      } catch (const Disconnect&) {
+        replica_->invalidate();
+        replica_.reset();
+        replica_chosen_ = false;
+        throw;
+      }
+    }
+  }
   Connection& c = connection();
   // Lazy BEGIN only where each statement seeing its own snapshot is what the transaction would
   // give anyway: under a server default stronger than READ COMMITTED, reads begin it too.
@@ -373,7 +425,7 @@ void Session::commit() {
     ++statements_;
     Result result;
     try {
-      result = c.execute("COMMIT");
+      result = send_commit(c);
     } catch (const Disconnect& e) {
       after_failure();
       ErrorInfo info = e.info();
@@ -397,6 +449,30 @@ void Session::commit() {
   release_connection();
 }
 
+Result Session::send_commit(Connection& c) {
+  if (!cluster_.has_replicas()) return c.execute("COMMIT");
+  static const Params none;
+  std::vector<Result> done;
+  ++statements_;
+  try {
+    // pg_current_wal_flush_lsn() after COMMIT is at or past the commit's end: what a standby
+    // must have replayed for a read to see this transaction.
+    c.execute_pipeline({{"COMMIT", &none}, {"SELECT pg_current_wal_flush_lsn()::text", &none}},
+                       done);
+  } catch (const Error&) {
+    if (done.empty()) throw;  // COMMIT itself failed or its outcome is unknown
+    // COMMIT's answer arrived, the position did not: reads of this session stay on the primary.
+    if (!c.is_open()) connection_->invalidate();
+    read_from_primary(true);
+    return std::move(done.front());
+  }
+  if (done.front().command_tag() == "COMMIT") {
+    position_ = ReadPosition::parse(done.back().get(0, 0));
+    read_after(position_);
+  }
+  return std::move(done.front());
+}
+
 void Session::rollback() {
   InUse in_use(*this);
   rollback_quietly();
@@ -414,6 +490,8 @@ void Session::expire_all() {
 
 void Session::release_connection() noexcept {
   if (!in_transaction_) connection_.reset();
+  replica_.reset();
+  replica_chosen_ = false;
 }
 
 void detail::Tracker::check_one(std::size_t rows, bool required) {

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "async/async_support.hpp"
+#include "support/services.hpp"
 
 using namespace pgorm;
 using namespace std::chrono_literals;
@@ -25,17 +26,8 @@ using pgbtest::PgbItem;
 
 namespace {
 
-// The pooler's URL, or empty (and a warning) when the test command did not start PgBouncer.
 std::string pooler_url(const char* variable) {
-  const char* url = std::getenv(variable);
-  if (url && *url) return url;
-  // The test command starts PgBouncer and says so: then a missing URL is a failure, not a skip.
-  const char* required = std::getenv("PGORM_REQUIRE_PGBOUNCER");
-  if (required && std::string_view(required) == "1")
-    FAIL(variable << " is not set although the test command started PgBouncer");
-  WARN(variable << " is not set: PgBouncer is not running, so this test checks nothing here "
-                   "(scripts/test.sh starts it and runs these tests)");
-  return {};
+  return test::service_url(variable, "PGORM_REQUIRE_PGBOUNCER", "PgBouncer");
 }
 
 // A table in the public schema (the pooler's connections have no test search_path), filled with

@@ -240,8 +240,8 @@ TEST_CASE("a stale UPDATE is the error reported when a later statement of its ba
   auto cid = fx.db.scalar<std::int32_t>(
       "INSERT INTO categories (name, slug) VALUES ('home', 'h') RETURNING id");
   auto s = fx.session();
-  auto todos = s.execute(
-      select<Todo>().where(col<&Todo::id> == tid).options(selectin(&Todo::categories)));
+  auto todos =
+      s.execute(select<Todo>().where(col<&Todo::id> == tid).options(selectin(&Todo::categories)));
   REQUIRE(todos.size() == 1);
   auto category = s.get<Category>(cid);
   REQUIRE(category);

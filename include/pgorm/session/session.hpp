@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "pgorm/engine/cluster.hpp"
 #include "pgorm/engine/engine.hpp"
 #include "pgorm/query/dml.hpp"
 #include "pgorm/query/select.hpp"
@@ -285,6 +286,9 @@ class Tracker {
 class Session : public detail::Tracker {
  public:
   explicit Session(Engine engine, SessionOptions options = {});
+  // Plain reads outside a transaction go to a replica of the cluster, everything else to its
+  // primary (see "Read replicas" in docs/deployment.md).
+  explicit Session(Cluster cluster, SessionOptions options = {});
   ~Session();
   Session(Session&&) noexcept;
   Session& operator=(Session&&) noexcept;
@@ -476,6 +480,18 @@ class Session : public detail::Tracker {
   // Statements this session has sent (queries, flush statements, BEGIN/COMMIT): lets tests and
   // users assert the cost of a unit of work.
   std::uint64_t statements_executed() const noexcept { return statements_; }
+
+  // ---- read replicas (a session made from a Cluster) ----
+  // Where this session's last commit ended in the primary's log (empty before the first commit
+  // or without replicas): hand it to the session of a later request with read_after() so that it
+  // reads what this one wrote.
+  ReadPosition read_position() const noexcept { return position_; }
+  // Later reads run only where `position` has been replayed (a replica that catches up within
+  // ClusterOptions::read_your_writes_wait, else the primary). The session's own commits do this
+  // by themselves.
+  void read_after(ReadPosition position) noexcept;
+  // Every statement goes to the primary (on), or plain reads go to replicas again (off).
+  void read_from_primary(bool on = true) noexcept;
   // The session's connection (checked out from the pool on first use).
   Connection& connection();
   const Engine& engine() const noexcept { return engine_; }
@@ -485,7 +501,8 @@ class Session : public detail::Tracker {
   // prepared: through the connection's prepared statement cache (for statement texts that repeat).
   Result run(const query::Statement& statement, bool needs_transaction, bool prepared = true);
   // Statements sent together in one round trip, inside the transaction.
-  void run_pipeline(const std::vector<query::Statement>& statements, std::vector<Result>& completed);
+  void run_pipeline(const std::vector<query::Statement>& statements,
+                    std::vector<Result>& completed);
   Result run_sql(std::string_view sql, const Params& params, bool needs_transaction);
   // Runs a relationship loading cursor to its end (one statement per level).
   void run_loads(detail::LoadCursor& cursor);
@@ -536,9 +553,22 @@ class Session : public detail::Tracker {
     }
   }
 
+  // The replica connection for a plain read, or nullptr for the primary's (counted per statement).
+  Connection* replica_for_read();
+  // COMMIT; with replicas, in the same round trip, the position read-your-writes needs.
+  Result send_commit(Connection& c);
+
   Engine engine_;
   SessionOptions options_;
   std::optional<PooledConnection> connection_;
+  // Read replicas: the cluster, the connection plain reads use until the session's connections
+  // are released, and the position those reads must have replayed.
+  Cluster cluster_;  // empty without replicas
+  std::optional<PooledConnection> replica_;
+  bool replica_chosen_ = false;  // the choice (a replica or the primary) holds until release
+  bool primary_only_ = false;
+  ReadPosition position_;    // end of this session's last commit
+  ReadPosition read_after_;  // what plain reads must see
   bool in_transaction_ = false;
   bool flushing_ = false;
   int savepoint_counter_ = 0;
@@ -601,13 +631,19 @@ class SessionFactory {
  public:
   explicit SessionFactory(Engine engine, SessionOptions options = {})
       : engine_(std::move(engine)), options_(options) {}
-  Session operator()() const { return Session(engine_, options_); }
+  // Sessions that read from the cluster's replicas.
+  explicit SessionFactory(Cluster cluster, SessionOptions options = {})
+      : engine_(cluster.primary()), options_(options), cluster_(std::move(cluster)) {}
+  Session operator()() const {
+    return cluster_.has_replicas() ? Session(cluster_, options_) : Session(engine_, options_);
+  }
   Session create() const { return (*this)(); }
   const Engine& engine() const noexcept { return engine_; }
 
  private:
   Engine engine_;
   SessionOptions options_;
+  Cluster cluster_;
 };
 
 }  // namespace pgorm
