@@ -107,6 +107,23 @@ class QueryCanceled : public OperationalError {
 class LockNotAvailable : public OperationalError {
   using OperationalError::OperationalError;
 };
+// A call ran past its deadline (an AsyncSession call's Timeout, a Session's timeout), and what it
+// sent did not take effect (or may not have). Thrown when
+//  - the statements were never sent (nothing ran);
+//  - the server confirmed the cancel: the cancelled statement and the rest of its segment did not
+//    run, so a COMMIT among them certainly did not commit;
+//  - the server did not answer within cancel_grace: the connection was discarded and the outcome
+//    is unknown (the message says so; a session turns this into TransactionInDoubt when COMMIT was
+//    outstanding).
+// When the statements completed before the cancel reached them (only their results were late),
+// the call succeeds instead, and a statement's own error comes back as that error: retrying on
+// DeadlineExceeded never repeats work the server did. The connection is never left mid-protocol.
+// A QueryCanceled (SQLSTATE 57014), so code catching the server's statement_timeout catches this
+// too.
+class DeadlineExceeded : public QueryCanceled {
+  using QueryCanceled::QueryCanceled;
+};
+
 // The connection broke while COMMIT was outstanding: the outcome is unknown.
 class TransactionInDoubt : public OperationalError {
   using OperationalError::OperationalError;

@@ -8,6 +8,8 @@
 // connection holds no pending operation and is freed when its last owner lets go.
 #include "pgorm/async/connection.hpp"
 
+#include "pgorm/engine/watchdog.hpp"
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -383,25 +385,12 @@ void AsyncConnection::flush_output() {
 
 void AsyncConnection::send_cancel() {
   if (closed_) return;
-  PGcancel* cancel = PQgetCancel(conn_);
-  if (cancel == nullptr) return;
+  // On a thread of its own (detail::send_cancel): the caller waits at most cancel_grace for the
+  // server to take it.
+  auto delivered = detail::send_cancel(conn_);
+  if (!delivered) return;
   cancels_.fetch_add(1, std::memory_order_relaxed);
-  // PQcancel blocks (it opens a new connection to the server) and libpq 15 has no non-blocking
-  // cancel, so it runs on a short-lived thread of its own. It owns only its PGcancel copy and the
-  // flag it sets once the server has taken the request (PQcancel returns when the server closes
-  // the cancel connection); the caller waits at most cancel_grace for either.
-  auto delivered = std::make_shared<std::atomic<bool>>(false);
-  try {
-    std::thread([cancel, delivered] {
-      char error[256];
-      PQcancel(cancel, error, sizeof error);
-      PQfreeCancel(cancel);
-      delivered->store(true, std::memory_order_release);
-    }).detach();
-    cancel_delivered_ = std::move(delivered);
-  } catch (...) {
-    PQfreeCancel(cancel);
-  }
+  cancel_delivered_ = std::move(delivered);
 }
 
 asio::awaitable<bool> AsyncConnection::wait_cancel_delivered(time_point until) {

@@ -3,6 +3,8 @@
 // server round trip never blocks the other threads' checkouts and returns.
 #include "pgorm/engine/pool.hpp"
 
+#include "pgorm/engine/watchdog.hpp"
+
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
@@ -68,6 +70,8 @@ PoolState::Verdict PoolState::inspect(PoolEntry& entry) const {
   if (connection.is_broken() || !connection.is_open()) return Verdict::dead;
   if (options.pre_ping) {
     try {
+      detail::DeadlineWatch bound(connection, Clock::now() + options.pool_timeout,
+                                  options.cancel_grace);
       connection.execute("SELECT 1");
     } catch (const Error&) {
       return Verdict::dead;  // the caller gets another connection and never sees this error
@@ -91,6 +95,8 @@ void PoolState::give_back(std::unique_ptr<PoolEntry> entry) noexcept {
   if (wanted && options.reset_on_return &&
       connection.transaction_status() != TransactionStatus::idle) {
     try {
+      detail::DeadlineWatch bound(connection, Clock::now() + options.pool_timeout,
+                                  options.cancel_grace);
       connection.execute("ROLLBACK");
     } catch (...) {
       unusable = true;

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "pgorm/engine/watchdog.hpp"
+
 namespace pgorm {
 
 namespace detail {
@@ -70,13 +72,15 @@ std::vector<ModelWorkBase*> flush_order(const WorkList& works) {
 
 // Marks the calling thread as the one inside this session for the duration of a call; a nested
 // call from the same thread passes, a call from another thread throws InterfaceError.
+// The outermost one also starts the call's deadline (Session::set_timeout).
 class Session::InUse {
  public:
-  explicit InUse(Session& s) : owner_(s.owner_) {
+  explicit InUse(Session& s) : session_(s), owner_(s.owner_) {
     std::thread::id none;
     std::thread::id me = std::this_thread::get_id();
     if (owner_.id.compare_exchange_strong(none, me, std::memory_order_acquire)) {
       held_ = true;
+      if (s.timeout_) s.call_deadline_ = std::chrono::steady_clock::now() + *s.timeout_;
     } else if (none != me) {
       ErrorInfo info;
       info.message =
@@ -86,21 +90,24 @@ class Session::InUse {
     }
   }
   ~InUse() {
-    if (held_) owner_.id.store(std::thread::id{}, std::memory_order_release);
+    if (!held_) return;
+    session_.call_deadline_.reset();
+    owner_.id.store(std::thread::id{}, std::memory_order_release);
   }
   InUse(const InUse&) = delete;
   InUse& operator=(const InUse&) = delete;
 
  private:
+  Session& session_;
   detail::ThreadOwner& owner_;
   bool held_ = false;
 };
 
 Session::Session(Engine engine, SessionOptions options)
-    : engine_(std::move(engine)), options_(options) {}
+    : engine_(std::move(engine)), options_(options), timeout_(engine_.options().default_timeout) {}
 
 Session::Session(Cluster cluster, SessionOptions options)
-    : engine_(cluster.primary()), options_(options) {
+    : engine_(cluster.primary()), options_(options), timeout_(engine_.options().default_timeout) {
   if (cluster.has_replicas()) cluster_ = std::move(cluster);
 }
 
@@ -122,6 +129,7 @@ Session& Session::operator=(Session&& other) noexcept {
     primary_only_ = other.primary_only_;
     position_ = other.position_;
     read_after_ = other.read_after_;
+    timeout_ = other.timeout_;
     in_transaction_ = std::exchange(other.in_transaction_, false);
     savepoint_counter_ = other.savepoint_counter_;
     savepoints_ = std::move(other.savepoints_);
@@ -142,18 +150,65 @@ void Session::prepare_read() {
   if (options_.autoflush && !flushing_) flush();
 }
 
+namespace {
+[[noreturn]] void throw_deadline(ErrorInfo info, std::string message) {
+  info.message = std::move(message);
+  info.sqlstate = "57014";
+  throw DeadlineExceeded(std::move(info));
+}
+}  // namespace
+
+template <class F>
+auto Session::bounded(Connection& c, F&& call) {
+  if (!call_deadline_) return call();
+  if (std::chrono::steady_clock::now() >= *call_deadline_)
+    throw_deadline({},
+                   "the session's timeout passed before the statement was sent: nothing of it ran");
+  ErrorInfo cut;
+  {
+    detail::DeadlineWatch watch(c, *call_deadline_, engine_.options().cancel_grace);
+    try {
+      return call();
+    } catch (const QueryCanceled& e) {
+      if (!watch.fired()) throw;  // statement_timeout, pg_cancel_backend: not this deadline
+      throw_deadline(e.info(),
+                     fmt::format("the session's timeout passed and the server cancelled the "
+                                 "statement: it did not take effect ({})",
+                                 e.info().message));
+    } catch (const Disconnect& e) {
+      if (!watch.cut()) throw;
+      cut = e.info();
+    }
+  }
+  // The watch is done with the connection: now it may go.
+  if (connection_ && &c == &connection_->get()) {
+    after_failure();
+  } else {  // a replica's (plain reads run outside a transaction)
+    replica_.reset();
+    replica_chosen_ = false;
+  }
+  throw_deadline(
+      std::move(cut),
+      fmt::format("the session's timeout passed and the server did not answer a cancel request "
+                  "within cancel_grace ({} ms): the connection was discarded, the transaction is "
+                  "lost, and the outcome of the statement is unknown",
+                  engine_.options().cancel_grace.count()));
+}
+
 void Session::begin_transaction(const char* sql) {
   InUse in_use(*this);
   Connection& c = connection();
   ++statements_;
   try {
     // Settings a transaction pooler cannot keep per client (SET LOCAL ...) ride with the BEGIN.
-    if (c.transaction_setup().empty()) {
-      c.execute(sql);
-    } else {
-      ++statements_;
-      c.execute_script(fmt::format("{}; {}", sql, c.transaction_setup()));
-    }
+    bounded(c, [&] {
+      if (c.transaction_setup().empty()) {
+        c.execute(sql);
+      } else {
+        ++statements_;
+        c.execute_script(fmt::format("{}; {}", sql, c.transaction_setup()));
+      }
+    });
   } catch (const Disconnect&) {
     after_failure();
     throw;
@@ -205,7 +260,7 @@ auto Session::send(bool needs_transaction, std::size_t statements, F&& call) {
     if (Connection* replica = replica_for_read()) {
       statements_ += statements;
       try {
-        return call(*replica);
+        return bounded(*replica, [&] { return call(*replica); });
       } catch (const Disconnect&) {
         replica_->invalidate();
         replica_.reset();
@@ -220,7 +275,7 @@ auto Session::send(bool needs_transaction, std::size_t statements, F&& call) {
   if (needs_transaction || !c.lazy_begin_safe()) ensure_transaction();
   statements_ += statements;
   try {
-    return call(c);
+    return bounded(c, [&] { return call(c); });
   } catch (const Disconnect&) {
     after_failure();
     throw;
@@ -291,7 +346,12 @@ void Session::rollback_quietly() noexcept {
   if (in_transaction_ && connection_) {
     ++statements_;
     try {
-      connection_->get().execute("ROLLBACK");
+      Connection& c = connection_->get();
+      // Bounded when the session has a timeout: a peer that stopped answering must not hang it.
+      std::optional<detail::DeadlineWatch> watch;
+      auto grace = engine_.options().cancel_grace;
+      if (timeout_) watch.emplace(c, std::chrono::steady_clock::now() + grace, grace);
+      c.execute("ROLLBACK");
     } catch (...) {
       // The connection is unusable (or the server refused): discard it; the server ends the
       // transaction when the connection closes.
@@ -425,7 +485,7 @@ void Session::commit() {
     ++statements_;
     Result result;
     try {
-      result = send_commit(c);
+      result = bounded(c, [&] { return send_commit(c); });
     } catch (const Disconnect& e) {
       after_failure();
       ErrorInfo info = e.info();
@@ -434,6 +494,19 @@ void Session::commit() {
           "({})",
           info.message);
       throw TransactionInDoubt(std::move(info));
+    } catch (const DeadlineExceeded& e) {
+      ErrorInfo info = e.info();
+      if (!connection_) {  // cut: no answer to COMMIT
+        info.message = fmt::format(
+            "the session's timeout passed during COMMIT and the connection was discarded before "
+            "its answer arrived: the transaction may or may not have been committed ({})",
+            info.message);
+        throw TransactionInDoubt(std::move(info));
+      }
+      rollback();
+      info.message = fmt::format(
+          "{}; the transaction was rolled back and nothing of it was committed", info.message);
+      throw DeadlineExceeded(std::move(info));
     } catch (...) {
       // COMMIT itself failed (a deferred constraint, a serialization failure): the server rolled
       // the transaction back. Leave the session as rollback() does, then report why.

@@ -17,22 +17,6 @@ struct Timeout {
   std::chrono::milliseconds value;
 };
 
-// A call ran past its Timeout, and what it sent did not take effect (or may not have). Thrown when
-//  - the statements were never sent (nothing ran);
-//  - the server confirmed the cancel: the cancelled statement and the rest of its segment did not
-//    run, so a COMMIT among them certainly did not commit;
-//  - the server did not answer within cancel_grace: the connection was discarded and the outcome
-//    is unknown (the message says so; a session turns this into TransactionInDoubt when COMMIT was
-//    outstanding).
-// When the statements completed before the cancel reached them (only their results were late),
-// the call succeeds instead, and a statement's own error comes back as that error: retrying on
-// DeadlineExceeded never repeats work the server did. The connection is never left mid-protocol.
-// A QueryCanceled (SQLSTATE 57014), so code catching the server's statement_timeout catches this
-// too.
-class DeadlineExceeded : public QueryCanceled {
-  using QueryCanceled::QueryCanceled;
-};
-
 // A statement that was not executed because an earlier statement of the same pipeline segment
 // failed (PostgreSQL skips the rest of a segment up to its Sync). The earlier statement carries the
 // real error.

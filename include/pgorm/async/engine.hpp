@@ -18,20 +18,10 @@
 
 namespace pgorm {
 
-// EngineOptions (pool_size, max_overflow, pool_timeout, pool_pre_ping, pool_recycle, pool_order,
-// reset_on_return, prepared_statements, statement_timeout, application_name) plus what only the
-// async layer needs.
-struct AsyncEngineOptions : EngineOptions {
-  // (connect_timeout, from EngineOptions: libpq does not apply it to its non-blocking connect, so
-  // pgorm enforces it, over the whole host list.)
-  // After a deadline: how long to wait for the server to confirm the cancel (and for the results
-  // that tell what the statements did) before discarding the connection, leaving their outcome
-  // unknown. A call completes at most this long after its deadline.
-  std::chrono::milliseconds cancel_grace{500};
-  // The Timeout of calls that give none; none means no client-side deadline (statement_timeout
-  // is the server-side backstop).
-  std::optional<std::chrono::milliseconds> default_timeout;
-};
+// The options of EngineOptions, the same for both engines; the async engine enforces
+// connect_timeout itself, over the whole host list (libpq does not apply it to its non-blocking
+// connect). A type of its own for options only the async layer will need.
+struct AsyncEngineOptions : EngineOptions {};
 
 // A cheap, copyable handle: copies share one pool. Opens no connection until one is needed.
 class AsyncEngine {

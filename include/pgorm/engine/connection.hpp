@@ -77,6 +77,10 @@ struct ConnectionSetup {
   std::string transaction_setup;
 };
 
+namespace detail {
+class DeadlineWatch;
+}
+
 class Connection {
  public:
   // `conninfo` is a postgresql:// URL or a libpq keyword string; empty means libpq's PG* variables.
@@ -148,6 +152,7 @@ class Connection {
   PGconn* native_handle() const noexcept;
 
  private:
+  friend class detail::DeadlineWatch;  // marks a connection it had to cut as broken
   struct Impl;
   Result check(PGresult* result, std::string_view sql);
   void drain_pipeline() noexcept;

@@ -66,6 +66,18 @@ struct EngineOptions {
   std::optional<std::chrono::seconds> keepalives_idle;
   std::optional<std::chrono::seconds> keepalives_interval;
   std::optional<int> keepalives_count;
+
+  // ---- client-side deadlines ----
+  // How long each call of a session may take (an AsyncSession call without a Timeout of its own;
+  // every Session call that reaches the server, unless Session::set_timeout() says otherwise).
+  // When it passes, the statement is cancelled on the server; see DeadlineExceeded. None means no
+  // client-side deadline (statement_timeout is the server-side backstop).
+  std::optional<std::chrono::milliseconds> default_timeout;
+  // After a deadline: how long to wait for the server to confirm the cancel (and for the results
+  // that tell what the statements did) before discarding the connection, leaving their outcome
+  // unknown. A call completes at most this long after its deadline. Also bounds pool_pre_ping's
+  // ping and the ROLLBACK of a returned connection, together with pool_timeout.
+  std::chrono::milliseconds cancel_grace{500};
 };
 
 // A cheap, copyable handle: copies share one pool. Opens no connection until connect().
@@ -108,6 +120,7 @@ PoolOptions pool_options_of(const Options& o) {
   p.recycle = o.pool_recycle;
   p.order = o.pool_order;
   p.reset_on_return = o.reset_on_return;
+  p.cancel_grace = o.cancel_grace;
   return p;
 }
 // The URL's conninfo with application_name set and `settings` ("-c name=value ...") appended to

@@ -29,6 +29,10 @@ struct PoolOptions {
   enum class Order { lifo, fifo } order = Order::lifo;
   // ROLLBACK a connection returned inside a transaction, so no transaction leaks to the next user.
   bool reset_on_return = true;
+  // The pre-ping and that ROLLBACK must be answered within pool_timeout; then they are cancelled,
+  // and a connection that does not answer the cancel within cancel_grace is discarded (a frozen
+  // peer cannot hang a checkout or a return).
+  std::chrono::milliseconds cancel_grace{500};
 };
 
 struct PoolStats {

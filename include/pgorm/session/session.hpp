@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -481,6 +482,18 @@ class Session : public detail::Tracker {
   // users assert the cost of a unit of work.
   std::uint64_t statements_executed() const noexcept { return statements_; }
 
+  // ---- deadlines ----
+  // Each call of this session that reaches the server (a query, get(), flush(), commit(), ...)
+  // must finish within `timeout` (none: no client-side deadline). Starts as the engine's
+  // EngineOptions::default_timeout. When it passes, the statement in flight is cancelled on the
+  // server and the call throws DeadlineExceeded, or TransactionInDoubt when COMMIT's outcome
+  // cannot be known (docs/session.md, "Deadlines"). Waiting for a pooled connection is bounded by
+  // pool_timeout, opening one by connect_timeout.
+  void set_timeout(std::optional<std::chrono::milliseconds> timeout) noexcept {
+    timeout_ = timeout;
+  }
+  std::optional<std::chrono::milliseconds> timeout() const noexcept { return timeout_; }
+
   // ---- read replicas (a session made from a Cluster) ----
   // Where this session's last commit ended in the primary's log (empty before the first commit
   // or without replicas): hand it to the session of a later request with read_after() so that it
@@ -553,6 +566,11 @@ class Session : public detail::Tracker {
     }
   }
 
+  // call() on `c` within the deadline of the session's call under way, if any: a statement still
+  // running then is cancelled (DeadlineExceeded); a connection that does not answer the cancel
+  // within cancel_grace is cut and the session's transaction is lost (after_failure()).
+  template <class F>
+  auto bounded(Connection& c, F&& call);
   // The replica connection for a plain read, or nullptr for the primary's (counted per statement).
   Connection* replica_for_read();
   // COMMIT; with replicas, in the same round trip, the position read-your-writes needs.
@@ -569,6 +587,9 @@ class Session : public detail::Tracker {
   bool primary_only_ = false;
   ReadPosition position_;    // end of this session's last commit
   ReadPosition read_after_;  // what plain reads must see
+  std::optional<std::chrono::milliseconds> timeout_;
+  // Set while a call of the session with a timeout is under way (by the outermost InUse).
+  std::optional<std::chrono::steady_clock::time_point> call_deadline_;
   bool in_transaction_ = false;
   bool flushing_ = false;
   int savepoint_counter_ = 0;
