@@ -68,6 +68,15 @@ start_replicas() {
   port=$(free_replica_port 17432)
   as_pg_owner env PGPASSWORD="${PGPASSWORD:-}" "$PGORM_PG_BIN/pg_basebackup" -h 127.0.0.1 \
     -p "${PGPORT:-5432}" -U "$user" -D "$dir/standby" -R -X stream -c fast
+  # A Debian cluster (pg_virtualenv's) keeps its configuration outside the data directory: the
+  # standby gets the primary's pg_hba.conf and an empty postgresql.conf (its settings come below).
+  if [ ! -f "$dir/standby/postgresql.conf" ]; then
+    cp "$(psql -h 127.0.0.1 -p "${PGPORT:-5432}" -U "$user" -d "$db" -Atc "SHOW hba_file")" \
+      "$dir/standby/pg_hba.conf"
+    : > "$dir/standby/postgresql.conf"
+    : > "$dir/standby/pg_ident.conf"
+    [ "$(id -u)" = 0 ] && chown postgres "$dir/standby/"*.conf
+  fi
   # A hot standby needs at least the primary's max_connections (and the like) or it stops.
   local settings="" name value
   for name in max_connections max_worker_processes max_wal_senders max_prepared_transactions \
