@@ -675,19 +675,7 @@ void AsyncConnection::close() noexcept {
 }
 
 TransactionStatus AsyncConnection::transaction_status() const noexcept {
-  if (closed_) return TransactionStatus::unknown;
-  switch (PQtransactionStatus(conn_)) {
-    case PQTRANS_IDLE:
-      return TransactionStatus::idle;
-    case PQTRANS_ACTIVE:
-      return TransactionStatus::active;
-    case PQTRANS_INTRANS:
-      return TransactionStatus::in_transaction;
-    case PQTRANS_INERROR:
-      return TransactionStatus::in_error;
-    default:
-      return TransactionStatus::unknown;
-  }
+  return closed_ ? TransactionStatus::unknown : detail::transaction_status_of(conn_);
 }
 
 }  // namespace pgorm

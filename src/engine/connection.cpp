@@ -398,8 +398,8 @@ bool Connection::is_open() const noexcept {
   return impl_ && impl_->conn && !broken_ && PQstatus(impl_->conn) == CONNECTION_OK;
 }
 
-TransactionStatus Connection::transaction_status() const noexcept {
-  switch (PQtransactionStatus(impl_->conn)) {
+TransactionStatus detail::transaction_status_of(PGconn* conn) noexcept {
+  switch (PQtransactionStatus(conn)) {
     case PQTRANS_IDLE:
       return TransactionStatus::idle;
     case PQTRANS_ACTIVE:
@@ -411,6 +411,10 @@ TransactionStatus Connection::transaction_status() const noexcept {
     default:
       return TransactionStatus::unknown;
   }
+}
+
+TransactionStatus Connection::transaction_status() const noexcept {
+  return detail::transaction_status_of(impl_->conn);
 }
 
 const std::string& Connection::transaction_setup() const noexcept {

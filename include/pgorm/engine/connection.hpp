@@ -19,6 +19,11 @@ namespace pgorm {
 
 enum class TransactionStatus { idle, active, in_transaction, in_error, unknown };
 
+namespace detail {
+// libpq's PQtransactionStatus as a TransactionStatus (both connection kinds use it).
+TransactionStatus transaction_status_of(PGconn* conn) noexcept;
+}  // namespace detail
+
 // What a failed statement's result reports (SQLSTATE, message, detail, table, column,
 // constraint), with `sql` as the statement; falls back to the connection's error message when the
 // result has none (or is null). Shared by the sync and async connections.
