@@ -9,6 +9,8 @@
 #   bash scripts/bench.sh --callgrind     also instruction counts and profiles (about 10 more)
 #   bash scripts/bench.sh --rounds 3      fewer rounds (default 5, plus one warm-up round)
 #   bash scripts/bench.sh --no-doc        leave docs/PERFORMANCE.md alone (results in build/bench/)
+#   bash scripts/bench.sh --deployment    only the deployment table (direct, PgBouncer, replica,
+#                                         read-your-writes) for docs/deployment.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -16,12 +18,14 @@ source scripts/lib.sh
 callgrind=0
 rounds=5
 write_doc=1
+deployment=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --callgrind) callgrind=1 ;;
     --rounds) rounds=$2; shift ;;
     --no-doc) write_doc=0 ;;
-    *) echo "usage: bash scripts/bench.sh [--callgrind] [--rounds N] [--no-doc]" >&2; exit 2 ;;
+    --deployment) deployment=1 ;;
+    *) echo "usage: bash scripts/bench.sh [--callgrind] [--rounds N] [--no-doc] [--deployment]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -30,6 +34,15 @@ out=build/bench/results
 py=/usr/bin/python3  # Debian's python3 packages live there; another python3 may come first on PATH
 
 # The part that needs the database (pg_virtualenv exports PGHOST, PGPORT, PGUSER, PGPASSWORD).
+if [ "${BENCH_INSIDE:-}" = deployment ]; then
+  source scripts/pgbouncer.sh
+  source scripts/replicas.sh
+  trap 'stop_pgbouncer; stop_replicas' EXIT
+  start_pgbouncer
+  start_replicas
+  build/bench/bench/deployment_bench "$rounds" | tee "$out/deployment.md"
+  exit 0
+fi
 if [ "${BENCH_INSIDE:-}" = 1 ]; then
   bin=build/bench/bench/pgorm_bench
   echo "== timings: $rounds rounds, C++ and Python contenders interleaved"
@@ -61,12 +74,19 @@ cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DPGORM_BUILD_BENCH=ON -DPG
   -DPGORM_BUILD_EXAMPLES=OFF > build/bench.configure.log 2>&1 ||
   { cat build/bench.configure.log; exit 1; }
 # Two cores are shared with other builds: never more than -j2.
-cmake --build build/bench -j 2 --target pgorm_bench
+cmake --build build/bench -j 2 --target "$([ "$deployment" = 1 ] && echo deployment_bench || echo pgorm_bench)"
 
 mkdir -p "$out"
 rm -f "$out/results.jsonl" "$out/rss.json"
 # Always a throwaway cluster (the benchmark drops and recreates the seed's tables).
 unset DATABASE_URL
+if [ "$deployment" = 1 ]; then
+  install_deps pgbouncer
+  BENCH_INSIDE=deployment pg_virtualenv -t -v 15 -o fsync=off -o max_connections=200 \
+    bash scripts/bench.sh --rounds "$rounds"
+  echo "== results in $out/deployment.md (copy them into docs/deployment.md)"
+  exit 0
+fi
 BENCH_INSIDE=1 pg_virtualenv -t -v 15 -o fsync=off -o max_connections=200 \
   bash scripts/bench.sh --rounds "$rounds" $([ "$callgrind" = 1 ] && echo --callgrind)
 
