@@ -53,8 +53,9 @@ TEST_CASE("like and ilike match text patterns", "[query]") {
   Seeded fx;
   auto s = fx.session();
   CHECK(fx.titles(s, select<Todo>().where(col<&Todo::title>.like("%milk%"))) == Titles{"Buy milk"});
-  CHECK(fx.titles(s, select<Todo>().where(col<&Todo::title>.ilike("%milk%")).order_by(
-                         col<&Todo::id>)) == Titles{"Buy milk", "Buy MILK chocolate"});
+  CHECK(fx.titles(
+            s, select<Todo>().where(col<&Todo::title>.ilike("%milk%")).order_by(col<&Todo::id>)) ==
+        Titles{"Buy milk", "Buy MILK chocolate"});
   CHECK(s.count(select<Todo>().where(col<&Todo::title>.not_like("Buy%"))) == 3);
 }
 
@@ -96,14 +97,16 @@ TEST_CASE("soft-deleted rows are left out of selects, counts, exists and joins",
 TEST_CASE("joins along foreign keys filter by the joined model", "[query]") {
   Seeded fx;
   auto s = fx.session();
-  auto bobs = fx.titles(s, select<Todo>().join<User>().where(col<&User::email> == "bob@example.com"));
+  auto bobs =
+      fx.titles(s, select<Todo>().join<User>().where(col<&User::email> == "bob@example.com"));
   CHECK(bobs == Titles{"Walk dog"});
   auto pairs = s.values(select(col<&User::email>, col<&Todo::title>)
                             .join<Todo>()
                             .where(col<&Todo::status> == TodoStatus::completed)
                             .order_by(col<&Todo::title>));
   REQUIRE(pairs.size() == 2);
-  CHECK(pairs[0] == std::tuple<std::string, std::string>{"alice@example.com", "Buy MILK chocolate"});
+  CHECK(pairs[0] ==
+        std::tuple<std::string, std::string>{"alice@example.com", "Buy MILK chocolate"});
   // A user with no todos still appears in an outer join.
   fx.insert_user("carol@example.com");
   auto rows = s.values(select(col<&User::email>, count(col<&Todo::id>))
@@ -128,7 +131,8 @@ TEST_CASE("aggregates, group_by and having compute on the server", "[query]") {
   CHECK(s.scalar(select(sum(col<&Todo::user_id>))) ==
         std::optional<std::int64_t>(4 * fx.alice + fx.bob));
   CHECK(s.scalar(select(max(col<&Todo::title>))) == std::optional<std::string>("Write report"));
-  CHECK(s.scalar(select(min(col<&Todo::title>))) == std::optional<std::string>("Buy MILK chocolate"));
+  CHECK(s.scalar(select(min(col<&Todo::title>))) ==
+        std::optional<std::string>("Buy MILK chocolate"));
   CHECK(s.scalar(select(avg(col<&Todo::user_id>)).where(col<&Todo::user_id> == fx.bob)) ==
         std::optional<Decimal>(Decimal(std::to_string(fx.bob))));
   CHECK_FALSE(s.scalar(select(max(col<&Todo::title>)).where(col<&Todo::id> < 0)));
@@ -165,10 +169,10 @@ TEST_CASE("keyset pagination continues after the last row seen", "[query]") {
   auto newest_first = s.execute(select<Todo>().before(col<&Todo::id>, seen[3]).limit(10));
   REQUIRE(newest_first.size() == 3);
   CHECK(newest_first[0]->id == seen[2]);
-  auto by_two = s.execute(select<Todo>()
-                              .after(std::tuple{col<&Todo::user_id>, col<&Todo::id>},
-                                     std::tuple{fx.alice, seen[1]})
-                              .limit(10));
+  auto by_two = s.execute(
+      select<Todo>()
+          .after(std::tuple{col<&Todo::user_id>, col<&Todo::id>}, std::tuple{fx.alice, seen[1]})
+          .limit(10));
   CHECK(by_two.size() == 3);
 }
 
@@ -193,9 +197,10 @@ TEST_CASE("bulk update changes matching rows and bumps updated_at", "[query]") {
   CHECK(changed == 4);  // the soft-deleted one is not touched
   s.commit();
   CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM todos WHERE status = 'archived'") == 5);
-  CHECK(fx.db.scalar<bool>(
-      "SELECT bool_and(updated_at > created_at) FROM todos WHERE status = 'archived' AND user_id = $1",
-      fx.alice));
+  CHECK(
+      fx.db.scalar<bool>("SELECT bool_and(updated_at > created_at) FROM todos WHERE status = "
+                         "'archived' AND user_id = $1",
+                         fx.alice));
   auto returned = s.execute(update<Todo>()
                                 .set(col<&Todo::description>, "bulk")
                                 .where(col<&Todo::title> == "Walk dog")
@@ -239,10 +244,28 @@ TEST_CASE("bulk insert with on_conflict upserts and returns rows", "[query]") {
   projects[0].name = "first";
   s.execute(insert<Project>().values(projects));
   projects[0].name = "renamed";
-  s.execute(insert<Project>().values(projects).on_conflict<&Project::id>().do_update<&Project::name>());
+  s.execute(
+      insert<Project>().values(projects).on_conflict<&Project::id>().do_update<&Project::name>());
   s.commit();
   CHECK(fx.db.scalar<std::string>("SELECT name FROM projects WHERE id = $1", projects[0].id) ==
         "renamed");
+}
+
+TEST_CASE("a bare do_nothing() skips rows that conflict with any unique constraint", "[query]") {
+  Seeded fx;
+  auto s = fx.session();
+  std::vector<User> batch(2);
+  batch[0].email = "alice@example.com";  // exists
+  batch[1].email = "fresh@example.com";
+  auto statement = insert<User>().values(batch).do_nothing();
+  CHECK(statement.to_sql().find(" ON CONFLICT DO NOTHING") != std::string::npos);
+  CHECK(statement.to_sql().find("ON CONFLICT (") == std::string::npos);
+  CHECK(s.execute(statement) == 1);
+  auto returned = s.execute(insert<User>().values(batch).do_nothing().returning());
+  CHECK(returned.empty());  // both conflict now
+  s.commit();
+  CHECK(fx.db.conn().query<std::string>("SELECT email FROM users ORDER BY email") ==
+        std::vector<std::string>{"alice@example.com", "bob@example.com", "fresh@example.com"});
 }
 
 TEST_CASE("for_update skip locked leaves rows locked by another session alone", "[query]") {
@@ -260,7 +283,8 @@ TEST_CASE("for_update skip locked leaves rows locked by another session alone", 
   REQUIRE(b.size() == 1);
   CHECK(a[0]->id != b[0]->id);
   CHECK(worker1.in_transaction());
-  auto nowait = select<Todo>().where(col<&Todo::id> == a[0]->id).for_update(query::LockMode::update_nowait);
+  auto nowait =
+      select<Todo>().where(col<&Todo::id> == a[0]->id).for_update(query::LockMode::update_nowait);
   auto worker3 = fx.session();
   CHECK_THROWS_AS(worker3.execute(nowait), LockNotAvailable);
   worker1.rollback();
@@ -270,8 +294,10 @@ TEST_CASE("for_update skip locked leaves rows locked by another session alone", 
 TEST_CASE("raw SQL with parameters maps rows to models and tuples", "[query]") {
   Seeded fx;
   auto s = fx.session();
-  auto todos = s.query<Todo>("SELECT * FROM todos WHERE user_id = $1 AND deleted_at IS NULL "
-                             "ORDER BY id", fx.bob);
+  auto todos = s.query<Todo>(
+      "SELECT * FROM todos WHERE user_id = $1 AND deleted_at IS NULL "
+      "ORDER BY id",
+      fx.bob);
   REQUIRE(todos.size() == 1);
   CHECK(todos[0].title == "Walk dog");
   CHECK(todos[0].status == TodoStatus::archived);
@@ -300,12 +326,12 @@ TEST_CASE("errors carry the statement without its parameter values", "[query]") 
   CHECK_THROWS_AS(s.query<std::int32_t>("SELECT * FROM no_such_table"), ProgrammingError);
 }
 
-TEST_CASE("a bulk insert beyond the parameter limit is split into several statements",
-          "[query]") {
+TEST_CASE("a bulk insert beyond the parameter limit is split into several statements", "[query]") {
   test::SessionFixture fx;
   auto s = fx.session();
   std::vector<User> users(40000);  // 4 columns: 160,000 parameters
-  for (std::size_t i = 0; i < users.size(); ++i) users[i].email = fmt::format("bulk{}@example.com", i);
+  for (std::size_t i = 0; i < users.size(); ++i)
+    users[i].email = fmt::format("bulk{}@example.com", i);
   auto before = s.statements_executed();
   CHECK(s.execute(insert<User>().values(users)) == 40000);
   CHECK(s.statements_executed() - before == 4);  // BEGIN + 3 INSERTs

@@ -228,8 +228,8 @@ class AsyncSession : public detail::Tracker {
   auto execute(const query::Delete<T, W, R>& statement, std::optional<Timeout> timeout = {}) {
     return write_statement<T, R>(statement.statement(), detail::timeout_value(timeout));
   }
-  template <model T, bool R>
-  auto execute(const query::Insert<T, R>& statement, std::optional<Timeout> timeout = {}) {
+  template <model T, bool R, bool C>
+  auto execute(const query::Insert<T, R, C>& statement, std::optional<Timeout> timeout = {}) {
     using Value = std::conditional_t<R, std::vector<T>, std::int64_t>;
     if (statement.size() == 0) return ready(Value{});
     // Split as Session's (no statement over 65,535 parameters); the parts travel in one pipeline

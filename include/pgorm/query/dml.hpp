@@ -189,7 +189,8 @@ void append_values_row(Fragment& out, const T& object) {
 
 enum class ConflictAction { none, nothing, update };
 
-template <model T, bool Returning = false>
+// Target: whether on_conflict() named the conflict target (DO UPDATE needs one).
+template <model T, bool Returning = false, bool Target = false>
 class Insert {
  public:
   using model_type = T;
@@ -213,16 +214,17 @@ class Insert {
     return values(std::vector<std::reference_wrapper<const T>>{object});
   }
 
-  // ON CONFLICT (columns) ...
+  // ON CONFLICT (columns) ...: the conflict target, for do_nothing() or do_update().
   template <auto... Ms>
-  Insert on_conflict() const {
+  Insert<T, Returning, true> on_conflict() const {
     static_assert(sizeof...(Ms) > 0, "pgorm: on_conflict<&T::a, ...>() needs the conflict columns");
     static_assert((std::is_same_v<typename Column<Ms>::model_type, T> && ...),
                   "pgorm: on_conflict(): the columns belong to another model");
-    Insert out(*this);
+    auto out = convert<Returning, true>();
     out.conflict_columns_ = {std::string(Column<Ms>::name())...};
     return out;
   }
+  // ON CONFLICT DO NOTHING: after on_conflict<...>() for that target, or alone for any conflict.
   Insert do_nothing() const {
     Insert out(*this);
     out.action_ = ConflictAction::nothing;
@@ -231,6 +233,9 @@ class Insert {
   // DO UPDATE SET c = EXCLUDED.c for the listed columns (an upsert).
   template <auto... Ms>
   Insert do_update() const {
+    static_assert(Target,
+                  "pgorm: do_update<...>() needs the conflict target first: "
+                  "insert<T>().values(...).on_conflict<&T::key>().do_update<&T::column>()");
     static_assert(sizeof...(Ms) > 0, "pgorm: do_update<&T::a, ...>() needs the columns to update");
     static_assert((std::is_same_v<typename Column<Ms>::model_type, T> && ...),
                   "pgorm: do_update(): the columns belong to another model");
@@ -240,15 +245,7 @@ class Insert {
     if constexpr (model_traits<T>::timestamps) out.update_columns_.push_back("updated_at");
     return out;
   }
-  Insert<T, true> returning() const {
-    Insert<T, true> out;
-    out.rows_ = rows_;
-    out.count_ = count_;
-    out.conflict_columns_ = conflict_columns_;
-    out.update_columns_ = update_columns_;
-    out.action_ = action_;
-    return out;
-  }
+  Insert<T, true, Target> returning() const { return convert<true, Target>(); }
 
   std::size_t size() const noexcept { return count_; }
   // Every row in one statement.
@@ -273,12 +270,12 @@ class Insert {
       f += rows_[i];
     }
     if (action_ != ConflictAction::none) {
-      f += " ON CONFLICT (";
+      f += " ON CONFLICT";
       for (std::size_t i = 0; i < conflict_columns_.size(); ++i) {
-        if (i) f += ", ";
+        f += i ? ", " : " (";
         f.add_identifier(conflict_columns_[i]);
       }
-      f += ")";
+      if (!conflict_columns_.empty()) f += ")";
       if (action_ == ConflictAction::nothing) {
         f += " DO NOTHING";
       } else {
@@ -295,7 +292,18 @@ class Insert {
     return finish(std::move(f));
   }
 
-  template <model, bool>
+  template <bool R, bool C>
+  Insert<T, R, C> convert() const {
+    Insert<T, R, C> out;
+    out.rows_ = rows_;
+    out.count_ = count_;
+    out.conflict_columns_ = conflict_columns_;
+    out.update_columns_ = update_columns_;
+    out.action_ = action_;
+    return out;
+  }
+
+  template <model, bool, bool>
   friend class Insert;
   std::vector<Fragment> rows_;
   std::size_t count_ = 0;

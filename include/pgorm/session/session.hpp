@@ -433,8 +433,8 @@ class Session : public detail::Tracker {
   auto execute(const query::Delete<T, W, R>& statement) {
     return write_statement<T, R>(statement.statement());
   }
-  template <model T, bool R>
-  auto execute(const query::Insert<T, R>& statement) {
+  template <model T, bool R, bool C>
+  auto execute(const query::Insert<T, R, C>& statement) {
     if (statement.size() == 0) {
       if constexpr (R)
         return std::vector<T>{};
