@@ -29,15 +29,6 @@ std::string pair_setting(const char* variable) {
   return test::service_url(variable, "PGORM_REQUIRE_REPLICAS", "a primary/standby pair");
 }
 
-void wait_for_replay(Connection& primary, Connection& standby) {
-  auto lsn = primary.query<std::string>("SELECT pg_current_wal_flush_lsn()::text").at(0);
-  for (int i = 0; i < 1000; ++i) {
-    if (standby.query<bool>("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn", lsn).at(0)) return;
-    std::this_thread::sleep_for(10ms);
-  }
-  FAIL("the standby did not replay " << lsn << " within 10 s");
-}
-
 // Runs one of the pair's control commands (pg_ctl stop / promote) from the test command.
 void control(const std::string& command) {
   INFO(command);
@@ -65,7 +56,7 @@ TEST_CASE("a standby cancels a query in the way of replay; failover to it needs 
       "DROP TABLE IF EXISTS failover_events; "
       "CREATE TABLE failover_events (id serial PRIMARY KEY, name text NOT NULL); "
       "INSERT INTO failover_events (name) VALUES ('first')");
-  wait_for_replay(primary, standby);
+  test::wait_for_replay(primary, standby);
 
   // ---- a recovery conflict: the pair's standby runs with max_standby_streaming_delay = 0 ----
   {
@@ -112,7 +103,7 @@ TEST_CASE("a standby cancels a query in the way of replay; failover to it needs 
     s.add(std::move(e));
     s.commit();
   }
-  wait_for_replay(primary, standby);
+  test::wait_for_replay(primary, standby);
 
   auto stopped = std::chrono::steady_clock::now();
   control(stop_primary);

@@ -28,16 +28,6 @@ std::string replica_url() {
   return test::service_url("PGORM_REPLICA_URL", "PGORM_REQUIRE_REPLICAS", "a streaming standby");
 }
 
-// Waits (at most 10 s) until the standby has replayed everything the primary has flushed.
-void wait_for_replay(Connection& primary, Connection& standby) {
-  auto lsn = primary.query<std::string>("SELECT pg_current_wal_flush_lsn()::text").at(0);
-  for (int i = 0; i < 1000; ++i) {
-    if (standby.query<bool>("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn", lsn).at(0)) return;
-    std::this_thread::sleep_for(10ms);
-  }
-  FAIL("the standby did not replay " << lsn << " within 10 s");
-}
-
 // The standby replays nothing while this lives.
 struct ReplayPaused {
   Connection& standby;
@@ -63,7 +53,7 @@ struct Items {
         "CREATE TABLE replica_items (id serial PRIMARY KEY, name text NOT NULL)");
     admin.exec("INSERT INTO replica_items (name) SELECT 'item-' || g FROM generate_series(1, $1) g",
                rows);
-    wait_for_replay(admin, standby);
+    test::wait_for_replay(admin, standby);
   }
   ~Items() {
     try {
