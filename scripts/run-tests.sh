@@ -15,9 +15,9 @@ if [ -z "${DATABASE_URL:-}" ]; then
   start_pgbouncer
   start_replicas
 fi
-for dir in build/release build/asan; do
+for dir in build/clang build/asan; do
   # The [failover] test stops the pair's primary: each run gets a new pair.
-  if [ -n "${PGORM_REPLICAS_DIR:-}" ] && [ "$dir" != build/release ]; then start_failover_pair; fi
+  if [ -n "${PGORM_REPLICAS_DIR:-}" ] && [ "$dir" != build/clang ]; then start_failover_pair; fi
   echo "== ctest in $dir"
   ctest --test-dir "$dir" --output-on-failure --no-tests=error -j "$(nproc)" --timeout 300
 done
@@ -25,7 +25,7 @@ echo "== concurrency tests under ThreadSanitizer"
 TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
   build/tsan/tests/pgorm_tests "[concurrency]"
 echo "== consumer project against the installed package"
-cmake --install build/release --prefix "$prefix" > /dev/null
+cmake --install build/clang --prefix "$prefix" > /dev/null
 # The example app is the consumer: built alone, it finds pgorm only through find_package.
 cmake -S examples/todo -B "$prefix/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release > /dev/null
 cmake --build "$prefix/build" -j "$(nproc)"

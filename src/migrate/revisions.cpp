@@ -85,8 +85,10 @@ void RevisionMap::check_and_sort() {
   };
   std::vector<const RevisionFile*> all;
   for (const auto& [id, r] : revisions_) all.push_back(&r);
-  std::stable_sort(all.begin(), all.end(), [](const RevisionFile* a, const RevisionFile* b) {
-    return a->created < b->created;
+  // By creation time, then by id (std::sort with a total order: libstdc++ 12's stable_sort uses
+  // std::get_temporary_buffer, which clang reports as deprecated).
+  std::sort(all.begin(), all.end(), [](const RevisionFile* a, const RevisionFile* b) {
+    return a->created != b->created ? a->created < b->created : a->revision < b->revision;
   });
   for (const auto* r : all) visit(visit, *r);
 }

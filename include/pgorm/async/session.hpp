@@ -104,8 +104,8 @@ class AsyncSession : public detail::Tracker {
         [this](Ms timeout, const auto&... keys) {
           static_assert(sizeof...(keys) > 0,
                         "pgorm: get<T>(key...) needs the primary key value(s)");
-          return get_impl<T>(detail::identity_key_of(keys...),
-                             detail::ModelWork<T>::get_statement(keys...), timeout);
+          return this->template get_impl<T>(detail::identity_key_of(keys...),
+                                            detail::ModelWork<T>::get_statement(keys...), timeout);
         },
         args...);
   }
@@ -165,7 +165,7 @@ class AsyncSession : public detail::Tracker {
     auto limited = select.limit(2);
     if constexpr (model<Row>) {
       if (loads_relations(select))
-        return load_then(limited, detail::timeout_value(timeout), [this](auto rows) {
+        return load_then(limited, detail::timeout_value(timeout), [](auto rows) {
           check_one(rows.size(), true);
           return std::move(rows.front());
         });
@@ -184,7 +184,7 @@ class AsyncSession : public detail::Tracker {
     auto limited = select.limit(2);
     if constexpr (model<Row>) {
       if (loads_relations(select))
-        return load_then(limited, detail::timeout_value(timeout), [this](auto rows) {
+        return load_then(limited, detail::timeout_value(timeout), [](auto rows) {
           check_one(rows.size(), false);
           return first_of(std::move(rows));
         });
@@ -202,7 +202,7 @@ class AsyncSession : public detail::Tracker {
     static_assert(!model<Row> && !detail::is_tuple<Row>::value,
                   "pgorm: scalar() needs a select of one column or expression");
     return run_then(select.statement(), false, true, detail::timeout_value(timeout),
-                    [this](const Result& r) {
+                    [](const Result& r) {
                       auto rows = r.as<Row>();
                       check_one(rows.size(), true);
                       return std::move(rows.front());

@@ -147,6 +147,7 @@ class PathCursor final : public LoadCursor {
       auto level = std::make_shared<SelectinLevel<Owner, Member>>(std::move(owners_));
       statement = level->statement();
       attach_ = [this, level](const Result* result, WorkList* works) {
+        (void)this;  // used only when there is a next level
         auto loaded = level->attach(result, works);
         if constexpr (sizeof...(Rest) > 0) {
           using Target = typename SelectinLevel<Owner, Member>::Target;
