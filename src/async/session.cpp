@@ -41,26 +41,17 @@ FlushFailure classify(std::exception_ptr failure, bool commit, bool commit_sent,
   try {
     std::rethrow_exception(failure);
   } catch (const Disconnect& e) {
-    if (commit_sent) {
-      out.in_doubt = e.info();
-      out.in_doubt->message = fmt::format(
-          "the connection broke during COMMIT: the transaction may or may not have been "
-          "committed ({})",
-          e.info().message);
-    }
+    if (commit_sent)
+      out.in_doubt = detail::commit_in_doubt(e.info(), "the connection broke during COMMIT");
   } catch (const DeadlineExceeded& e) {
     // A connection the deadline made unusable was discarded before its answers were read.
-    if (commit_sent && discarded) {
-      out.in_doubt = e.info();
-      out.in_doubt->message = fmt::format(
+    if (commit_sent && discarded)
+      out.in_doubt = detail::commit_in_doubt(
+          e.info(),
           "the deadline passed during COMMIT and the connection was discarded before its answer "
-          "arrived: the transaction may or may not have been committed ({})",
-          e.info().message);
-    } else if (commit) {
-      out.cancelled = e.info();
-      out.cancelled->message = fmt::format(
-          "{}; the transaction was rolled back and nothing of it was committed", e.info().message);
-    }
+          "arrived");
+    else if (commit)
+      out.cancelled = detail::commit_cancelled(e.info());
   } catch (...) {
   }
   return out;

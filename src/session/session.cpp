@@ -184,8 +184,7 @@ auto Session::bounded(Connection& c, F&& call) {
   if (connection_ && &c == &connection_->get()) {
     after_failure();
   } else {  // a replica's (plain reads run outside a transaction)
-    replica_.reset();
-    replica_chosen_ = false;
+    drop_replica();
   }
   throw_deadline(
       std::move(cut),
@@ -238,18 +237,20 @@ Connection* Session::replica_for_read() {
   return replica_ ? &replica_->get() : nullptr;
 }
 
-void Session::read_after(ReadPosition position) noexcept {
-  if (position <= read_after_) return;
-  read_after_ = position;
-  // A replica chosen for an older position may not have this one.
+void Session::drop_replica() noexcept {
   replica_.reset();
   replica_chosen_ = false;
 }
 
+void Session::read_after(ReadPosition position) noexcept {
+  if (position <= read_after_) return;
+  read_after_ = position;
+  drop_replica();  // a replica chosen for an older position may not have this one
+}
+
 void Session::read_from_primary(bool on) noexcept {
   primary_only_ = on;
-  replica_.reset();
-  replica_chosen_ = false;
+  drop_replica();
 }
 
 template <class F>
@@ -263,8 +264,7 @@ auto Session::send(bool needs_transaction, std::size_t statements, F&& call) {
         return bounded(*replica, [&] { return call(*replica); });
       } catch (const Disconnect&) {
         replica_->invalidate();
-        replica_.reset();
-        replica_chosen_ = false;
+        drop_replica();
         throw;
       }
     }
@@ -465,6 +465,18 @@ void detail::throw_rolled_back(const std::optional<ErrorInfo>& aborted_by, std::
   throw TransactionRolledBack(std::move(info));
 }
 
+ErrorInfo detail::commit_in_doubt(ErrorInfo cause, std::string_view what) {
+  cause.message = fmt::format("{}: the transaction may or may not have been committed ({})", what,
+                              cause.message);
+  return cause;
+}
+
+ErrorInfo detail::commit_cancelled(ErrorInfo cause) {
+  cause.message = fmt::format("{}; the transaction was rolled back and nothing of it was committed",
+                              cause.message);
+  return cause;
+}
+
 void Session::throw_rolled_back(std::string why) {
   std::optional<ErrorInfo> aborted_by = std::move(aborted_by_);
   rollback_quietly();
@@ -488,25 +500,16 @@ void Session::commit() {
       result = bounded(c, [&] { return send_commit(c); });
     } catch (const Disconnect& e) {
       after_failure();
-      ErrorInfo info = e.info();
-      info.message = fmt::format(
-          "the connection broke during COMMIT: the transaction may or may not have been committed "
-          "({})",
-          info.message);
-      throw TransactionInDoubt(std::move(info));
+      throw TransactionInDoubt(
+          detail::commit_in_doubt(e.info(), "the connection broke during COMMIT"));
     } catch (const DeadlineExceeded& e) {
-      ErrorInfo info = e.info();
-      if (!connection_) {  // cut: no answer to COMMIT
-        info.message = fmt::format(
+      if (!connection_)  // cut: no answer to COMMIT
+        throw TransactionInDoubt(detail::commit_in_doubt(
+            e.info(),
             "the session's timeout passed during COMMIT and the connection was discarded before "
-            "its answer arrived: the transaction may or may not have been committed ({})",
-            info.message);
-        throw TransactionInDoubt(std::move(info));
-      }
+            "its answer arrived"));
       rollback();
-      info.message = fmt::format(
-          "{}; the transaction was rolled back and nothing of it was committed", info.message);
-      throw DeadlineExceeded(std::move(info));
+      throw DeadlineExceeded(detail::commit_cancelled(e.info()));
     } catch (...) {
       // COMMIT itself failed (a deferred constraint, a serialization failure): the server rolled
       // the transaction back. Leave the session as rollback() does, then report why.
@@ -563,8 +566,7 @@ void Session::expire_all() {
 
 void Session::release_connection() noexcept {
   if (!in_transaction_) connection_.reset();
-  replica_.reset();
-  replica_chosen_ = false;
+  drop_replica();
 }
 
 void detail::Tracker::check_one(std::size_t rows, bool required) {

@@ -140,6 +140,11 @@ class ModelWork;
 // transaction when it is known. Shared by Session and AsyncSession.
 [[noreturn]] void throw_rolled_back(const std::optional<ErrorInfo>& aborted_by,
                                     std::string_view why);
+// What COMMIT's failure means, worded once for Session and AsyncSession:
+// the answer to COMMIT never came (`what` says why): the outcome is unknown (TransactionInDoubt);
+ErrorInfo commit_in_doubt(ErrorInfo cause, std::string_view what);
+// the deadline cancelled the transaction before it committed (DeadlineExceeded).
+ErrorInfo commit_cancelled(ErrorInfo cause);
 
 // The model's entry in a session's work list, created on first use (definitions in
 // model_work.hpp). Shared by Session and AsyncSession.
@@ -573,6 +578,8 @@ class Session : public detail::Tracker {
   auto bounded(Connection& c, F&& call);
   // The replica connection for a plain read, or nullptr for the primary's (counted per statement).
   Connection* replica_for_read();
+  // Lets the replica connection go; the next plain read chooses again.
+  void drop_replica() noexcept;
   // COMMIT; with replicas, in the same round trip, the position read-your-writes needs.
   Result send_commit(Connection& c);
 
