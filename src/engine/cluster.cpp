@@ -167,19 +167,20 @@ std::optional<PooledConnection> Cluster::checkout_for_read(ReadPosition after) c
       continue;
     }
     ReadPosition replayed;
+    bool standby = true;
     {
       std::lock_guard lock(status.mutex);
-      if (!status.measured) {  // no longer a standby (promoted): its data may have diverged
-        c->invalidate();
-        status.down_until = Clock::now() + s.options.retry_interval;
-        s.replica_failures.fetch_add(1, std::memory_order_relaxed);
-        continue;
-      }
-      if (status.lag > s.options.max_lag) {
+      standby = status.measured;
+      if (standby && status.lag > s.options.max_lag) {
         s.lag_skips.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
       replayed = status.replayed;
+    }
+    if (!standby) {  // no longer in recovery (promoted): its data may have diverged
+      c->invalidate();
+      s.set_aside(status);
+      continue;
     }
     if (replayed >= after) return c;
     // Read-your-writes: wait (bounded in time and in polls) for this replica to replay the

@@ -42,8 +42,7 @@ std::shared_ptr<std::atomic<bool>> send_cancel(PGconn* conn) {
 
 struct DeadlineWatch::Watch {
   std::mutex mutex;
-  Clock::time_point deadline;
-  Clock::time_point cut_at;
+  Clock::time_point cut_at;  // deadline + grace: when an unanswered call is cut
   int socket = -1;
   PGcancel* cancel = nullptr;  // made by the caller's thread, which owns the PGconn
   bool active = true;          // the call has not returned yet
@@ -130,7 +129,6 @@ DeadlineWatch::DeadlineWatch(Connection& connection, Clock::time_point deadline,
                              std::chrono::milliseconds grace)
     : connection_(connection), watch_(std::make_shared<Watch>()) {
   PGconn* conn = connection.native_handle();
-  watch_->deadline = deadline;
   watch_->cut_at = deadline + grace;
   watch_->socket = PQsocket(conn);
   watch_->cancel = PQgetCancel(conn);
