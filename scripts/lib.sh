@@ -1,5 +1,6 @@
 # Shared steps of the README commands: install what is missing, build, run against PostgreSQL.
-# Sourced by scripts/demo.sh and scripts/test.sh; works as root on a fresh Debian 12 machine.
+# Sourced by scripts/demo.sh and scripts/test.sh (and by pgbouncer.sh and replicas.sh for the
+# loopback helpers at the end); defines only; works as root on a fresh Debian 12 machine.
 
 PGORM_PACKAGES=(build-essential cmake pkg-config libpqxx-dev libpq-dev libfmt-dev catch2
                 libasio-dev postgresql-15 postgresql-common pgbouncer)
@@ -37,5 +38,28 @@ with_database() {
     "$@"
   else
     pg_virtualenv -t -v 15 -o 'max_connections=200' -o 'fsync=off' "$@"
+  fi
+}
+
+# free_port START: a loopback port from START on that nothing listens on (bounded search).
+free_port() {
+  local port
+  for port in $(seq "$1" $(($1 + 100))); do
+    if ! (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null; then
+      echo "$port"
+      return 0
+    fi
+  done
+  echo "no free port in $1-$(($1 + 100))" >&2
+  return 1
+}
+
+# as_pg_owner COMMAND...: runs it as postgres when we are root (PostgreSQL and PgBouncer refuse
+# to run as root), else as ourselves.
+as_pg_owner() {
+  if [ "$(id -u)" = 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
   fi
 }

@@ -4,23 +4,12 @@
 # exports PGORM_PGBOUNCER_URL and PGORM_PGBOUNCER_SESSION_URL for the [pgbouncer] tests.
 # start_pgbouncer; ...; stop_pgbouncer
 
-# A loopback port nothing listens on (bounded search).
-free_port() {
-  local port
-  for port in $(seq 16432 16532); do
-    if ! (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null; then
-      echo "$port"
-      return 0
-    fi
-  done
-  echo "no free port in 16432-16532" >&2
-  return 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # free_port, as_pg_owner
 
 start_pgbouncer() {
   PGORM_PGBOUNCER_DIR=$(mktemp -d)
   local dir=$PGORM_PGBOUNCER_DIR port
-  port=$(free_port)
+  port=$(free_port 16432)
   local server="host=127.0.0.1 port=${PGPORT:-5432} dbname=${PGDATABASE:-postgres}"
   server+=" user=${PGUSER:-postgres} password=${PGPASSWORD:-}"
   cat > "$dir/pgbouncer.ini" <<INI
@@ -42,12 +31,8 @@ pidfile = $dir/pgbouncer.pid
 INI
   printf '"%s" ""\n' "${PGUSER:-postgres}" > "$dir/userlist.txt"
   # PgBouncer refuses to run as root.
-  if [ "$(id -u)" = 0 ]; then
-    chown -R postgres "$dir"
-    runuser -u postgres -- pgbouncer -d "$dir/pgbouncer.ini"
-  else
-    pgbouncer -d "$dir/pgbouncer.ini"
-  fi
+  [ "$(id -u)" = 0 ] && chown -R postgres "$dir"
+  as_pg_owner pgbouncer -d "$dir/pgbouncer.ini"
   local tries=0
   until (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null; do
     tries=$((tries + 1))

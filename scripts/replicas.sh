@@ -12,27 +12,7 @@
 
 PGORM_PG_BIN=${PGORM_PG_BIN:-/usr/lib/postgresql/15/bin}
 
-# A loopback port nothing listens on (bounded search).
-free_replica_port() {
-  local port
-  for port in $(seq "$1" $(($1 + 100))); do
-    if ! (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null; then
-      echo "$port"
-      return 0
-    fi
-  done
-  echo "no free port in $1-$(($1 + 100))" >&2
-  return 1
-}
-
-# Runs a command as the server's owner: postgres when we are root (PostgreSQL refuses root).
-as_pg_owner() {
-  if [ "$(id -u)" = 0 ]; then
-    runuser -u postgres -- "$@"
-  else
-    "$@"
-  fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # free_port, as_pg_owner
 
 # wait_for_server PORT: until a server on PORT accepts connections (bounded: 30 s).
 wait_for_server() {
@@ -65,7 +45,7 @@ start_replicas() {
 
   # A standby of the test server.
   local port
-  port=$(free_replica_port 17432)
+  port=$(free_port 17432)
   as_pg_owner env PGPASSWORD="${PGPASSWORD:-}" "$PGORM_PG_BIN/pg_basebackup" -h 127.0.0.1 \
     -p "${PGPORT:-5432}" -U "$user" -D "$dir/standby" -R -X stream -c fast
   # A Debian cluster (pg_virtualenv's) keeps its configuration outside the data directory: the
@@ -99,10 +79,10 @@ start_failover_pair() {
   local dir=$PGORM_REPLICAS_DIR
   stop_failover_pair
   local p1 p2
-  p1=$(free_replica_port 17500)
+  p1=$(free_port 17500)
   as_pg_owner "$PGORM_PG_BIN/initdb" -D "$dir/pair-primary" -A trust -U postgres > /dev/null
   start_server "$dir/pair-primary" "$p1"
-  p2=$(free_replica_port $((p1 + 1)))
+  p2=$(free_port $((p1 + 1)))
   as_pg_owner "$PGORM_PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$p1" -U postgres \
     -D "$dir/pair-standby" -R -X stream -c fast
   start_server "$dir/pair-standby" "$p2" "-c max_standby_streaming_delay=0"
