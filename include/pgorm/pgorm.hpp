@@ -2,8 +2,8 @@
 // own: <pgorm/async/async.hpp>-style headers and <pgorm/migrate/migrate.hpp>).
 #pragma once
 
-#include "pgorm/engine/connection.hpp"
 #include "pgorm/engine/cluster.hpp"
+#include "pgorm/engine/connection.hpp"
 #include "pgorm/engine/engine.hpp"
 #include "pgorm/engine/pool.hpp"
 #include "pgorm/engine/url.hpp"

@@ -72,12 +72,7 @@ TEST_CASE("async commit: COMMIT that succeeded with a late answer returns normal
 TEST_CASE("async commit: COMMIT cancelled on the server throws DeadlineExceeded, nothing committed",
           "[async][deadline][session]") {
   test::AsyncFixture fx;
-  fx.db.conn().execute_script(R"sql(
-    CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$;
-    CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON users
-      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();
-  )sql");
+  test::add_slow_commit_trigger(fx.db.conn());
   auto s = fx.session();
   Outcome out;
   fx.run([&]() -> awaitable<void> {

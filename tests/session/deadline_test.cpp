@@ -84,12 +84,7 @@ TEST_CASE("the engine's default_timeout applies to every session, and a session 
 TEST_CASE("COMMIT cancelled in a slow deferred trigger throws DeadlineExceeded, nothing committed",
           "[session][deadline]") {
   test::SessionFixture fx;
-  fx.db.conn().execute_script(R"sql(
-    CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$;
-    CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON users
-      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();
-  )sql");
+  test::add_slow_commit_trigger(fx.db.conn());
   auto s = fx.session();
   s.set_timeout(500ms);
   new_user(s, "deferred@example.com");

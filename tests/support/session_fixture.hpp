@@ -40,6 +40,18 @@ inline std::shared_ptr<testmodels::Todo> new_todo(detail::Tracker& s, std::int32
   return s.add(std::move(t));
 }
 
+// A deferred constraint trigger that makes every COMMIT of a transaction that inserted into
+// users take 2 s (a COMMIT a deadline can cancel on the server); DROP TRIGGER slow_commit ON users
+// ends it.
+inline void add_slow_commit_trigger(Connection& conn) {
+  conn.execute_script(R"sql(
+    CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$;
+    CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON users
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();
+  )sql");
+}
+
 inline Metadata session_models() {
   using namespace testmodels;
   return Metadata::of<User, Todo, ApiKey, Project, Task, Category, TodoCategory>();
