@@ -43,6 +43,8 @@ options:
   --schema NAME        schema to migrate (default: the connection's current schema)
   --version-table NAME (default: pgorm_version)
   --lock-timeout SECS  wait for another migrator this long (default: 60)
+  --pooler MODE        none, session or transaction: what is between the migrator and the
+                       server (transaction is refused: give the server's own address)
 )";
 
 struct UsageError : std::runtime_error {
@@ -70,10 +72,10 @@ std::map<std::string, std::string> read_config(const std::filesystem::path& path
       throw UsageError(fmt::format("{}:{}: expected 'key = value'", path.string(), number));
     std::string key = trim(line.substr(0, eq));
     if (key != "dir" && key != "url" && key != "schema" && key != "version_table" &&
-        key != "lock_timeout")
+        key != "lock_timeout" && key != "pooler")
       throw UsageError(
           fmt::format("{}:{}: unknown key '{}' (dir, url, schema, version_table, "
-                      "lock_timeout)",
+                      "lock_timeout, pooler)",
                       path.string(), number, key));
     out[key] = trim(line.substr(eq + 1));
   }
@@ -95,7 +97,7 @@ struct Arguments {
   std::string command;
   std::vector<std::string> positional;
   std::optional<std::string> message, rev_id, from, url, dir, config, schema, version_table,
-      lock_timeout;
+      lock_timeout, pooler;
   bool autogenerate = false, sql = false, verbose = false, help = false;
 };
 
@@ -137,6 +139,8 @@ Arguments parse(int argc, char** argv) {
       a.version_table = value(i, name);
     else if (name == "--lock-timeout")
       a.lock_timeout = value(i, name);
+    else if (name == "--pooler")
+      a.pooler = value(i, name);
     else if (arg.size() > 1 && arg[0] == '-' &&
              !(arg.size() > 1 && std::isdigit(static_cast<unsigned char>(arg[1]))) && arg != "-")
       throw UsageError(fmt::format("unknown option {}", arg));
@@ -151,6 +155,13 @@ Arguments parse(int argc, char** argv) {
 void expect_positionals(const Arguments& a, std::size_t min, std::size_t max) {
   if (a.positional.size() < min || a.positional.size() > max)
     throw UsageError(fmt::format("wrong number of arguments for {}", a.command));
+}
+
+Pooler parse_pooler(std::string_view text) {
+  if (text == "none") return Pooler::none;
+  if (text == "session") return Pooler::session;
+  if (text == "transaction") return Pooler::transaction;
+  throw UsageError(fmt::format("unknown pooler '{}' (none, session or transaction)", text));
 }
 
 MigratorOptions options_for(const Arguments& a) {
@@ -187,6 +198,10 @@ MigratorOptions options_for(const Arguments& a) {
     o.lock_timeout = parse_seconds(*a.lock_timeout);
   else if (config.count("lock_timeout"))
     o.lock_timeout = parse_seconds(config["lock_timeout"]);
+  if (a.pooler)
+    o.pooler = parse_pooler(*a.pooler);
+  else if (config.count("pooler"))
+    o.pooler = parse_pooler(config["pooler"]);
   return o;
 }
 

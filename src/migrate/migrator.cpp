@@ -59,6 +59,15 @@ std::uint32_t fnv1a(std::string_view text) {
 }
 
 Connection open(const MigratorOptions& options) {
+  if (options.pooler == Pooler::transaction) {
+    ErrorInfo info;
+    info.message =
+        "the migrator cannot run through a transaction pooler (MigratorOptions::pooler is "
+        "Pooler::transaction): it holds a session-level advisory lock and sets the session's "
+        "search_path, which a transaction pooler does not keep between transactions; give it the "
+        "server's own address or a session-mode pool; nothing was done";
+    throw ConfigurationError(std::move(info));
+  }
   Connection conn = options.url.empty() ? Connection::from_env() : Connection(options.url);
   conn.execute("SET client_min_messages = warning");
   if (!options.schema.empty())

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "async/async_support.hpp"
+#include "migrate/catalog.hpp"
 #include "support/services.hpp"
 
 using namespace pgorm;
@@ -199,5 +200,36 @@ TEST_CASE("pgorm behind a real PgBouncer", "[pgbouncer][async]") {
     CHECK(s.query<std::string>("SHOW statement_timeout").at(0) == "5s");
     CHECK(s.query<std::string>("SHOW IntervalStyle").at(0) == "iso_8601");
     s.commit();
+  }
+
+  SECTION("the migrator runs through session mode and refuses transaction mode") {
+    items.admin.execute_script(
+        "DROP SCHEMA IF EXISTS pgb_migrate CASCADE; CREATE SCHEMA pgb_migrate");
+    test::TempDir dir;
+    dir.write("b1_first.sql",
+              "-- revision: b1\n-- down_revision: \n-- message: first\n"
+              "-- created: 2024-01-01T00:00:00Z\n\n-- +upgrade\nCREATE TABLE pooled (n int);\n"
+              "-- +downgrade\nDROP TABLE pooled;\n");
+    migrate::MigratorOptions options;
+    options.directory = dir.path();
+    options.schema = "pgb_migrate";
+    options.lock_timeout = 10s;
+    options.url = url;
+    options.pooler = Pooler::transaction;
+    CHECK_THROWS_AS(migrate::Migrator(options).upgrade("head"), ConfigurationError);
+    auto table = [&] {
+      return items.admin
+          .query<std::optional<std::string>>("SELECT to_regclass('pgb_migrate.pooled')::text")
+          .at(0);
+    };
+    CHECK_FALSE(table());
+    options.url = session_url;
+    options.pooler = Pooler::session;
+    migrate::Migrator(options).upgrade("head");
+    CHECK(table());
+    CHECK(
+        items.admin.query<std::string>("SELECT version_num::text FROM pgb_migrate.pgorm_version") ==
+        std::vector<std::string>{"b1"});
+    items.admin.execute_script("DROP SCHEMA pgb_migrate CASCADE");
   }
 }

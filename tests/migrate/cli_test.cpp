@@ -52,6 +52,14 @@ TEST_CASE("the example's todo-migrate applies, checks and reverts the shipped mi
   CHECK(behind.status == 1);
   CHECK(behind.out.find("the database is at base") != std::string::npos);
 
+  // Through a transaction pooler: refused before connecting (exit 1), and a bad mode is a usage
+  // error (exit 2).
+  auto pooled = run_tool(db.name(), dir.path(), "--pooler transaction upgrade head");
+  CHECK(pooled.status == 1);
+  CHECK(pooled.out.find("cannot run through a transaction pooler") != std::string::npos);
+  CHECK(run_tool(db.name(), dir.path(), "--pooler sometimes upgrade head").status == 2);
+  CHECK(pgorm::test::catalog_tables(db).empty());
+
   auto sql = run_tool(db.name(), dir.path(), "upgrade head --sql");
   CHECK(sql.status == 0);
   CHECK(sql.out.find("CREATE TABLE \"todos\"") != std::string::npos);

@@ -495,3 +495,34 @@ TEST_CASE("an explicit schema is migrated whatever the connection's search_path"
   CHECK(migrator.check(models).empty());
   CHECK(migrator.current() == Strings{r.file.revision});
 }
+
+// `command` throws ConfigurationError saying why it cannot run through a transaction pooler.
+template <class F>
+void check_refused_for_pooler(F command) {
+  try {
+    command();
+    FAIL("the command ran through a transaction pooler");
+  } catch (const ConfigurationError& e) {
+    CHECK_THAT(e.what(), Catch::Matchers::Contains("cannot run through a transaction pooler"));
+  }
+}
+
+TEST_CASE("a migrator set up for a transaction pooler refuses every command that connects",
+          "[migrate]") {
+  Fixture f;
+  f.write("a1", "", "CREATE TABLE pooled (n int);", "DROP TABLE pooled;");
+  auto options = test::migrator_options(f.db, f.dir);
+  options.pooler = Pooler::transaction;
+  Migrator migrator(options);
+  check_refused_for_pooler([&] { migrator.upgrade("head"); });
+  check_refused_for_pooler([&] { migrator.downgrade("base"); });
+  check_refused_for_pooler([&] { migrator.stamp("head"); });
+  check_refused_for_pooler([&] { migrator.current(); });
+  check_refused_for_pooler([&] { migrator.upgrade_sql("head"); });
+  // What needs no database still works.
+  CHECK(migrator.heads() == Strings{"a1"});
+  CHECK(migrator.upgrade_sql("head", "base").find("CREATE TABLE pooled") != std::string::npos);
+  // Nothing reached the server.
+  CHECK_FALSE(f.db.scalar<std::optional<std::string>>("SELECT to_regclass('pgorm_version')::text"));
+  CHECK_FALSE(f.db.scalar<std::optional<std::string>>("SELECT to_regclass('pooled')::text"));
+}

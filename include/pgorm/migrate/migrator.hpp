@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "pgorm/engine/engine.hpp"
 #include "pgorm/migrate/diff.hpp"
 #include "pgorm/migrate/revisions.hpp"
 #include "pgorm/migrate/script.hpp"
@@ -20,6 +21,12 @@ namespace pgorm::migrate {
 struct MigratorOptions {
   // A postgresql:// URL or libpq keyword string; empty: DATABASE_URL, else libpq's PG* variables.
   std::string url;
+  // What sits between the migrator and PostgreSQL. Pooler::transaction is refused by every command
+  // that connects (ConfigurationError, before connecting): the migrator holds a session-level
+  // advisory lock and sets the session's search_path, which a transaction pooler does not keep
+  // from one transaction to the next. Give the migrator the server's own address (or a
+  // session-mode pool) instead.
+  Pooler pooler = Pooler::none;
   // The versions directory: one <revision>_<slug>.sql file per revision.
   std::filesystem::path directory;
   // The schema migrated and reflected; empty: the connection's current_schema(). When set, the
