@@ -17,6 +17,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
 #include <system_error>
 #include <thread>
@@ -122,6 +123,11 @@ struct AsyncConnection::Batch {
   // Set for the internal segments that only prepare statements for `owner`.
   std::shared_ptr<Batch> owner;
   asio::steady_timer signal;  // cancelled when done; expires at the caller's deadline
+  // Reported to the statement hooks (before_statement) when first written: after_statement
+  // follows when it is done.
+  bool announced = false;
+  std::uint64_t first_number = 0;  // the connection's statement counter of its first statement
+  AsyncClock::time_point sent_at{};
 };
 
 // ---- opening ----
@@ -336,6 +342,7 @@ void AsyncConnection::send_now() {
         sent_.push_back(std::move(prepare));
       }
     }
+    if (observer_ && observer_->statements() && !batch->announced) announce(*batch);
     for (std::size_t i = 0; i < statements.size(); ++i) {
       const auto& s = statements[i];
       const auto& values = s.params.values();
@@ -614,8 +621,69 @@ void AsyncConnection::complete_front() {
   finish(*batch);
 }
 
+namespace {
+StatementEvent statement_event(const PipelineStatement& s, std::uint64_t connection_id,
+                               int backend_pid, std::uint64_t session_id) {
+  StatementEvent event;
+  event.sql = s.sql;
+  if (s.params.size() > 0) {
+    event.parameter_count = s.params.size();
+    event.parameter_values = s.params.values().data();
+  }
+  event.connection_id = connection_id;
+  event.backend_pid = backend_pid;
+  event.session_id = session_id;
+  return event;
+}
+}  // namespace
+
+ConnectionEvent AsyncConnection::event() const noexcept {
+  ConnectionEvent event;
+  event.connection_id = id_;
+  event.backend_pid = backend_pid_;
+  return event;
+}
+
+void AsyncConnection::announce(Batch& batch) {
+  batch.announced = true;
+  batch.first_number = statements_.load(std::memory_order_relaxed) + 1;
+  const std::uint64_t session = session_id_.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < batch.statements.size(); ++i) {
+    StatementEvent event = statement_event(batch.statements[i], id_, backend_pid_, session);
+    event.statement_number = batch.first_number + i;
+    observer_->before(event);
+  }
+  batch.sent_at = AsyncClock::now();
+}
+
 void AsyncConnection::finish(Batch& batch) noexcept {
   batch.done = true;
+  if (batch.announced && !batch.owner && observer_) {
+    // Every statement of the segment gets the segment's time.
+    const auto elapsed = AsyncClock::now() - batch.sent_at;
+    const std::uint64_t session = session_id_.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < batch.statements.size(); ++i) {
+      try {
+        StatementEvent event = statement_event(batch.statements[i], id_, backend_pid_, session);
+        event.statement_number = batch.first_number + i;
+        event.duration = elapsed;
+        const StatementOutcome& outcome = batch.outcomes[i];
+        if (!outcome.error) {
+          event.rows = detail::rows_of(outcome.result.native_handle());
+          observer_->after(event);
+          continue;
+        }
+        try {
+          std::rethrow_exception(outcome.error);
+        } catch (const std::exception& e) {
+          event.error = &e;
+          observer_->after(event);
+        }
+      } catch (...) {
+        // Not a std::exception: nothing to report it as.
+      }
+    }
+  }
   if (!batch.owner) batch.signal.cancel();
 }
 

@@ -54,6 +54,7 @@ struct AsyncEngine::State {
       for (auto& o : outcomes)
         if (!o.ok()) std::rethrow_exception(o.error);
     }
+    connection->set_observer(pool.options().observer);
     co_return connection;
   }
 
@@ -88,6 +89,10 @@ const AsyncEngineOptions& AsyncEngine::options() const noexcept {
 }
 const asio::any_io_executor& AsyncEngine::get_executor() const noexcept {
   return state_->executor;
+}
+std::uint64_t AsyncEngine::hook_failures() const noexcept {
+  const auto& observer = state_->pool.options().observer;
+  return observer ? observer->failures() : 0;
 }
 void AsyncEngine::dispose() const {
   state_->pool.dispose();

@@ -96,23 +96,29 @@ struct AsyncPoolState : std::enable_shared_from_this<AsyncPoolState> {
   // On the connection's strand.
   void return_here(std::unique_ptr<AsyncPoolEntry> entry) noexcept {
     AsyncConnection& c = *entry->connection;
+    c.set_session_id(0);
+    if (options.observer) options.observer->checked_in(c.event());
     const bool broken = !c.is_usable();
-    bool unusable = entry->invalidated || broken || c.busy();
+    std::string_view reason = entry->invalidated ? "invalidated by its user"
+                              : broken           ? "broken"
+                              : c.busy()         ? "returned with statements in flight"
+                                                 : "";
     {
       std::lock_guard lock(mutex);
       if (broken && invalidation.connection_broke(c.opened_at(), Clock::now()))
         ++totals.pool_invalidations;
-      unusable = unusable || invalidation.is_stale(c.opened_at());
+      if (reason.empty() && invalidation.is_stale(c.opened_at()))
+        reason = "opened before a pool invalidation";
     }
-    if (!unusable && c.transaction_status() != TransactionStatus::idle) {
+    if (reason.empty() && c.transaction_status() != TransactionStatus::idle) {
       if (options.reset_on_return) {
         asio::co_spawn(c.get_executor(), reset(std::move(entry)), asio::detached);
         return;
       }
-      unusable = true;
+      reason = "returned inside a transaction (reset_on_return is off)";
     }
-    if (unusable) {
-      discard(std::move(entry));
+    if (!reason.empty()) {
+      discard(std::move(entry), reason);
       return;
     }
     put_back(std::move(entry));
@@ -129,10 +135,15 @@ struct AsyncPoolState : std::enable_shared_from_this<AsyncPoolState> {
     if (clean)
       put_back(std::move(entry));
     else
-      discard(std::move(entry));
+      discard(std::move(entry), "its ROLLBACK on return failed");
   }
 
-  void discard(std::unique_ptr<AsyncPoolEntry> entry) noexcept {
+  void discard(std::unique_ptr<AsyncPoolEntry> entry, std::string_view reason) noexcept {
+    if (options.observer) {
+      ConnectionEvent event = entry->connection->event();
+      event.reason = reason;
+      options.observer->invalidated(event);
+    }
     {
       std::lock_guard lock(mutex);
       ++totals.invalidated;
@@ -143,9 +154,11 @@ struct AsyncPoolState : std::enable_shared_from_this<AsyncPoolState> {
 
   void put_back(std::unique_ptr<AsyncPoolEntry> entry) noexcept {
     std::unique_ptr<AsyncPoolEntry> doomed;
+    bool disposed = false;  // opened before a dispose(): closed, and reported as invalidated
     {
       std::lock_guard lock(mutex);
       if (closed || entry->generation != generation) {
+        disposed = !closed;
         doomed = std::move(entry);
       } else if (!waiters.empty()) {
         auto w = std::move(waiters.front());
@@ -161,6 +174,11 @@ struct AsyncPoolState : std::enable_shared_from_this<AsyncPoolState> {
       } else {
         doomed = std::move(entry);  // an overflow connection: closed when returned
       }
+    }
+    if (disposed && options.observer) {
+      ConnectionEvent event = doomed->connection->event();
+      event.reason = "closed by dispose()";
+      options.observer->invalidated(event);
     }
     doomed.reset();
   }
@@ -192,6 +210,12 @@ struct AsyncPoolState : std::enable_shared_from_this<AsyncPoolState> {
       ++generation;
       doomed.swap(idle);
     }
+    if (!final && options.observer)
+      for (const auto& entry : doomed) {
+        ConnectionEvent event = entry->connection->event();
+        event.reason = "closed by dispose()";
+        options.observer->invalidated(event);
+      }
     doomed.clear();
   }
 
@@ -293,6 +317,16 @@ asio::awaitable<AsyncPooledConnection> AsyncPool::checkout(
   const bool caller_first = deadline && *deadline < pool_deadline;
   const auto until = caller_first ? *deadline : pool_deadline;
   bool waited = false;
+  // Adds the time this checkout waited to the pool's total when it ends, however it ends.
+  struct WaitClock {
+    AsyncPoolState& pool;
+    Clock::time_point start{};
+    ~WaitClock() {
+      if (start == Clock::time_point{}) return;
+      std::lock_guard lock(pool.mutex);
+      pool.totals.wait_time += Clock::now() - start;
+    }
+  } wait_clock{*s};
   for (;;) {
     std::unique_ptr<AsyncPoolEntry> entry;
     bool from_idle = false;
@@ -322,7 +356,10 @@ asio::awaitable<AsyncPooledConnection> AsyncPool::checkout(
       } else {
         waiter = std::make_shared<AsyncPoolWaiter>(ex);
         s->waiters.push_back(waiter);
-        if (!waited) ++s->totals.waits;
+        if (!waited) {
+          ++s->totals.waits;
+          wait_clock.start = Clock::now();
+        }
         waited = true;
       }
     }
@@ -362,6 +399,14 @@ asio::awaitable<AsyncPooledConnection> AsyncPool::checkout(
       if (!stale) verdict = co_await s->inspect(*entry, until);
       if (verdict != AsyncPoolState::Verdict::usable) {
         const bool broke = !stale && !entry->connection->is_usable();  // the pre-ping failed
+        if (s->options.observer) {
+          ConnectionEvent event = entry->connection->event();
+          event.reason = stale ? "opened before a pool invalidation"
+                         : verdict == AsyncPoolState::Verdict::too_old
+                             ? "older than pool_recycle"
+                             : "found dead at checkout (pre-ping)";
+          s->options.observer->invalidated(event);
+        }
         {
           std::lock_guard lock(s->mutex);
           if (verdict == AsyncPoolState::Verdict::too_old)
@@ -377,8 +422,11 @@ asio::awaitable<AsyncPooledConnection> AsyncPool::checkout(
       }
     }
     if (entry) {
-      std::lock_guard lock(s->mutex);
-      ++s->totals.checkouts;
+      {
+        std::lock_guard lock(s->mutex);
+        ++s->totals.checkouts;
+      }
+      if (s->options.observer) s->options.observer->checked_out(entry->connection->event());
       co_return AsyncPooledConnection(s, std::move(entry));
     }
 
@@ -387,9 +435,15 @@ asio::awaitable<AsyncPooledConnection> AsyncPool::checkout(
     entry->slot.pool = s;
     entry->generation = generation;
     entry->connection = co_await s->factory(until);
-    std::lock_guard lock(s->mutex);
-    ++s->totals.created;
-    ++s->totals.checkouts;
+    {
+      std::lock_guard lock(s->mutex);
+      ++s->totals.created;
+      ++s->totals.checkouts;
+    }
+    if (s->options.observer) {
+      s->options.observer->connected(entry->connection->event());
+      s->options.observer->checked_out(entry->connection->event());
+    }
     co_return AsyncPooledConnection(s, std::move(entry));
   }
 }
@@ -403,6 +457,7 @@ PoolStats AsyncPool::stats() const {
   stats.open = s.open;
   stats.idle = s.idle.size();
   stats.checked_out = s.open - s.idle.size();
+  stats.waiting = s.waiters.size();
   stats.overflow = s.open > s.options.pool_size ? s.open - s.options.pool_size : 0;
   return stats;
 }

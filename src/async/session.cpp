@@ -105,6 +105,7 @@ asio::awaitable<AsyncConnection*> AsyncSession::connection(Deadline deadline) {
   try {
     lease_.emplace(co_await engine_.connect(deadline));
     round_trips_base_ = (*lease_)->round_trips();
+    (*lease_)->set_session_id(id_);
   } catch (...) {
     acquire->error = std::current_exception();
   }

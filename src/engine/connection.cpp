@@ -95,6 +95,14 @@ ErrorInfo error_info_from(const PGresult* raw, const PGconn* conn, std::string_v
 
 namespace detail {
 
+std::int64_t rows_of(const PGresult* r) noexcept {
+  if (r == nullptr) return -1;
+  if (PQresultStatus(r) == PGRES_TUPLES_OK) return PQntuples(r);
+  const char* affected = PQcmdTuples(const_cast<PGresult*>(r));
+  if (affected == nullptr || *affected == '\0') return -1;
+  return std::strtoll(affected, nullptr, 10);
+}
+
 void check_parameter_count(std::size_t count, std::string_view sql) {
   if (count <= kMaxParams) return;
   ErrorInfo info;
@@ -217,6 +225,69 @@ Result Connection::check(PGresult* raw, std::string_view sql) {
   throw_database_error(std::move(info));
 }
 
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// One statement reported to the engine's hooks: before when made, after when run() ends.
+class Observation {
+ public:
+  Observation(const Connection& connection, const detail::Observer* observer,
+              std::string_view sql, const Params* params)
+      : observer_(observer && observer->statements() ? observer : nullptr) {
+    if (!observer_) return;
+    event_ = statement_event(connection, sql, params);
+    observer_->before(event_);
+    start_ = Clock::now();
+  }
+  static StatementEvent statement_event(const Connection& connection, std::string_view sql,
+                                        const Params* params) {
+    StatementEvent event;
+    event.sql = sql;
+    if (params && params->size() > 0) {
+      event.parameter_count = params->size();
+      event.parameter_values = params->values().data();
+    }
+    event.connection_id = connection.id();
+    event.backend_pid = connection.backend_pid();
+    event.session_id = connection.session_id();
+    event.statement_number = connection.statements_executed() + 1;
+    return event;
+  }
+  template <class F>
+  Result run(F&& execute) {
+    if (!observer_) return execute();
+    try {
+      Result result = execute();
+      event_.rows = detail::rows_of(result.native_handle());
+      finish(nullptr);
+      return result;
+    } catch (const std::exception& e) {
+      finish(&e);
+      throw;
+    }
+  }
+
+ private:
+  void finish(const std::exception* error) noexcept {
+    event_.duration = Clock::now() - start_;
+    event_.error = error;
+    observer_->after(event_);
+  }
+  const detail::Observer* observer_;
+  StatementEvent event_;
+  Clock::time_point start_{};
+};
+
+}  // namespace
+
+ConnectionEvent Connection::event() const noexcept {
+  ConnectionEvent event;
+  event.connection_id = id_;
+  event.backend_pid = impl_ && impl_->conn && !broken_ ? PQbackendPID(impl_->conn) : 0;
+  return event;
+}
+
 Result Connection::execute(std::string_view sql, const Params& params) {
   if (broken_) {
     ErrorInfo info;
@@ -225,11 +296,14 @@ Result Connection::execute(std::string_view sql, const Params& params) {
     throw Disconnect(std::move(info));
   }
   detail::check_parameter_count(params.size(), sql);
-  std::string text(sql);
-  ++statements_;
-  return check(PQexecParams(impl_->conn, text.c_str(), static_cast<int>(params.size()), nullptr,
-                            params.values().data(), nullptr, nullptr, 0),
-               sql);
+  Observation seen(*this, observer_.get(), sql, &params);
+  return seen.run([&] {
+    std::string text(sql);
+    ++statements_;
+    return check(PQexecParams(impl_->conn, text.c_str(), static_cast<int>(params.size()), nullptr,
+                              params.values().data(), nullptr, nullptr, 0),
+                 sql);
+  });
 }
 
 namespace {
@@ -246,6 +320,11 @@ bool succeeded(const PGresult* r) {
 Result Connection::execute_prepared(std::string_view sql, const Params& params) {
   if (!use_prepared_ || broken_) return execute(sql, params);
   detail::check_parameter_count(params.size(), sql);
+  Observation seen(*this, observer_.get(), sql, &params);
+  return seen.run([&] { return prepare_and_execute(sql, params); });
+}
+
+Result Connection::prepare_and_execute(std::string_view sql, const Params& params) {
   std::string text(sql);
   if (const std::string* name = impl_->prepared.find(text)) {
     ++statements_;
@@ -337,6 +416,43 @@ void Connection::execute_pipeline(const std::vector<PipelineItem>& items,
   }
   if (broken_) execute("", Params{});  // throws Disconnect
   for (const auto& item : items) detail::check_parameter_count(item.params->size(), item.sql);
+  if (!observer_ || !observer_->statements()) return send_pipeline(items, out);
+  std::vector<StatementEvent> events;
+  events.reserve(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    events.push_back(Observation::statement_event(*this, items[i].sql, items[i].params));
+    events.back().statement_number += i;
+    observer_->before(events.back());
+  }
+  const std::size_t first = out.size();
+  const auto start = Clock::now();
+  // Every statement of the batch gets the batch's time; those after a failure are reported as
+  // skipped, as the server skipped them.
+  auto report = [&](const std::exception* error) {
+    const auto elapsed = Clock::now() - start;
+    const std::size_t completed = out.size() - first;
+    ErrorInfo info;
+    info.message = "not executed: an earlier statement of its pipeline failed";
+    InterfaceError skipped(std::move(info));
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      events[i].duration = elapsed;
+      if (i < completed)
+        events[i].rows = detail::rows_of(out[first + i].native_handle());
+      else
+        events[i].error = i == completed ? error : &skipped;
+      observer_->after(events[i]);
+    }
+  };
+  try {
+    send_pipeline(items, out);
+  } catch (const std::exception& e) {
+    report(&e);
+    throw;
+  }
+  report(nullptr);
+}
+
+void Connection::send_pipeline(const std::vector<PipelineItem>& items, std::vector<Result>& out) {
   PGconn* conn = impl_->conn;
   for (std::size_t start = 0; start < items.size(); start += kPipelineChunk) {
     std::size_t end = std::min(items.size(), start + kPipelineChunk);
@@ -377,10 +493,12 @@ void Connection::execute_pipeline(const std::vector<PipelineItem>& items,
 }
 
 void Connection::execute_script(std::string_view sql) {
-  std::string text(sql);
-  ++statements_;
-  PGresult* last = PQexec(impl_->conn, text.c_str());
-  check(last, sql);
+  Observation seen(*this, observer_.get(), sql, nullptr);
+  seen.run([&] {
+    std::string text(sql);
+    ++statements_;
+    return check(PQexec(impl_->conn, text.c_str()), sql);
+  });
 }
 
 void Connection::run_in_transaction(const std::vector<std::string>& statements) {

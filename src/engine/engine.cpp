@@ -114,6 +114,10 @@ const Url& Engine::url() const noexcept {
 const EngineOptions& Engine::options() const noexcept {
   return state_->options;
 }
+std::uint64_t Engine::hook_failures() const noexcept {
+  const auto& observer = state_->pool.options().observer;
+  return observer ? observer->failures() : 0;
+}
 void Engine::dispose() const {
   state_->pool.dispose();
 }

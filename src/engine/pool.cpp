@@ -58,6 +58,7 @@ struct PoolState {
   // `open`; those not in `idle` are counted in `checked_out` until they are back or gone.
   std::size_t open = 0;
   std::size_t checked_out = 0;
+  std::size_t waiting = 0;  // checkouts waiting right now
   std::uint64_t generation = 0;
   PoolInvalidation invalidation;
   bool closed = false;  // the Pool object is gone
@@ -80,15 +81,31 @@ PoolState::Verdict PoolState::inspect(PoolEntry& entry) const {
   return Verdict::usable;
 }
 
+ConnectionEvent with_reason(const Connection& connection, std::string_view reason) noexcept {
+  ConnectionEvent event = connection.event();
+  event.reason = reason;
+  return event;
+}
+
 void PoolState::give_back(std::unique_ptr<PoolEntry> entry) noexcept {
   Connection& connection = *entry->connection;
-  bool unusable = entry->invalidated || connection.is_broken() || !connection.is_open();
+  connection.set_session_id(0);
+  if (options.observer) options.observer->checked_in(connection.event());
+  std::string_view reason;
+  if (entry->invalidated)
+    reason = "invalidated by its user";
+  else if (connection.is_broken() || !connection.is_open())
+    reason = "broken";
+  bool unusable = !reason.empty();
   bool wanted = false;
   {
     std::lock_guard lock(mutex);
     if (connection.is_broken() && invalidation.connection_broke(entry->created, Clock::now()))
       ++totals.pool_invalidations;
-    unusable = unusable || invalidation.is_stale(entry->created);
+    if (!unusable && invalidation.is_stale(entry->created)) {
+      unusable = true;
+      reason = "opened before a pool invalidation";
+    }
     wanted = !unusable && wants_back(entry->generation);
   }
   // Only a connection that is kept is worth a ROLLBACK; one that is closed ends its transaction.
@@ -102,7 +119,10 @@ void PoolState::give_back(std::unique_ptr<PoolEntry> entry) noexcept {
       unusable = true;
     }
     if (connection.transaction_status() != TransactionStatus::idle) unusable = true;
+    if (unusable) reason = "its ROLLBACK on return failed";
   }
+  if (unusable && options.observer) options.observer->invalidated(with_reason(connection, reason));
+  bool disposed = false;  // opened before a dispose(): closed, and reported as invalidated
   {
     std::lock_guard lock(mutex);
     if (unusable) ++totals.invalidated;
@@ -113,9 +133,13 @@ void PoolState::give_back(std::unique_ptr<PoolEntry> entry) noexcept {
       } catch (...) {
         // Out of memory: close the connection below instead.
       }
+    } else {
+      disposed = !unusable && !closed && entry->generation != generation;
     }
   }
   if (entry) {
+    if (disposed && options.observer)
+      options.observer->invalidated(with_reason(*entry->connection, "closed by dispose()"));
     entry.reset();  // closes the connection (network I/O) outside the lock
     std::lock_guard lock(mutex);
     --checked_out;
@@ -133,6 +157,9 @@ void PoolState::close_idle(bool final) noexcept {
     doomed.swap(idle);
   }
   std::size_t count = doomed.size();
+  if (!final && options.observer)
+    for (const auto& entry : doomed)
+      options.observer->invalidated(with_reason(*entry->connection, "closed by dispose()"));
   doomed.clear();
   {
     std::lock_guard lock(mutex);
@@ -209,7 +236,23 @@ PooledConnection Pool::checkout() {
   detail::PoolState& s = *state_;
   const auto deadline = Clock::now() + s.options.pool_timeout;
   bool waited = false;
+  Clock::time_point wait_start;
   std::unique_lock lock(s.mutex);
+  // Called with the lock held when the checkout ends, after waiting or not.
+  auto stop_waiting = [&] {
+    if (!waited) return;
+    --s.waiting;
+    s.totals.wait_time += Clock::now() - wait_start;
+    waited = false;
+  };
+  // Hands out `entry`: the lock is released before the hook runs.
+  auto hand_out = [&](std::unique_ptr<PoolEntry> entry) {
+    ++s.totals.checkouts;
+    stop_waiting();
+    lock.unlock();
+    if (s.options.observer) s.options.observer->checked_out(entry->connection->event());
+    return PooledConnection(state_, std::move(entry));
+  };
   for (;;) {
     if (!s.idle.empty()) {
       std::unique_ptr<PoolEntry> entry;
@@ -226,11 +269,16 @@ PooledConnection Pool::checkout() {
       auto verdict = stale ? detail::PoolState::Verdict::dead : s.inspect(*entry);
       if (verdict == detail::PoolState::Verdict::usable) {
         lock.lock();
-        ++s.totals.checkouts;
-        return PooledConnection(state_, std::move(entry));
+        return hand_out(std::move(entry));
       }
       const bool broke = !stale && entry->connection->is_broken();  // the pre-ping failed
       const auto created = entry->created;
+      if (s.options.observer)
+        s.options.observer->invalidated(
+            detail::with_reason(*entry->connection, stale ? "opened before a pool invalidation"
+                                                    : verdict == detail::PoolState::Verdict::too_old
+                                                        ? "older than pool_recycle"
+                                                        : "found dead at checkout (pre-ping)"));
       entry.reset();  // close outside the lock, then try the next idle one or open a new one
       lock.lock();
       --s.checked_out;
@@ -257,10 +305,13 @@ PooledConnection Pool::checkout() {
           info.message = "the pool's connection factory returned no connection";
           throw InterfaceError(std::move(info));
         }
+        entry->connection->set_observer(s.options.observer);
+        if (s.options.observer) s.options.observer->connected(entry->connection->event());
       } catch (...) {
         lock.lock();
         --s.checked_out;
         --s.open;
+        stop_waiting();
         lock.unlock();
         s.available.notify_one();  // the slot is free again for a waiting thread
         throw;
@@ -268,17 +319,19 @@ PooledConnection Pool::checkout() {
       entry->created = Clock::now();
       lock.lock();
       ++s.totals.created;
-      ++s.totals.checkouts;
-      return PooledConnection(state_, std::move(entry));
+      return hand_out(std::move(entry));
     }
 
     if (!waited) {
       waited = true;
+      wait_start = Clock::now();
+      ++s.waiting;
       ++s.totals.waits;
     }
     if (s.available.wait_until(lock, deadline) == std::cv_status::timeout && s.idle.empty() &&
         s.open >= s.limit()) {
       ++s.totals.timeouts;
+      stop_waiting();
       ErrorInfo info;
       info.message = fmt::format(
           "pool exhausted: {} of {} connections checked out (pool_size {} + max_overflow {}), "
@@ -303,6 +356,7 @@ PoolStats Pool::stats() const {
   stats.open = s.open;
   stats.idle = s.idle.size();
   stats.checked_out = s.checked_out;
+  stats.waiting = s.waiting;
   stats.overflow = s.open > s.options.pool_size ? s.open - s.options.pool_size : 0;
   return stats;
 }

@@ -136,13 +136,17 @@ Session& Session::operator=(Session&& other) noexcept {
     transaction_epoch_ = other.transaction_epoch_ + 1;
     aborted_by_ = std::move(other.aborted_by_);
     statements_ = other.statements_;
+    id_ = other.id_;
     works_ = std::move(other.works_);
   }
   return *this;
 }
 
 Connection& Session::connection() {
-  if (!connection_) connection_.emplace(engine_.connect());
+  if (!connection_) {
+    connection_.emplace(engine_.connect());
+    connection_->get().set_session_id(id_);
+  }
   return connection_->get();
 }
 
@@ -229,6 +233,7 @@ Connection* Session::replica_for_read() {
   if (!replica_chosen_) {
     replica_chosen_ = true;  // one choice (and at most one wait) until the connections go back
     replica_ = cluster_.checkout_for_read(read_after_);
+    if (replica_) replica_->get().set_session_id(id_);
     // A replica whose default isolation is above READ COMMITTED would need a transaction per
     // read; the primary's connection already has the rules for that.
     if (replica_ && !replica_->get().lazy_begin_safe()) replica_.reset();

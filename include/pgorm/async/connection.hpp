@@ -131,6 +131,18 @@ class AsyncConnection : public std::enable_shared_from_this<AsyncConnection> {
   std::uint64_t round_trips() const noexcept { return writes_.load(std::memory_order_relaxed); }
   std::uint64_t cancels_sent() const noexcept { return cancels_.load(std::memory_order_relaxed); }
 
+  // ---- what the hooks are told (EngineHooks), as for Connection ----
+  std::uint64_t id() const noexcept { return id_; }
+  // Set before the connection is shared (the engine does it once the connection is set up).
+  void set_observer(std::shared_ptr<detail::Observer> observer) noexcept {
+    observer_ = std::move(observer);
+  }
+  // Any thread.
+  void set_session_id(std::uint64_t id) noexcept {
+    session_id_.store(id, std::memory_order_relaxed);
+  }
+  ConnectionEvent event() const noexcept;
+
  private:
   struct Batch;
   AsyncConnection(executor_type strand, PGconn* conn, AsyncConnectionOptions options);
@@ -157,6 +169,7 @@ class AsyncConnection : public std::enable_shared_from_this<AsyncConnection> {
   asio::awaitable<bool> wait_drained(time_point until);
   void send_cancel();
   asio::awaitable<bool> wait_cancel_delivered(time_point until);
+  void announce(Batch& batch);
 
   executor_type strand_;
   PGconn* conn_;
@@ -186,6 +199,9 @@ class AsyncConnection : public std::enable_shared_from_this<AsyncConnection> {
   std::atomic<std::uint64_t> statements_{0};
   std::atomic<std::uint64_t> writes_{0};
   std::atomic<std::uint64_t> cancels_{0};
+  const std::uint64_t id_ = detail::next_connection_id();
+  std::atomic<std::uint64_t> session_id_{0};
+  std::shared_ptr<detail::Observer> observer_;
 };
 
 }  // namespace pgorm

@@ -18,10 +18,10 @@
 
 namespace pgorm {
 
-// The options of EngineOptions, the same for both engines; the async engine enforces
-// connect_timeout itself, over the whole host list (libpq does not apply it to its non-blocking
-// connect). A type of its own for options only the async layer will need.
-struct AsyncEngineOptions : EngineOptions {};
+// The options of EngineOptions, the same for both engines (an alias, so that
+// `{.pool_size = 5}` works with single braces); the async engine enforces connect_timeout itself,
+// over the whole host list (libpq does not apply it to its non-blocking connect).
+using AsyncEngineOptions = EngineOptions;
 
 // A cheap, copyable handle: copies share one pool. Opens no connection until one is needed.
 class AsyncEngine {
@@ -43,6 +43,8 @@ class AsyncEngine {
   const asio::any_io_executor& get_executor() const noexcept;
   // Closes every idle connection now and every checked-out one when it is returned.
   void dispose() const;
+  // Exceptions thrown by hooks (caught and counted, see EngineHooks).
+  std::uint64_t hook_failures() const noexcept;
   // For logs: "AsyncEngine(postgresql://app:***@db:5432/app, pool_size=5, max_overflow=10)".
   std::string to_string() const;
 

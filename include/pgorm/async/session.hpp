@@ -288,6 +288,8 @@ class AsyncSession : public detail::Tracker {
 
   // Statements this session has sent (BEGIN and COMMIT included), as Session's.
   std::uint64_t statements_executed() const noexcept { return statements_; }
+  // Unique in the process: what StatementEvent::session_id names this session by.
+  std::uint64_t id() const noexcept { return id_; }
   // Network writes on this session's connections: a flush, a commit, or calls awaited together
   // with gather() count one each.
   std::uint64_t round_trips() const noexcept;
@@ -402,6 +404,7 @@ class AsyncSession : public detail::Tracker {
   // Sent with every BEGIN (detail::transaction_setup: SET LOCAL behind a transaction pooler).
   std::string transaction_setup_;
   std::optional<ErrorInfo> aborted_by_;  // the statement that failed inside the transaction
+  std::uint64_t id_ = detail::next_session_id();
   std::uint64_t statements_ = 0;
   std::uint64_t round_trips_done_ = 0;  // on connections already returned
   std::uint64_t round_trips_base_ = 0;  // the current connection's count when checked out

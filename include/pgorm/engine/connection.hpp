@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "pgorm/engine/events.hpp"
 #include "pgorm/engine/params.hpp"
 #include "pgorm/engine/result.hpp"
 
@@ -33,6 +34,8 @@ namespace detail {
 // Throws ProgrammingError before anything is sent when a statement has more bind parameters than
 // the protocol allows (65535). Shared by the sync and async connections.
 void check_parameter_count(std::size_t count, std::string_view sql);
+// Rows a result returned, or rows its INSERT / UPDATE / DELETE / COPY affected; -1 otherwise.
+std::int64_t rows_of(const PGresult* result) noexcept;
 
 // The named prepared statements of one connection, by SQL text, with a bounded size: inserting
 // into a full cache evicts the least recently used statement, whose name the caller then
@@ -156,16 +159,33 @@ class Connection {
   // The libpq handle, for pipeline mode and non-blocking I/O. pgorm keeps ownership.
   PGconn* native_handle() const noexcept;
 
+  // ---- what the statement hooks are told (EngineHooks) ----
+  // Unique in the process, never reused.
+  std::uint64_t id() const noexcept { return id_; }
+  // The hooks every statement is reported to; the engine's pool sets them on its connections.
+  void set_observer(std::shared_ptr<detail::Observer> observer) noexcept {
+    observer_ = std::move(observer);
+  }
+  // The session using the connection (StatementEvent::session_id); 0 when none.
+  void set_session_id(std::uint64_t id) noexcept { session_id_ = id; }
+  std::uint64_t session_id() const noexcept { return session_id_; }
+  ConnectionEvent event() const noexcept;
+
  private:
   friend class detail::DeadlineWatch;  // marks a connection it had to cut as broken
   struct Impl;
   Result check(PGresult* result, std::string_view sql);
+  Result prepare_and_execute(std::string_view sql, const Params& params);
+  void send_pipeline(const std::vector<PipelineItem>& items, std::vector<Result>& completed);
   void drain_pipeline() noexcept;
   std::unique_ptr<Impl> impl_;
   bool broken_ = false;
   bool use_prepared_ = true;
   bool lazy_begin_safe_ = true;
   std::uint64_t statements_ = 0;
+  std::uint64_t id_ = detail::next_connection_id();
+  std::uint64_t session_id_ = 0;
+  std::shared_ptr<detail::Observer> observer_;
 };
 
 }  // namespace pgorm

@@ -4,11 +4,14 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "pgorm/engine/events.hpp"
 #include "pgorm/engine/pool.hpp"
 #include "pgorm/engine/url.hpp"
 
@@ -27,7 +30,7 @@ struct EngineOptions {
   std::size_t max_overflow = 10;
   std::chrono::milliseconds pool_timeout{30000};
   bool pool_pre_ping = false;
-  std::optional<std::chrono::milliseconds> pool_recycle;
+  std::optional<std::chrono::milliseconds> pool_recycle{};
   PoolOptions::Order pool_order = PoolOptions::Order::lifo;
   bool reset_on_return = true;
 
@@ -37,7 +40,7 @@ struct EngineOptions {
   // Server-side limit for every statement; a statement running longer fails with QueryCanceled.
   // Sent in the startup packet (libpq's `options`), so it costs no round trip; behind a pooler
   // with SET instead (see `pooler`).
-  std::optional<std::chrono::milliseconds> statement_timeout;
+  std::optional<std::chrono::milliseconds> statement_timeout{};
 
   // With a pooler no startup `options` are sent (PgBouncer refuses them; a URL with `options` is
   // a ConfigurationError): Pooler::session SETs the settings after connecting;
@@ -49,7 +52,7 @@ struct EngineOptions {
   // max_prepared_statements > 0 tracks them per client).
   bool pooler_prepared_statements = false;
   // Shown in pg_stat_activity and the server log; overrides application_name in the URL.
-  std::string application_name;
+  std::string application_name{};
 
   // ---- the network: a peer that stops answering must not hang a call forever ----
   // Opening a connection may take this long. The sync engine hands it to libpq (whole seconds,
@@ -59,25 +62,33 @@ struct EngineOptions {
   // TCP_USER_TIMEOUT: how long sent data may stay unacknowledged before the kernel drops the
   // connection (a statement then fails with Disconnect instead of waiting forever on a frozen
   // peer). Linux only; none keeps the system default.
-  std::optional<std::chrono::milliseconds> tcp_user_timeout;
+  std::optional<std::chrono::milliseconds> tcp_user_timeout{};
   // TCP keepalives on an idle connection: probe after keepalives_idle, every keepalives_interval,
   // give up after keepalives_count unanswered probes. None keeps libpq's and the system's defaults
   // (keepalives on, idle time 2 hours on Linux).
-  std::optional<std::chrono::seconds> keepalives_idle;
-  std::optional<std::chrono::seconds> keepalives_interval;
-  std::optional<int> keepalives_count;
+  std::optional<std::chrono::seconds> keepalives_idle{};
+  std::optional<std::chrono::seconds> keepalives_interval{};
+  std::optional<int> keepalives_count{};
 
   // ---- client-side deadlines ----
   // How long each call of a session may take (an AsyncSession call without a Timeout of its own;
   // every Session call that reaches the server, unless Session::set_timeout() says otherwise).
   // When it passes, the statement is cancelled on the server; see DeadlineExceeded. None means no
   // client-side deadline (statement_timeout is the server-side backstop).
-  std::optional<std::chrono::milliseconds> default_timeout;
+  std::optional<std::chrono::milliseconds> default_timeout{};
   // After a deadline: how long to wait for the server to confirm the cancel (and for the results
   // that tell what the statements did) before discarding the connection, leaving their outcome
   // unknown. A call completes at most this long after its deadline. Also bounds pool_pre_ping's
   // ping and the ROLLBACK of a returned connection, together with pool_timeout.
   std::chrono::milliseconds cancel_grace{500};
+
+  // ---- logging and metrics (docs/session.md, "Logging and metrics") ----
+  // Called on connect, checkout, checkin, invalidate, and before / after every statement.
+  EngineHooks hooks{};
+  // Log every statement after it ran through echo_sink (SQLAlchemy's echo=True).
+  Echo echo = Echo::off;
+  // Where echo lines go; empty: stderr.
+  std::function<void(std::string_view)> echo_sink{};
 };
 
 // A cheap, copyable handle: copies share one pool. Opens no connection until connect().
@@ -96,6 +107,8 @@ class Engine {
   // The URL as given (without the options the engine adds).
   const Url& url() const noexcept;
   const EngineOptions& options() const noexcept;
+  // Exceptions thrown by hooks (caught and counted, see EngineHooks).
+  std::uint64_t hook_failures() const noexcept;
   // Closes every pooled connection (checked-out ones when returned); the engine stays usable.
   void dispose() const;
   // For logs: "Engine(postgresql://app:***@db:5432/app, pool_size=5, max_overflow=10)".
@@ -121,6 +134,9 @@ PoolOptions pool_options_of(const Options& o) {
   p.order = o.pool_order;
   p.reset_on_return = o.reset_on_return;
   p.cancel_grace = o.cancel_grace;
+  if (o.hooks.on_connect || o.hooks.on_checkout || o.hooks.on_checkin || o.hooks.on_invalidate ||
+      o.hooks.before_statement || o.hooks.after_statement || o.echo != Echo::off)
+    p.observer = std::make_shared<Observer>(o.hooks, o.echo, o.echo_sink);
   return p;
 }
 // The URL's conninfo with application_name set and `settings` ("-c name=value ...") appended to

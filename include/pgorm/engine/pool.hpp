@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "pgorm/engine/connection.hpp"
+#include "pgorm/engine/events.hpp"
 
 namespace pgorm {
 
@@ -23,7 +24,7 @@ struct PoolOptions {
   // Test an idle connection with SELECT 1 before handing it out, replacing it if it is dead.
   bool pre_ping = false;
   // Replace an idle connection at checkout once it is older than this (since it was opened).
-  std::optional<std::chrono::milliseconds> recycle;
+  std::optional<std::chrono::milliseconds> recycle{};
   // lifo reuses the most recently returned connection (few warm connections, the rest time out
   // on the server side); fifo spreads use over all idle connections.
   enum class Order { lifo, fifo } order = Order::lifo;
@@ -33,6 +34,10 @@ struct PoolOptions {
   // and a connection that does not answer the cancel within cancel_grace is discarded (a frozen
   // peer cannot hang a checkout or a return).
   std::chrono::milliseconds cancel_grace{500};
+  // The engine's hooks and echo (EngineOptions::hooks); none when null. The pool reports connect,
+  // checkout, checkin and invalidate, and hands it to each connection it opens for the statement
+  // hooks.
+  std::shared_ptr<detail::Observer> observer{};
 };
 
 struct PoolStats {
@@ -43,10 +48,12 @@ struct PoolStats {
   std::size_t checked_out = 0;  // handed out, or being opened, pinged or closed
   std::size_t overflow = 0;     // open beyond pool_size
   // Totals since the pool was made.
-  std::uint64_t created = 0;      // connections opened
-  std::uint64_t checkouts = 0;    // successful checkouts
-  std::uint64_t waits = 0;        // checkouts that had to wait for a connection
-  std::uint64_t timeouts = 0;     // checkouts that gave up with PoolTimeout
+  std::uint64_t created = 0;              // connections opened
+  std::uint64_t checkouts = 0;            // successful checkouts
+  std::size_t waiting = 0;                // checkouts waiting for a connection right now
+  std::uint64_t waits = 0;                // checkouts that had to wait for a connection
+  std::chrono::nanoseconds wait_time{0};  // time spent waiting by all of them (timeouts included)
+  std::uint64_t timeouts = 0;             // checkouts that gave up with PoolTimeout
   std::uint64_t invalidated = 0;  // discarded: broken, invalidate()d, failed ping or reset, or
                                   // opened before a pool invalidation
   std::uint64_t recycled = 0;     // replaced because older than PoolOptions::recycle

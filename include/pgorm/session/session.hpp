@@ -486,6 +486,8 @@ class Session : public detail::Tracker {
   // Statements this session has sent (queries, flush statements, BEGIN/COMMIT): lets tests and
   // users assert the cost of a unit of work.
   std::uint64_t statements_executed() const noexcept { return statements_; }
+  // Unique in the process: what StatementEvent::session_id names this session by.
+  std::uint64_t id() const noexcept { return id_; }
 
   // ---- deadlines ----
   // Each call of this session that reaches the server (a query, get(), flush(), commit(), ...)
@@ -604,6 +606,7 @@ class Session : public detail::Tracker {
   std::uint64_t transaction_epoch_ = 0;  // bumped when a transaction ends
   std::optional<ErrorInfo> aborted_by_;  // the statement that failed inside the transaction
   std::uint64_t statements_ = 0;
+  std::uint64_t id_ = detail::next_session_id();
   detail::ThreadOwner owner_;  // the thread inside a call of this session, if any
 };
 
