@@ -47,11 +47,11 @@ struct Todo : pgorm::Model<Todo, pgorm::Timestamps, pgorm::SoftDelete> {
   static constexpr auto relationships =
       pgorm::relationships(pgorm::relation<&Todo::user>(pgorm::back_populates<&User::todos>));
   static constexpr auto columns =
-      pgorm::columns(pgorm::column<&Todo::title>(pgorm::varchar(255), pgorm::index),
+      pgorm::columns(pgorm::column<&Todo::title>(pgorm::varchar(255), pgorm::indexed),
                      pgorm::column<&Todo::description>(pgorm::text),
                      pgorm::column<&Todo::status>(pgorm::default_value(TodoStatus::pending)),
                      pgorm::column<&Todo::user_id>(
-                         pgorm::foreign_key<&User::id>(pgorm::on_delete::cascade), pgorm::index));
+                         pgorm::foreign_key<&User::id>(pgorm::on_delete::cascade), pgorm::indexed));
 };
 
 inline pgorm::Metadata metadata() {

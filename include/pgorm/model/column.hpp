@@ -18,7 +18,10 @@ inline constexpr primary_key_t primary_key{};
 struct unique_t {};
 inline constexpr unique_t unique{};
 struct index_t {};
-inline constexpr index_t index{};
+// A plain index on the column. `indexed` is the name to use under `using namespace pgorm`:
+// glibc's <strings.h> declares a function ::index, so an unqualified `index` is ambiguous there.
+inline constexpr index_t indexed{};
+inline constexpr index_t index{};  // the same as indexed
 // Unique among rows that are not soft-deleted: a partial unique index WHERE deleted_at IS NULL.
 struct unique_live_t {};
 inline constexpr unique_live_t unique_live{};
@@ -220,7 +223,7 @@ inline constexpr bool has_duplicates<O, Os...> =
     (std::is_same_v<O, Os> || ...) || has_duplicates<Os...>;
 }  // namespace detail
 
-// Declares one column of a model: pgorm::column<&Todo::title>(pgorm::varchar(255), pgorm::index).
+// Declares one column of a model: pgorm::column<&Todo::title>(pgorm::varchar(255), pgorm::indexed).
 template <auto Member, class... Options>
 constexpr auto column(Options... options) {
   using traits = member_pointer_traits<decltype(Member)>;
