@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "pgorm/errors.hpp"
+#include "pgorm/sql/quote.hpp"
 
 namespace pgorm::query {
 namespace {
@@ -69,17 +70,20 @@ void render_from(Fragment& out, const SelectParts& p) {
   }
 }
 
-std::string_view lock_clause(LockMode mode) {
-  switch (mode) {
-    case LockMode::none: return "";
-    case LockMode::update: return " FOR UPDATE";
-    case LockMode::update_nowait: return " FOR UPDATE NOWAIT";
-    case LockMode::update_skip_locked: return " FOR UPDATE SKIP LOCKED";
-    case LockMode::share: return " FOR SHARE";
-    case LockMode::share_nowait: return " FOR SHARE NOWAIT";
-    case LockMode::share_skip_locked: return " FOR SHARE SKIP LOCKED";
+// " FOR UPDATE [OF t, ...] [NOWAIT | SKIP LOCKED]"
+std::string lock_clause(LockMode mode, const std::vector<const TableInfo*>& of) {
+  if (mode == LockMode::none) return {};
+  static constexpr std::string_view kStrengths[] = {" FOR UPDATE", " FOR SHARE", " FOR NO KEY UPDATE",
+                                                    " FOR KEY SHARE"};
+  static constexpr std::string_view kWaits[] = {"", " NOWAIT", " SKIP LOCKED"};
+  const int n = static_cast<int>(mode) - 1;  // update .. key_share_skip_locked, three per strength
+  std::string out(kStrengths[n / 3]);
+  for (std::size_t i = 0; i < of.size(); ++i) {
+    out += i == 0 ? " OF " : ", ";
+    out += sql::quote_identifier(of[i]->name);
   }
-  return "";
+  out += kWaits[n % 3];
+  return out;
 }
 
 }  // namespace
@@ -229,7 +233,7 @@ Fragment render_plain_select(const SelectParts& p) {
     out += " OFFSET ";
     out.add_param(*p.offset);
   }
-  out += lock_clause(p.lock);
+  out += lock_clause(p.lock, p.lock_of);
   return out;
 }
 }  // namespace

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "support/session_fixture.hpp"
 
 using namespace pgorm;
@@ -289,6 +291,77 @@ TEST_CASE("for_update skip locked leaves rows locked by another session alone", 
   CHECK_THROWS_AS(worker3.execute(nowait), LockNotAvailable);
   worker1.rollback();
   worker2.rollback();
+}
+
+TEST_CASE("queue workers with SKIP LOCKED take disjoint jobs until none is left", "[query]") {
+  Seeded fx;
+  // Two workers, each taking one pending job at a time in its own transaction, interleaved.
+  auto take = select<Todo>()
+                  .where(col<&Todo::status> == TodoStatus::pending)
+                  .order_by(col<&Todo::id>)
+                  .limit(1)
+                  .for_update(query::LockWait::skip_locked);
+  auto w1 = fx.session();
+  auto w2 = fx.session();
+  std::vector<std::int32_t> taken;
+  for (int round = 0; round < 10; ++round) {  // bounded: three pending jobs
+    auto a = w1.execute(take);
+    auto b = w2.execute(take);
+    if (!a.empty()) {
+      a[0]->status = TodoStatus::completed;
+      taken.push_back(a[0]->id);
+    }
+    if (!b.empty()) {
+      b[0]->status = TodoStatus::completed;
+      taken.push_back(b[0]->id);
+    }
+    if (!a.empty() && !b.empty()) CHECK(a[0]->id != b[0]->id);
+    w1.commit();
+    w2.commit();
+    if (a.empty() && b.empty()) break;
+  }
+  std::sort(taken.begin(), taken.end());
+  CHECK(std::adjacent_find(taken.begin(), taken.end()) == taken.end());  // no job twice
+  CHECK(taken.size() == 2);  // "Buy milk" and "Call mom" (the soft-deleted one is not a job)
+  CHECK(fx.db.scalar<std::int64_t>(
+            "SELECT count(*) FROM todos WHERE status = 'pending' AND deleted_at IS NULL") == 0);
+}
+
+TEST_CASE("FOR NO KEY UPDATE lets other sessions add children, FOR UPDATE OF locks one table",
+          "[query]") {
+  Seeded fx;
+  auto holder = fx.session();
+  auto other = fx.session();
+  auto add_todo = [&] {
+    other.execute_sql("SET LOCAL lock_timeout = '300ms'");
+    other.execute_sql("INSERT INTO todos (title, user_id) VALUES ('child', $1)", fx.alice);
+  };
+  // The foreign key check takes FOR KEY SHARE on the user: compatible with NO KEY UPDATE.
+  holder.execute(select<User>().where(col<&User::id> == fx.alice).for_no_key_update());
+  add_todo();
+  other.commit();
+  holder.rollback();
+  // ... but not with FOR UPDATE: the insert waits, then fails typed.
+  holder.execute(select<User>().where(col<&User::id> == fx.alice).for_update());
+  CHECK_THROWS_AS(add_todo(), LockNotAvailable);
+  other.rollback();
+  holder.rollback();
+  CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM todos WHERE title = 'child'") == 1);
+
+  // OF todos: the joined user row stays free, the todo rows are locked.
+  holder.execute(
+      select<Todo>().join<User>().where(col<&User::id> == fx.bob).for_update().of<Todo>());
+  CHECK(other
+            .execute(
+                select<User>().where(col<&User::id> == fx.bob).for_update(query::LockWait::nowait))
+            .size() == 1);
+  other.rollback();
+  CHECK_THROWS_AS(
+      other.execute(
+          select<Todo>().where(col<&Todo::user_id> == fx.bob).for_update(query::LockWait::nowait)),
+      LockNotAvailable);
+  other.rollback();
+  holder.rollback();
 }
 
 TEST_CASE("raw SQL with parameters maps rows to models and tuples", "[query]") {

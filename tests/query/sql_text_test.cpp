@@ -73,3 +73,25 @@ TEST_CASE("in() sends one array parameter whatever the list's length", "[unit][q
   CHECK(a.sql.find("= ANY($1)") != std::string::npos);
   CHECK(std::string(a.params.value(0)) == "{\"1\",\"2\",\"3\"}");
 }
+
+TEST_CASE("row locks render every strength, wait policy and OF list", "[unit][query]") {
+  auto tail = [](const auto& q) {
+    std::string sql = q.statement().sql;
+    auto at = sql.find(" FOR ");
+    return at == std::string::npos ? std::string() : sql.substr(at);
+  };
+  auto q = select<Todo>();
+  CHECK(tail(q) == "");
+  CHECK(tail(q.for_update()) == " FOR UPDATE");
+  CHECK(tail(q.for_no_key_update(query::LockWait::nowait)) == " FOR NO KEY UPDATE NOWAIT");
+  CHECK(tail(q.for_share(query::LockWait::skip_locked)) == " FOR SHARE SKIP LOCKED");
+  CHECK(tail(q.for_key_share()) == " FOR KEY SHARE");
+  CHECK(tail(q.for_update(query::LockMode::key_share_nowait)) == " FOR KEY SHARE NOWAIT");
+  CHECK(tail(select<Todo>().join<User>().for_update(query::LockWait::skip_locked).of<Todo>()) ==
+        " FOR UPDATE OF \"todos\" SKIP LOCKED");
+  CHECK(tail(select<Todo>().join<User>().for_share().of<Todo, User>()) ==
+        " FOR SHARE OF \"todos\", \"users\"");
+  // OF without a lock, and a share-only method given an update mode, are refused.
+  CHECK_THROWS_AS(select<Todo>().of<Todo>(), InterfaceError);
+  CHECK_THROWS_AS(select<Todo>().for_share(query::LockMode::update), InterfaceError);
+}

@@ -12,8 +12,24 @@
 
 namespace pgorm::query {
 
-enum class LockMode { none, update, update_nowait, update_skip_locked, share, share_nowait,
-                      share_skip_locked };
+// A row lock's strength and what it does about rows another transaction has locked. LockMode
+// spells the four strengths with the three waits (for_update(LockMode) and for_share(LockMode)).
+enum class LockMode {
+  none,
+  update,
+  update_nowait,
+  update_skip_locked,
+  share,
+  share_nowait,
+  share_skip_locked,
+  no_key_update,
+  no_key_update_nowait,
+  no_key_update_skip_locked,
+  key_share,
+  key_share_nowait,
+  key_share_skip_locked
+};
+enum class LockWait { wait, nowait, skip_locked };
 
 struct JoinPart {
   const TableInfo* table = nullptr;
@@ -41,6 +57,7 @@ struct SelectParts {
   std::optional<std::int64_t> limit;
   std::optional<std::int64_t> offset;
   LockMode lock = LockMode::none;
+  std::vector<const TableInfo*> lock_of;  // FOR UPDATE OF these tables only
   bool with_deleted = false;
   std::vector<EagerJoin> eager;
 

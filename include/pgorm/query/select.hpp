@@ -148,17 +148,47 @@ class Select {
     out.parts_.offset = n;
     return out;
   }
-  // Row locks: FOR UPDATE, FOR UPDATE NOWAIT, FOR UPDATE SKIP LOCKED, FOR SHARE ...
-  Select for_update(LockMode mode = LockMode::update) const {
+  // Row locks: FOR UPDATE, FOR NO KEY UPDATE, FOR SHARE, FOR KEY SHARE, each waiting for rows
+  // other transactions hold (LockWait::wait), failing at once (nowait: LockNotAvailable) or
+  // skipping them (skip_locked: queue workers taking disjoint jobs).
+  Select for_update(LockWait wait = LockWait::wait) const {
+    return locked(LockMode::update, wait);
+  }
+  Select for_no_key_update(LockWait wait = LockWait::wait) const {
+    return locked(LockMode::no_key_update, wait);
+  }
+  Select for_share(LockWait wait = LockWait::wait) const { return locked(LockMode::share, wait); }
+  Select for_key_share(LockWait wait = LockWait::wait) const {
+    return locked(LockMode::key_share, wait);
+  }
+  // The same with the strength and wait in one LockMode value.
+  Select for_update(LockMode mode) const {
     Select out(*this);
     out.parts_.lock = mode;
     return out;
   }
-  Select for_share(LockMode mode = LockMode::share) const {
-    if (mode != LockMode::share && mode != LockMode::share_nowait &&
-        mode != LockMode::share_skip_locked) {
+  // Locks only the rows of these models' tables (FOR UPDATE OF "todos"): in a join, the other
+  // tables' rows stay unlocked. After for_update() and the like.
+  template <class... Ms>
+  Select of() const {
+    static_assert(sizeof...(Ms) > 0, "pgorm: of<Model...>() names at least one model");
+    static_assert(list_subset<type_list<Ms...>, Models>::value,
+                  "pgorm: of<Model>() takes models of this select (its FROM model or a joined one)");
+    Select out(*this);
+    if (out.parts_.lock == LockMode::none) {
       ErrorInfo info;
-      info.message = "for_share() takes LockMode::share, share_nowait or share_skip_locked";
+      info.message = "of<Model>() needs a row lock first: for_update(), for_share(), ...";
+      throw InterfaceError(std::move(info));
+    }
+    (out.parts_.lock_of.push_back(&table_info<Ms>()), ...);
+    return out;
+  }
+  Select for_share(LockMode mode) const {
+    if (mode != LockMode::share && mode != LockMode::share_nowait &&
+        mode != LockMode::share_skip_locked && mode != LockMode::key_share &&
+        mode != LockMode::key_share_nowait && mode != LockMode::key_share_skip_locked) {
+      ErrorInfo info;
+      info.message = "for_share() takes a LockMode of the share or key_share kind";
       throw InterfaceError(std::move(info));
     }
     return for_update(mode);
@@ -199,6 +229,11 @@ class Select {
   const SelectParts& parts() const noexcept { return parts_; }
 
  private:
+  Select locked(LockMode strength, LockWait wait) const {
+    Select out(*this);
+    out.parts_.lock = static_cast<LockMode>(static_cast<int>(strength) + static_cast<int>(wait));
+    return out;
+  }
   template <class E>
   static constexpr void check_condition() {
     static_assert(condition<E>, "pgorm: where()/having() take a condition (a boolean expression)");
