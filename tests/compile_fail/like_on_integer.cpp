@@ -1,4 +1,4 @@
-// expect: like\(\)/ilike\(\) apply to text columns only
+// expect: like\(\)/ilike\(\)/contains\(\)/startswith\(\)/endswith\(\) apply to text columns only
 #include <pgorm/pgorm.hpp>
 
 struct Counter : pgorm::Model<Counter> {

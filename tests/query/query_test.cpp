@@ -364,6 +364,31 @@ TEST_CASE("FOR NO KEY UPDATE lets other sessions add children, FOR UPDATE OF loc
   holder.rollback();
 }
 
+TEST_CASE("contains, startswith and endswith match %, _ and backslash literally", "[query]") {
+  Seeded fx;
+  for (const char* title :
+       {"50% off", "500 off", "5_0 OFF", "5x0 off", "back\\slash", "backXslash"})
+    fx.insert_todo(fx.bob, title);
+  auto s = fx.session();
+  auto titles = [&](auto condition) {
+    auto out = fx.titles(s, select<Todo>().where(condition).order_by(col<&Todo::title>));
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  CHECK(titles(col<&Todo::title>.contains("0%")) == Titles{"50% off"});
+  CHECK(titles(col<&Todo::title>.startswith("5_")) == Titles{"5_0 OFF"});
+  CHECK(titles(col<&Todo::title>.endswith("k\\slash")) == Titles{"back\\slash"});
+  CHECK(titles(col<&Todo::title>.contains("off")) == Titles{"50% off", "500 off", "5x0 off"});
+  CHECK(titles(col<&Todo::title>.icontains("OFF")) ==
+        Titles{"50% off", "500 off", "5_0 OFF", "5x0 off"});
+  CHECK(titles(col<&Todo::title>.istartswith("BACK\\")) == Titles{"back\\slash"});
+  CHECK(titles(col<&Todo::title>.iendswith("_0 off")) == Titles{"5_0 OFF"});
+  // The value is a bind parameter, escaped, never spliced into the SQL text.
+  auto st = select<Todo>().where(col<&Todo::title>.contains("a%b_c\\")).statement();
+  CHECK(st.sql.find("LIKE $") != std::string::npos);
+  CHECK(std::string(st.params.value(0)) == "%a\\%b\\_c\\\\%");
+}
+
 TEST_CASE("raw SQL with parameters maps rows to models and tuples", "[query]") {
   Seeded fx;
   auto s = fx.session();

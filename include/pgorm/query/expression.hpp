@@ -179,6 +179,26 @@ struct ExprMethods {
   auto like(std::string_view pattern) const { return text_match(pattern, " LIKE "); }
   auto ilike(std::string_view pattern) const { return text_match(pattern, " ILIKE "); }
   auto not_like(std::string_view pattern) const { return text_match(pattern, " NOT LIKE "); }
+  // LIKE / ILIKE with `text` taken literally: its %, _ and \ match themselves (SQLAlchemy's
+  // contains(autoescape=True)). The i- forms ignore case.
+  auto contains(std::string_view text) const {
+    return text_match(like_pattern("%", text, "%"), " LIKE ");
+  }
+  auto startswith(std::string_view text) const {
+    return text_match(like_pattern("", text, "%"), " LIKE ");
+  }
+  auto endswith(std::string_view text) const {
+    return text_match(like_pattern("%", text, ""), " LIKE ");
+  }
+  auto icontains(std::string_view text) const {
+    return text_match(like_pattern("%", text, "%"), " ILIKE ");
+  }
+  auto istartswith(std::string_view text) const {
+    return text_match(like_pattern("", text, "%"), " ILIKE ");
+  }
+  auto iendswith(std::string_view text) const {
+    return text_match(like_pattern("%", text, ""), " ILIKE ");
+  }
 
   auto asc() const { return OrderTerm<models_of_t<Self>>{self().fragment}; }
   auto desc() const {
@@ -225,9 +245,19 @@ struct ExprMethods {
     out.fragment += ")";
     return out;
   }
+  static std::string like_pattern(std::string_view before, std::string_view text,
+                                  std::string_view after) {
+    std::string out(before);
+    for (char c : text) {
+      if (c == '%' || c == '_' || c == '\\') out += '\\';  // LIKE's default escape character
+      out += c;
+    }
+    out += after;
+    return out;
+  }
   auto text_match(std::string_view pattern, std::string_view op) const {
     static_assert(std::is_same_v<value_of_t<Self>, std::string>,
-                  "pgorm: like()/ilike() apply to text columns only");
+                  "pgorm: like()/ilike()/contains()/startswith()/endswith() apply to text columns only");
     Expr<bool, models_of_t<Self>> out;
     out.fragment += "(";
     out.fragment += self().fragment;
