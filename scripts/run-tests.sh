@@ -21,11 +21,15 @@ for dir in build/clang build/asan; do
   echo "== ctest in $dir"
   ctest --test-dir "$dir" --output-on-failure --no-tests=error -j "$(nproc)" --timeout 300
 done
+echo "== examples/hooks: slow-query log and N+1 detector (checks itself)"
+build/clang/examples/hooks/hooks_app
 echo "== concurrency tests under ThreadSanitizer"
 TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
   build/tsan/tests/pgorm_tests "[concurrency]"
 echo "== consumer project against the installed package"
-cmake --install build/clang --prefix "$prefix" > /dev/null
+# From the clang 16 build: it uses Debian's libpqxx, which the consumers find (build/clang links
+# a private libpqxx 7).
+cmake --install build/clang16 --prefix "$prefix" > /dev/null
 # The example app is the consumer: built alone, it finds pgorm only through find_package.
 cmake -S examples/todo -B "$prefix/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release > /dev/null
 cmake --build "$prefix/build" -j "$(nproc)"

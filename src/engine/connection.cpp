@@ -1,11 +1,12 @@
-// The one place that talks to libpqxx: it opens connections (and will be the only file to change
-// for libpqxx 7, which offers release_raw_connection()). Statements then go straight through
-// libpq on the same handle, which gives bind parameters with runtime counts, per-connection
-// prepared statement caching, pipeline mode and the diagnostic fields of errors.
+// The one place that talks to libpqxx: it opens connections, with libpqxx 6.4 or 7 (chosen by
+// PQXX_VERSION_MAJOR). Statements then go straight through libpq on the same handle, which gives
+// bind parameters with runtime counts, per-connection prepared statement caching, pipeline mode
+// and the diagnostic fields of errors.
 #include "pgorm/engine/connection.hpp"
 
 #include <pqxx/connection>
 #include <pqxx/except>
+#include <pqxx/version>
 
 #include <unistd.h>
 
@@ -24,7 +25,24 @@
 namespace pgorm {
 namespace {
 
-// Sees the PGconn* libpqxx creates, which libpqxx 6.4 keeps private.
+#if PQXX_VERSION_MAJOR >= 7
+// libpqxx 7 hands the PGconn* over: the connection is opened (and its errors thrown) by libpqxx,
+// then closed by pgorm.
+class LibpqxxConnection {
+ public:
+  explicit LibpqxxConnection(const std::string& options)
+      : conn_(pqxx::connection{options}.release_raw_connection()) {}
+  PGconn* raw() const noexcept { return conn_.get(); }
+
+ private:
+  struct Finish {
+    void operator()(PGconn* conn) const noexcept { PQfinish(conn); }
+  };
+  std::unique_ptr<PGconn, Finish> conn_;
+};
+#else
+// libpqxx 6.4 keeps the PGconn* private; a connection policy sees it when it is created. The
+// libpqxx connection owns it and closes it.
 class CapturingPolicy : public pqxx::connect_direct {
  public:
   explicit CapturingPolicy(const std::string& options) : pqxx::connect_direct(options) {}
@@ -43,19 +61,20 @@ class CapturingPolicy : public pqxx::connect_direct {
   PGconn* raw = nullptr;
 };
 
-class PqxxConnection : public pqxx::connection_base {
+class LibpqxxConnection : public pqxx::connection_base {
  public:
-  explicit PqxxConnection(const std::string& options)
+  explicit LibpqxxConnection(const std::string& options)
       : pqxx::connection_base(policy_), options_(options), policy_(options_) {
     init();
   }
-  ~PqxxConnection() noexcept { close(); }
+  ~LibpqxxConnection() noexcept { close(); }
   PGconn* raw() const noexcept { return policy_.raw; }
 
  private:
   std::string options_;  // must be initialized before the policy
   CapturingPolicy policy_;
 };
+#endif
 
 std::string field(const PGresult* result, int code) {
   const char* value = PQresultErrorField(result, code);
@@ -163,7 +182,8 @@ void PreparedCache::erase(const std::string& sql) {
 }  // namespace detail
 
 struct Connection::Impl {
-  std::unique_ptr<PqxxConnection> pqxx;
+  // Owns the handle (conn is its raw()); declared first, so it is closed last.
+  std::unique_ptr<LibpqxxConnection> opened;
   PGconn* conn = nullptr;
   detail::PreparedCache prepared;  // SQL text -> statement name, least recently used out
   std::string transaction_setup;
@@ -173,7 +193,7 @@ Connection::Connection(const std::string& conninfo, ConnectionSetup setup)
     : impl_(std::make_unique<Impl>()) {
   impl_->transaction_setup = std::move(setup.transaction_setup);
   try {
-    impl_->pqxx = std::make_unique<PqxxConnection>(conninfo);
+    impl_->opened = std::make_unique<LibpqxxConnection>(conninfo);
   } catch (const pqxx::broken_connection& e) {
     ErrorInfo info;
     info.message = trimmed(fmt::format("could not connect to the database: {}", e.what()));
@@ -184,7 +204,7 @@ Connection::Connection(const std::string& conninfo, ConnectionSetup setup)
     info.message = trimmed(fmt::format("could not connect to the database: {}", e.what()));
     throw ConfigurationError(std::move(info));
   }
-  impl_->conn = impl_->pqxx->raw();
+  impl_->conn = impl_->opened->raw();
   if (impl_->conn == nullptr || PQstatus(impl_->conn) != CONNECTION_OK) {
     ErrorInfo info;
     info.message = "could not connect to the database";
@@ -232,8 +252,8 @@ using Clock = std::chrono::steady_clock;
 // One statement reported to the engine's hooks: before when made, after when run() ends.
 class Observation {
  public:
-  Observation(const Connection& connection, const detail::Observer* observer,
-              std::string_view sql, const Params* params)
+  Observation(const Connection& connection, const detail::Observer* observer, std::string_view sql,
+              const Params* params)
       : observer_(observer && observer->statements() ? observer : nullptr) {
     if (!observer_) return;
     event_ = statement_event(connection, sql, params);

@@ -179,7 +179,8 @@ const TableInfo& table_info() {
       if constexpr (Def::template has<index_t>)
         t.indexes.push_back({naming::index_name(t.name, {c.name}), {c.name}, false, {}});
       if constexpr (Def::template has<unique_live_t>) {
-        static_assert(model_traits<T>::soft_delete,
+        // Through Def, so that clang 16 does not check it for columns without unique_live.
+        static_assert(Def::template has<unique_live_t> && model_traits<T>::soft_delete,
                       "pgorm::unique_live applies to SoftDelete models only");
         t.indexes.push_back({naming::unique_name(t.name, {c.name}), {c.name}, true,
                              "deleted_at IS NULL"});
