@@ -394,7 +394,8 @@ TEST_CASE("on_invalidate names why a pooled connection is discarded", "[hooks]")
     REQUIRE(seen.connects().size() == 2);
     CHECK(seen.connects()[1].connection_id == fresh->id());
     // The failed ping was a statement too, reported with the disconnect.
-    const auto& ping = find_sql(seen.after(), "SELECT 1");
+    const auto after = seen.after();
+    const auto& ping = find_sql(after, "SELECT 1");
     CHECK(ping.connection_id == id);
     CHECK(ping.error == "Disconnect");
     check_paired(seen.before(), seen.after());
