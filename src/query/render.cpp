@@ -73,8 +73,8 @@ void render_from(Fragment& out, const SelectParts& p) {
 // " FOR UPDATE [OF t, ...] [NOWAIT | SKIP LOCKED]"
 std::string lock_clause(LockMode mode, const std::vector<const TableInfo*>& of) {
   if (mode == LockMode::none) return {};
-  static constexpr std::string_view kStrengths[] = {" FOR UPDATE", " FOR SHARE", " FOR NO KEY UPDATE",
-                                                    " FOR KEY SHARE"};
+  static constexpr std::string_view kStrengths[] = {" FOR UPDATE", " FOR SHARE",
+                                                    " FOR NO KEY UPDATE", " FOR KEY SHARE"};
   static constexpr std::string_view kWaits[] = {"", " NOWAIT", " SKIP LOCKED"};
   const int n = static_cast<int>(mode) - 1;  // update .. key_share_skip_locked, three per strength
   std::string out(kStrengths[n / 3]);

@@ -256,8 +256,9 @@ struct ExprMethods {
     return out;
   }
   auto text_match(std::string_view pattern, std::string_view op) const {
-    static_assert(std::is_same_v<value_of_t<Self>, std::string>,
-                  "pgorm: like()/ilike()/contains()/startswith()/endswith() apply to text columns only");
+    static_assert(
+        std::is_same_v<value_of_t<Self>, std::string>,
+        "pgorm: like()/ilike()/contains()/startswith()/endswith() apply to text columns only");
     Expr<bool, models_of_t<Self>> out;
     out.fragment += "(";
     out.fragment += self().fragment;

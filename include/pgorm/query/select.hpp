@@ -151,9 +151,7 @@ class Select {
   // Row locks: FOR UPDATE, FOR NO KEY UPDATE, FOR SHARE, FOR KEY SHARE, each waiting for rows
   // other transactions hold (LockWait::wait), failing at once (nowait: LockNotAvailable) or
   // skipping them (skip_locked: queue workers taking disjoint jobs).
-  Select for_update(LockWait wait = LockWait::wait) const {
-    return locked(LockMode::update, wait);
-  }
+  Select for_update(LockWait wait = LockWait::wait) const { return locked(LockMode::update, wait); }
   Select for_no_key_update(LockWait wait = LockWait::wait) const {
     return locked(LockMode::no_key_update, wait);
   }
@@ -172,8 +170,9 @@ class Select {
   template <class... Ms>
   Select of() const {
     static_assert(sizeof...(Ms) > 0, "pgorm: of<Model...>() names at least one model");
-    static_assert(list_subset<type_list<Ms...>, Models>::value,
-                  "pgorm: of<Model>() takes models of this select (its FROM model or a joined one)");
+    static_assert(
+        list_subset<type_list<Ms...>, Models>::value,
+        "pgorm: of<Model>() takes models of this select (its FROM model or a joined one)");
     Select out(*this);
     if (out.parts_.lock == LockMode::none) {
       ErrorInfo info;
