@@ -389,6 +389,34 @@ TEST_CASE("contains, startswith and endswith match %, _ and backslash literally"
   CHECK(std::string(st.params.value(0)) == "%a\\%b\\_c\\\\%");
 }
 
+TEST_CASE("expr<V>() fragments filter and select with bound values", "[query]") {
+  Seeded fx;
+  auto s = fx.session();
+  // Full-text search on a column, the words bound.
+  CHECK(fx.titles(
+            s, select<Todo>()
+                   .where(expr<bool>("to_tsvector('simple', {}) @@ plainto_tsquery('simple', {})",
+                                     col<&Todo::title>, "milk"))
+                   .order_by(col<&Todo::id>)) == Titles{"Buy milk", "Buy MILK chocolate"});
+  // A value that would break a spliced string is only a value.
+  CHECK(fx.titles(s, select<Todo>().where(
+                         expr<bool>("{} = {}", col<&Todo::title>, "x'; DROP TABLE todos; --")))
+            .empty());
+  CHECK(fx.count("todos") == 6);
+  // An OR inside the fragment stays inside it: the soft-delete filter still applies.
+  auto all_live = fx.titles(
+      s, select<Todo>().where(expr<bool>("{} = {} OR true", col<&Todo::title>, "nothing")));
+  CHECK(all_live.size() == 5);
+  CHECK(std::find(all_live.begin(), all_live.end(), "Old milk") == all_live.end());
+  CHECK(fx.titles(s, select<Todo>().where(raw<bool>("false OR true"))).size() == 5);
+  // In the select list, typed.
+  auto lengths =
+      s.values(select(col<&Todo::title>, expr<std::int32_t>("length({})", col<&Todo::title>))
+                   .where(col<&Todo::title> == "Call mom"));
+  REQUIRE(lengths.size() == 1);
+  CHECK(std::get<1>(lengths[0]) == 8);
+}
+
 TEST_CASE("raw SQL with parameters maps rows to models and tuples", "[query]") {
   Seeded fx;
   auto s = fx.session();

@@ -6,12 +6,12 @@ using namespace pgorm;
 using namespace testmodels;
 
 TEST_CASE("a filtered, ordered, paginated select renders with bind parameters", "[unit][query]") {
-  auto q = select<Todo>()
-               .where(col<&Todo::status> == TodoStatus::pending &&
-                      col<&Todo::title>.ilike("%milk%"))
-               .order_by(col<&Todo::created_at>.desc())
-               .offset(20)
-               .limit(10);
+  auto q =
+      select<Todo>()
+          .where(col<&Todo::status> == TodoStatus::pending && col<&Todo::title>.ilike("%milk%"))
+          .order_by(col<&Todo::created_at>.desc())
+          .offset(20)
+          .limit(10);
   auto st = q.statement();
   CHECK(st.sql ==
         "SELECT \"todos\".\"id\", \"todos\".\"title\", \"todos\".\"description\", "
@@ -94,4 +94,19 @@ TEST_CASE("row locks render every strength, wait policy and OF list", "[unit][qu
   // OF without a lock, and a share-only method given an update mode, are refused.
   CHECK_THROWS_AS(select<Todo>().of<Todo>(), InterfaceError);
   CHECK_THROWS_AS(select<Todo>().for_share(query::LockMode::update), InterfaceError);
+}
+
+TEST_CASE("expr<V>() puts columns in place and values in bind parameters", "[unit][query]") {
+  auto st = select<Todo>()
+                .where(expr<bool>("to_tsvector('simple', {}) @@ plainto_tsquery('simple', {})",
+                                  col<&Todo::title>, "milk's"))
+                .statement();
+  CHECK(st.sql.find("WHERE \"todos\".\"deleted_at\" IS NULL AND (to_tsvector('simple', "
+                    "\"todos\".\"title\") @@ plainto_tsquery('simple', $1))") != std::string::npos);
+  REQUIRE(st.params.size() == 1);
+  CHECK(std::string(st.params.value(0)) == "milk's");
+  // Literal braces, and no arguments.
+  auto braces = select<Todo>().where(expr<bool>("{} = ANY('{{1,2}}')", col<&Todo::id>)).statement();
+  CHECK(braces.sql.find("\"todos\".\"id\" = ANY('{1,2}')") != std::string::npos);
+  CHECK(expr<bool>("true").fragment.sql == "(true)");
 }

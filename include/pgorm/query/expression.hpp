@@ -4,6 +4,7 @@
 // select from, does not compile.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -12,6 +13,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "pgorm/errors.hpp"
 #include "pgorm/model/metadata.hpp"
 #include "pgorm/query/fragment.hpp"
 #include "pgorm/query/value.hpp"
@@ -311,7 +313,108 @@ inline constexpr query::Column<Member> col{};
 template <class V>
 query::Term<V, query::type_list<>> raw(std::string_view sql_text) {
   query::Term<V, query::type_list<>> t;
+  // Parenthesized, so that "a OR b" cannot escape the AND that joins it to other conditions
+  // (the soft-delete filter among them).
+  t.fragment += "(";
   t.fragment += sql_text;
+  t.fragment += ")";
+  return t;
+}
+
+namespace detail {
+// Named so that a compile error says what is wrong: called only when the check fails.
+void pgorm_expr_placeholder_count_differs_from_argument_count();
+
+// expr<V>()'s format string: "{}" marks an argument, "{{" and "}}" are literal braces. Checked
+// at compile time against the number of arguments.
+template <class... Args>
+struct SqlFormat {
+  std::string_view text;
+  template <class S>
+    requires std::convertible_to<const S&, std::string_view>
+  consteval SqlFormat(const S& s) : text(s) {  // NOLINT: implicit, like fmt's format strings
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '{' && i + 1 < text.size() && text[i + 1] == '}') {
+        ++count;
+        ++i;
+      } else if ((text[i] == '{' || text[i] == '}') && i + 1 < text.size() &&
+                 text[i + 1] == text[i]) {
+        ++i;
+      }
+    }
+    if (count != sizeof...(Args)) pgorm_expr_placeholder_count_differs_from_argument_count();
+  }
+};
+
+template <class Arg>
+void append_sql_argument(query::Fragment& out, const Arg& arg) {
+  if constexpr (query::expression<Arg>)
+    out += arg.to_expr().fragment;
+  else
+    out.add_param(arg);
+}
+
+// The models an argument refers to: those of an expression, none for a value.
+template <class Arg, bool = query::expression<Arg>>
+struct argument_models {
+  using type = query::type_list<>;
+};
+template <class Arg>
+struct argument_models<Arg, true> {
+  using type = query::models_of_t<Arg>;
+};
+template <class... Args>
+struct sql_models {
+  using type = query::type_list<>;
+};
+template <class First, class... Rest>
+struct sql_models<First, Rest...> {
+  using type = query::concat_t<typename argument_models<First>::type,
+                               typename sql_models<Rest...>::type>;
+};
+}  // namespace detail
+
+// SQL the builder does not cover, with typed arguments: each "{}" takes the next argument, a
+// column or expression (rendered in place) or a value (sent as a bind parameter, never spliced
+// into the text). The result is an expression of type V usable anywhere the builder takes one:
+//   .where(pgorm::expr<bool>("to_tsvector('english', {}) @@ plainto_tsquery('english', {})",
+//                            col<&Doc::body>, words))
+// The number of "{}" must match the arguments (a compile error otherwise); "{{" and "}}" are
+// literal braces. The result is parenthesized.
+template <class V, class... Args>
+auto expr(detail::SqlFormat<std::type_identity_t<Args>...> format, const Args&... args) {
+  query::Term<V, typename detail::sql_models<Args...>::type> t;
+  if (format.text.find(query::kParamMarker) != std::string_view::npos) {
+    ErrorInfo info;
+    info.message = "pgorm::expr: the text contains the byte 0x01, which pgorm reserves";
+    throw ProgrammingError(std::move(info));
+  }
+  // Parenthesized like raw<V>(): "a OR b" stays one condition.
+  t.fragment += "(";
+  std::size_t next = 0;
+  [[maybe_unused]] auto each = [&](const auto& arg) {
+    // Copy text up to the next placeholder, unescaping braces, then the argument.
+    for (; next < format.text.size(); ++next) {
+      char c = format.text[next];
+      if (c == '{' && next + 1 < format.text.size() && format.text[next + 1] == '}') {
+        next += 2;
+        detail::append_sql_argument(t.fragment, arg);
+        return;
+      }
+      if ((c == '{' || c == '}') && next + 1 < format.text.size() && format.text[next + 1] == c)
+        ++next;
+      t.fragment.sql.push_back(c);
+    }
+  };
+  (each(args), ...);
+  for (; next < format.text.size(); ++next) {
+    char c = format.text[next];
+    if ((c == '{' || c == '}') && next + 1 < format.text.size() && format.text[next + 1] == c)
+      ++next;
+    t.fragment.sql.push_back(c);
+  }
+  t.fragment += ")";
   return t;
 }
 
