@@ -331,6 +331,8 @@ namespace {
 // buffer fills while the other is not reading.
 constexpr std::size_t kPipelineChunk = 128;
 
+PGresult* drain(PGconn* conn, bool& broken) noexcept;  // below
+
 bool succeeded(const PGresult* r) {
   ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK || s == PGRES_EMPTY_QUERY;
@@ -392,10 +394,17 @@ Result Connection::prepare_and_execute(std::string_view sql, const Params& param
   PGresult* executed = PQgetResult(conn);
   if (executed)
     while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
-  drain_pipeline();
+  PGresult* at_sync = drain(conn, broken_);
   if (!succeeded(prepared)) {
     PQclear(executed);
+    PQclear(at_sync);
     return check(prepared, sql);
+  }
+  if (at_sync && succeeded(executed)) {  // its implicit transaction failed to commit
+    PQclear(executed);
+    executed = at_sync;
+  } else {
+    PQclear(at_sync);
   }
   PQclear(prepared);
   // Recorded before the execution's outcome is known: the statement exists on the server even
@@ -404,21 +413,34 @@ Result Connection::prepare_and_execute(std::string_view sql, const Params& param
   return check(executed, sql);
 }
 
-// Reads up to the pipeline's sync point and leaves pipeline mode.
-void Connection::drain_pipeline() noexcept {
-  PGconn* conn = impl_->conn;
+namespace {
+// Reads up to the pipeline's sync point and leaves pipeline mode. Returns the first error met
+// there (the caller owns it), which is how a failure at the Sync itself arrives: a deferred
+// constraint or trigger of an implicit transaction (statements outside BEGIN) runs when the Sync
+// commits it, after its statements reported success, and that commit fails.
+PGresult* drain(PGconn* conn, bool& broken) noexcept {
+  PGresult* error = nullptr;
   for (int guard = 0; guard < 1000000 && PQpipelineStatus(conn) != PQ_PIPELINE_OFF; ++guard) {
-    if (PQexitPipelineMode(conn) == 1) return;
+    if (PQexitPipelineMode(conn) == 1) break;
     PGresult* r = PQgetResult(conn);
     if (r == nullptr) {
       if (PQstatus(conn) != CONNECTION_OK) {
-        broken_ = true;
-        return;
+        broken = true;
+        break;
       }
       continue;
     }
-    PQclear(r);
+    if (error == nullptr && PQresultStatus(r) == PGRES_FATAL_ERROR)
+      error = r;
+    else
+      PQclear(r);
   }
+  return error;
+}
+}  // namespace
+
+void Connection::drain_pipeline() noexcept {
+  PQclear(drain(impl_->conn, broken_));
 }
 
 std::vector<Result> Connection::execute_pipeline(const std::vector<PipelineItem>& items) {
@@ -506,9 +528,18 @@ void Connection::send_pipeline(const std::vector<PipelineItem>& items, std::vect
         out.emplace_back(r);
       }
     }
-    drain_pipeline();
-    if (failed) check(failure, items[*failed].sql);
-    if (received != end - start) check(nullptr, items[start].sql);
+    PGresult* at_sync = drain(conn, broken_);
+    if (failed) {
+      PQclear(at_sync);
+      check(failure, items[*failed].sql);
+    }
+    if (received != end - start) {
+      PQclear(at_sync);
+      check(nullptr, items[start].sql);
+    }
+    // Every statement completed, and the implicit transaction they formed (outside BEGIN)
+    // failed to commit at the Sync: none of them took effect.
+    if (at_sync) check(at_sync, items[end - 1].sql);
   }
 }
 
