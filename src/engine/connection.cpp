@@ -219,6 +219,7 @@ Connection::Connection(const std::string& conninfo, ConnectionSetup setup)
   std::string_view level = isolation.rows() == 1 ? isolation.get(0, 0) : std::string_view();
   lazy_begin_safe_ = level == "read committed" || level == "read uncommitted";
   statements_ = 0;
+  round_trips_ = 0;
 }
 
 Connection Connection::from_env() {
@@ -320,6 +321,7 @@ Result Connection::execute(std::string_view sql, const Params& params) {
   return seen.run([&] {
     std::string text(sql);
     ++statements_;
+    ++round_trips_;
     return check(PQexecParams(impl_->conn, text.c_str(), static_cast<int>(params.size()), nullptr,
                               params.values().data(), nullptr, nullptr, 0),
                  sql);
@@ -348,6 +350,7 @@ Result Connection::execute_prepared(std::string_view sql, const Params& params) 
 
 Result Connection::prepare_and_execute(std::string_view sql, const Params& params) {
   std::string text(sql);
+  ++round_trips_;
   if (const std::string* name = impl_->prepared.find(text)) {
     ++statements_;
     return check(PQexecPrepared(impl_->conn, name->c_str(), static_cast<int>(params.size()),
@@ -511,6 +514,7 @@ void Connection::send_pipeline(const std::vector<PipelineItem>& items, std::vect
       check(nullptr, items[start].sql);
     }
     statements_ += end - start;
+    ++round_trips_;
     std::optional<std::size_t> failed;
     PGresult* failure = nullptr;
     std::size_t received = 0;

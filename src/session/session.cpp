@@ -136,6 +136,9 @@ Session& Session::operator=(Session&& other) noexcept {
     transaction_epoch_ = other.transaction_epoch_ + 1;
     aborted_by_ = std::move(other.aborted_by_);
     statements_ = other.statements_;
+    round_trips_done_ = other.round_trips_done_;
+    round_trips_base_ = other.round_trips_base_;
+    replica_trips_base_ = other.replica_trips_base_;
     id_ = other.id_;
     works_ = std::move(other.works_);
   }
@@ -146,8 +149,21 @@ Connection& Session::connection() {
   if (!connection_) {
     connection_.emplace(engine_.connect());
     connection_->get().set_session_id(id_);
+    round_trips_base_ = connection_->get().round_trips();
   }
   return connection_->get();
+}
+
+std::uint64_t Session::round_trips() const noexcept {
+  std::uint64_t n = round_trips_done_;
+  if (connection_ && *connection_) n += connection_->get().round_trips() - round_trips_base_;
+  if (replica_ && *replica_) n += replica_->get().round_trips() - replica_trips_base_;
+  return n;
+}
+
+void Session::let_go(std::optional<PooledConnection>& c, std::uint64_t base) noexcept {
+  if (c && *c) round_trips_done_ += c->get().round_trips() - base;
+  c.reset();
 }
 
 void Session::prepare_read() {
@@ -233,17 +249,20 @@ Connection* Session::replica_for_read() {
   if (!replica_chosen_) {
     replica_chosen_ = true;  // one choice (and at most one wait) until the connections go back
     replica_ = cluster_.checkout_for_read(read_after_);
-    if (replica_) replica_->get().set_session_id(id_);
+    if (replica_) {
+      replica_->get().set_session_id(id_);
+      replica_trips_base_ = replica_->get().round_trips();
+    }
     // A replica whose default isolation is above READ COMMITTED would need a transaction per
     // read; the primary's connection already has the rules for that.
-    if (replica_ && !replica_->get().lazy_begin_safe()) replica_.reset();
+    if (replica_ && !replica_->get().lazy_begin_safe()) let_go(replica_, replica_trips_base_);
   }
   cluster_.count_read(replica_.has_value());
   return replica_ ? &replica_->get() : nullptr;
 }
 
 void Session::drop_replica() noexcept {
-  replica_.reset();
+  let_go(replica_, replica_trips_base_);
   replica_chosen_ = false;
 }
 
@@ -320,7 +339,7 @@ Result Session::run_sql(std::string_view sql, const Params& params, bool needs_t
 void Session::after_failure() noexcept {
   if (connection_) {
     connection_->invalidate();
-    connection_.reset();
+    let_go(connection_, round_trips_base_);
   }
   end_transaction(false);
 }
@@ -361,7 +380,7 @@ void Session::rollback_quietly() noexcept {
       // The connection is unusable (or the server refused): discard it; the server ends the
       // transaction when the connection closes.
       connection_->invalidate();
-      connection_.reset();
+      let_go(connection_, round_trips_base_);
     }
   }
 }
@@ -387,8 +406,22 @@ void Session::rollback_to_innermost_savepoint() {
 }
 
 void Session::flush() {
-  if (flushing_ || works_.empty()) return;
+  flush_impl(false);
+}
+
+bool Session::flush_impl(bool commit) {
+  if (flushing_ || works_.empty()) return false;
   InUse in_use(*this);
+  // A statement failed inside the transaction (its error may have been caught): the server
+  // would answer COMMIT with ROLLBACK. Say so before writing anything more.
+  if (commit && in_transaction_ && connection_ &&
+      connection_->get().transaction_status() == TransactionStatus::in_error)
+    throw_rolled_back("COMMIT was refused because an earlier statement of the transaction failed");
+  // COMMIT may ride with the writes where nothing else needs a round trip of its own: the
+  // position read-your-writes needs (replicas) and savepoints (a failure rolls back to one).
+  commit = commit && !cluster_.has_replicas() && savepoint_depth() == 0;
+  bool committed = false;
+  std::exception_ptr late;  // writing the committed rows back into the objects failed
   flushing_ = true;
   try {
     detail::FlushPlan plan(*this, works_);
@@ -399,7 +432,17 @@ void Session::flush() {
       }
     while (!plan.done()) {
       auto writes = plan.next();
-      run_writes(writes);
+      // An UPDATE or DELETE that matched no row fails the flush (StaleDataError), which is only
+      // known once its result is read: COMMIT then waits for it, so that a stale row can never
+      // be reported for a transaction that committed.
+      if (commit && plan.done() && !writes.empty() &&
+          std::none_of(writes.begin(), writes.end(),
+                       [](const detail::PlannedWrite& w) { return w.checked; })) {
+        late = run_writes_and_commit(writes);
+        committed = true;
+      } else {
+        run_writes(writes);
+      }
     }
     forget_deleted();
   } catch (...) {
@@ -432,6 +475,94 @@ void Session::flush() {
     throw;
   }
   flushing_ = false;
+  if (!committed) return false;
+  end_transaction(true);
+  if (late) {
+    // COMMIT succeeded; what failed is writing the server's values (keys, defaults) back into
+    // the objects. The caller must not take this for a failed transaction and retry it.
+    expire_all();
+    try {
+      std::rethrow_exception(late);
+    } catch (const Error& e) {
+      ErrorInfo info = e.info();
+      info.message = fmt::format(
+          "the transaction was committed, but reading the written rows back into the objects "
+          "failed (the objects were expired): {}",
+          info.message);
+      throw InterfaceError(std::move(info));
+    }
+  }
+  return true;
+}
+
+std::exception_ptr Session::run_writes_and_commit(std::vector<detail::PlannedWrite>& writes) {
+  static const Params none;
+  Connection& c = connection();
+  const bool begin = !in_transaction_;
+  // A unit of work of one statement needs no transaction block: alone, in autocommit, it is
+  // atomic all the same, and costs what the hand-written statement does.
+  const bool alone = begin && writes.size() == 1 && c.transaction_setup().empty();
+  std::vector<Connection::PipelineItem> items;
+  if (!alone) {
+    items.reserve(writes.size() + 3);
+    if (begin) {
+      // BEGIN rides in front, with the settings a transaction pooler cannot keep per client.
+      items.push_back({"BEGIN", &none});
+      if (!c.transaction_setup().empty()) items.push_back({c.transaction_setup(), &none});
+    }
+  }
+  const std::size_t began = items.size();
+  if (!alone) {
+    for (auto& w : writes) items.push_back({w.statement.sql, &w.statement.params});
+    items.push_back({"COMMIT", &none});
+    in_transaction_ = true;
+    if (begin) aborted_by_.reset();
+  }
+  const bool was_open = c.is_open();
+  const char* what = alone ? "the unit of work's one statement (autocommit)" : "COMMIT";
+  statements_ += alone ? 1 : items.size();
+  std::vector<Result> results;
+  auto apply_completed = [&] {
+    for (std::size_t i = began; i < results.size() && i - began < writes.size(); ++i)
+      if (writes[i - began].apply) writes[i - began].apply(results[i]);
+  };
+  try {
+    bounded(c, [&] {
+      if (!alone) return c.execute_pipeline(items, results);
+      const query::Statement& st = writes.front().statement;
+      results.push_back(writes.front().prepared ? c.execute_prepared(st.sql, st.params)
+                                                : c.execute(st.sql, st.params));
+    });
+  } catch (const Disconnect& e) {
+    after_failure();
+    if (!was_open) throw;  // nothing was sent
+    throw TransactionInDoubt(
+        detail::commit_in_doubt(e.info(), fmt::format("the connection broke during {}", what)));
+  } catch (const DeadlineExceeded& e) {
+    if (!connection_)  // cut: no answer to COMMIT
+      throw TransactionInDoubt(detail::commit_in_doubt(
+          e.info(), fmt::format("the session's timeout passed during {} and the connection was "
+                                "discarded before its answer arrived",
+                                what)));
+    // Cancelled on the server: the statements after the cancelled one, COMMIT among them, were
+    // skipped. The flush's handler rolls back.
+    throw DeadlineExceeded(detail::commit_cancelled(e.info()));
+  } catch (const Error& e) {
+    // A statement failed and the server skipped the rest, COMMIT included; or COMMIT itself
+    // failed (a deferred constraint) and the server rolled back. The completed writes' results
+    // go first, in statement order, as run_writes() does; the flush's handler rolls back.
+    note_failure(e);
+    apply_completed();
+    throw;
+  }
+  if (!alone && results.back().command_tag() == "ROLLBACK")
+    throw_rolled_back("the server answered COMMIT with ROLLBACK");
+  try {
+    apply_completed();
+  } catch (...) {
+    return std::current_exception();
+  }
+  return nullptr;
 }
 
 void Session::run_writes(std::vector<detail::PlannedWrite>& writes) {
@@ -491,7 +622,7 @@ void Session::throw_rolled_back(std::string why) {
 
 void Session::commit() {
   InUse in_use(*this);
-  flush();
+  if (flush_impl(true)) return;  // COMMIT went with the flush's last writes
   if (in_transaction_) {
     Connection& c = connection();
     // A statement failed inside the transaction (its error may have been caught): the server
@@ -570,7 +701,7 @@ void Session::expire_all() {
 }
 
 void Session::release_connection() noexcept {
-  if (!in_transaction_) connection_.reset();
+  if (!in_transaction_) let_go(connection_, round_trips_base_);
   drop_replica();
 }
 

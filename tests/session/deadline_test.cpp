@@ -124,11 +124,14 @@ TEST_CASE(
     "[session][deadline]") {
   Proxied p(2s);
   Session s(p.engine);
-  new_user(s, "first@example.com");
+  auto known = new_user(s, "first@example.com");
+  s.commit();  // at full speed
+  known->email = "changed@example.com";
   new_user(s, "second@example.com");
   s.set_timeout(200ms);
-  // BEGIN and the INSERTs of commit()'s flush are answered late: the deadline passes before
-  // COMMIT can be sent, so it is not, and the flush's transaction is rolled back.
+  // COMMIT waits for the UPDATE's row count (a stale row must fail the flush first), and the
+  // flush's answers come late: the deadline passes before COMMIT can be sent, so it is not, and
+  // the flush's transaction is rolled back.
   p.proxy.delay_replies(300ms);
   try {
     s.commit();
@@ -138,7 +141,8 @@ TEST_CASE(
   } catch (const DeadlineExceeded&) {
   }
   p.proxy.delay_replies(0ms);
-  CHECK(p.users("first@example.com") == 0);
+  CHECK(p.users("first@example.com") == 1);
+  CHECK(p.users("changed@example.com") == 0);
   CHECK(p.users("second@example.com") == 0);
 }
 

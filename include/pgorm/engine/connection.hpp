@@ -155,6 +155,9 @@ class Connection {
   std::size_t prepared_count() const noexcept;
   // Statements sent on this connection (a round-trip counter for tests and metrics).
   std::uint64_t statements_executed() const noexcept { return statements_; }
+  // Times this connection waited for the server's answers: a pipeline of many statements (or a
+  // Parse with its first execution) is one round trip.
+  std::uint64_t round_trips() const noexcept { return round_trips_; }
 
   // The libpq handle, for pipeline mode and non-blocking I/O. pgorm keeps ownership.
   PGconn* native_handle() const noexcept;
@@ -183,6 +186,7 @@ class Connection {
   bool use_prepared_ = true;
   bool lazy_begin_safe_ = true;
   std::uint64_t statements_ = 0;
+  std::uint64_t round_trips_ = 0;
   std::uint64_t id_ = detail::next_connection_id();
   std::uint64_t session_id_ = 0;
   std::shared_ptr<detail::Observer> observer_;

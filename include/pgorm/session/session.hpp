@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -486,6 +487,9 @@ class Session : public detail::Tracker {
   // Statements this session has sent (queries, flush statements, BEGIN/COMMIT): lets tests and
   // users assert the cost of a unit of work.
   std::uint64_t statements_executed() const noexcept { return statements_; }
+  // Times this session waited for the server (primary and replica connections): statements sent
+  // together in one pipeline count once. A one-row commit is one round trip (docs/session.md).
+  std::uint64_t round_trips() const noexcept;
   // Unique in the process: what StatementEvent::session_id names this session by.
   std::uint64_t id() const noexcept { return id_; }
 
@@ -552,8 +556,20 @@ class Session : public detail::Tracker {
   void note_failure(const Error& e);
   [[noreturn]] void throw_rolled_back(std::string why);
   void rollback_to_innermost_savepoint();
+  // flush(), and with `commit` the COMMIT too: in the pipeline of the last batch of writes when
+  // no statement of it can still fail the flush once its result is read. Returns whether the
+  // transaction was committed (and ended); else commit() sends COMMIT itself.
+  bool flush_impl(bool commit);
+  // COPY ... FROM STDIN inside the session's transaction.
+  Result run_copy(const query::CopyIn& copy);
   // One batch of a FlushPlan: one statement alone, several in one pipeline; results applied.
   void run_writes(std::vector<detail::PlannedWrite>& writes);
+  // The last batch with COMMIT after it (and BEGIN before it when the transaction has not begun):
+  // one round trip; a unit of work of one statement is sent alone, in autocommit. Throws what commit() would for each way it can fail; returns the error of
+  // writing the results back into the objects after COMMIT succeeded, if any.
+  std::exception_ptr run_writes_and_commit(std::vector<detail::PlannedWrite>& writes);
+  // Counts a connection's round trips into the session's, then lets it go.
+  void let_go(std::optional<PooledConnection>& c, std::uint64_t base) noexcept;
   // How many savepoints are open; sync_savepoint_depth() tells every model's work.
   int savepoint_depth() const noexcept { return static_cast<int>(savepoints_.size()); }
   void sync_savepoint_depth() noexcept;
@@ -606,6 +622,9 @@ class Session : public detail::Tracker {
   std::uint64_t transaction_epoch_ = 0;  // bumped when a transaction ends
   std::optional<ErrorInfo> aborted_by_;  // the statement that failed inside the transaction
   std::uint64_t statements_ = 0;
+  std::uint64_t round_trips_done_ = 0;     // of connections the session let go
+  std::uint64_t round_trips_base_ = 0;     // connection_'s count when checked out
+  std::uint64_t replica_trips_base_ = 0;   // replica_'s
   std::uint64_t id_ = detail::next_session_id();
   detail::ThreadOwner owner_;  // the thread inside a call of this session, if any
 };
