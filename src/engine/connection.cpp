@@ -552,7 +552,38 @@ void Connection::execute_script(std::string_view sql) {
   seen.run([&] {
     std::string text(sql);
     ++statements_;
+    ++round_trips_;
     return check(PQexec(impl_->conn, text.c_str()), sql);
+  });
+}
+
+Result Connection::copy_in(std::string_view copy_sql, std::string_view data) {
+  if (broken_) execute("", Params{});  // throws Disconnect
+  Observation seen(*this, observer_.get(), copy_sql, nullptr);
+  return seen.run([&] {
+    PGconn* conn = impl_->conn;
+    std::string text(copy_sql);
+    ++statements_;
+    round_trips_ += 2;  // the statement's CopyInResponse, then the rows' CommandComplete
+    Result started = check(PQexec(conn, text.c_str()), copy_sql);
+    if (PQresultStatus(started.native_handle()) != PGRES_COPY_IN) {
+      ErrorInfo info;
+      info.message = "copy_in(): the statement is not a COPY ... FROM STDIN";
+      info.statement = std::string(copy_sql);
+      throw InterfaceError(std::move(info));
+    }
+    // In pieces, so that libpq does not double a buffer the size of all the rows.
+    constexpr std::size_t kPiece = 256 * 1024;
+    bool sent = true;
+    for (std::size_t at = 0; sent && at < data.size(); at += kPiece) {
+      const std::size_t n = std::min(kPiece, data.size() - at);
+      sent = PQputCopyData(conn, data.data() + at, static_cast<int>(n)) == 1;
+    }
+    if (!sent || PQputCopyEnd(conn, nullptr) != 1)
+      return check(nullptr, copy_sql);  // the connection broke: Disconnect
+    Result done = check(PQgetResult(conn), copy_sql);
+    while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
+    return done;
   });
 }
 

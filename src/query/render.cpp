@@ -313,4 +313,110 @@ Fragment render_delete(const DeleteParts& p) {
   return out;
 }
 
+CopyIn render_copy(const TableInfo& table, const std::vector<bool>& defaults,
+                   const std::vector<Fragment>& rows) {
+  CopyIn out;
+  out.sql = "COPY ";
+  sql::append_identifier(out.sql, table.name);
+  out.sql += " (";
+  bool first = true;
+  for (std::size_t i = 0; i < table.columns.size(); ++i) {
+    if (defaults[i]) continue;
+    if (!first) out.sql += ", ";
+    first = false;
+    sql::append_identifier(out.sql, table.columns[i].name);
+  }
+  out.sql += ") FROM STDIN";
+  std::size_t size = 0;
+  for (const Fragment& row : rows) size += row.params.size() * 8;
+  out.data.reserve(size);
+  for (const Fragment& row : rows) {
+    for (std::size_t i = 0; i < row.params.size(); ++i) {
+      if (i) out.data += '\t';
+      const char* value = row.params.value(i);
+      if (value == nullptr) {
+        out.data += "\\N";
+        continue;
+      }
+      // COPY's text format: backslash escapes for the characters that delimit it.
+      const char* run = value;
+      for (const char* c = value;; ++c) {
+        const char ch = *c;
+        if (ch != '\0' && ch != '\\' && ch != '\t' && ch != '\n' && ch != '\r') continue;
+        out.data.append(run, static_cast<std::size_t>(c - run));
+        if (ch == '\0') break;
+        out.data += '\\';
+        out.data += ch == '\t' ? 't' : ch == '\n' ? 'n' : ch == '\r' ? 'r' : '\\';
+        run = c + 1;
+      }
+    }
+    out.data += '\n';
+  }
+  return out;
+}
+
+std::optional<Fragment> render_unnest_insert(const TableInfo& table,
+                                             const std::vector<bool>& defaults,
+                                             const std::vector<Fragment>& rows) {
+  std::vector<std::size_t> copied;  // the table's columns that are sent
+  for (std::size_t i = 0; i < table.columns.size(); ++i) {
+    if (defaults[i]) continue;
+    const std::string& type = table.columns[i].sql_type;
+    if (type.size() >= 2 && type.compare(type.size() - 2, 2, "[]") == 0) return std::nullopt;
+    copied.push_back(i);
+  }
+  if (copied.empty()) return std::nullopt;
+  Fragment out;
+  out += "INSERT INTO ";
+  out.add_identifier(table.name);
+  out += " (";
+  for (std::size_t j = 0; j < copied.size(); ++j) {
+    if (j) out += ", ";
+    out.add_identifier(table.columns[copied[j]].name);
+  }
+  out += ") SELECT * FROM unnest(";
+  std::string array;
+  for (std::size_t j = 0; j < copied.size(); ++j) {
+    // One text array of the column's values: elements quoted, \ and " escaped, NULL bare.
+    array.assign("{");
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      if (r) array += ',';
+      const char* value = rows[r].params.value(j);
+      if (value == nullptr) {
+        array += "NULL";
+        continue;
+      }
+      array += '"';
+      const char* run = value;
+      for (const char* c = value;; ++c) {
+        const char ch = *c;
+        if (ch != '\0' && ch != '\\' && ch != '"') continue;
+        array.append(run, static_cast<std::size_t>(c - run));
+        if (ch == '\0') break;
+        array += '\\';
+        array += ch;
+        run = c + 1;
+      }
+      array += '"';
+    }
+    array += '}';
+    if (j) out += ", ";
+    out.add_param(std::string_view(array));
+    out += "::";
+    const ColumnInfo& column = table.columns[copied[j]];
+    // A key given explicitly: its serial pseudo-type is not a type arrays exist of.
+    if (column.sql_type == "serial")
+      out += "integer";
+    else if (column.sql_type == "bigserial")
+      out += "bigint";
+    else if (column.sql_type == "smallserial")
+      out += "smallint";
+    else
+      out += column.sql_type;
+    out += "[]";
+  }
+  out += ")";
+  return out;
+}
+
 }  // namespace pgorm::query

@@ -324,6 +324,10 @@ void Session::run_pipeline(const std::vector<query::Statement>& statements,
   send(true, statements.size(), [&](Connection& c) { c.execute_pipeline(items, completed); });
 }
 
+Result Session::run_copy(const query::CopyIn& copy) {
+  return send(true, 1, [&](Connection& c) { return c.copy_in(copy.sql, copy.data); });
+}
+
 void Session::run_loads(detail::LoadCursor& cursor) {
   while (auto statement = cursor.next()) {
     Result result = run(*statement, false);

@@ -458,12 +458,22 @@ TEST_CASE("a bulk insert beyond the parameter limit is split into several statem
   std::vector<User> users(40000);  // 4 columns: 160,000 parameters
   for (std::size_t i = 0; i < users.size(); ++i)
     users[i].email = fmt::format("bulk{}@example.com", i);
+  CHECK(insert<User>().values(users).statements().size() == 3);
+  // With RETURNING: the INSERTs, each within the limit.
   auto before = s.statements_executed();
-  CHECK(s.execute(insert<User>().values(users)) == 40000);
+  auto returned = s.execute(insert<User>().values(users).returning());
+  CHECK(returned.size() == 40000);
   CHECK(s.statements_executed() - before == 4);  // BEGIN + 3 INSERTs
   s.commit();
   CHECK(fx.count("users") == 40000);
-  CHECK(insert<User>().values(users).statements().size() == 3);
+  // Without: one COPY, no limit to split for.
+  for (std::size_t i = 0; i < users.size(); ++i)
+    users[i].email = fmt::format("copied{}@example.com", i);
+  before = s.statements_executed();
+  CHECK(s.execute(insert<User>().values(users)) == 40000);
+  CHECK(s.statements_executed() - before == 2);  // BEGIN + COPY
+  s.commit();
+  CHECK(fx.count("users") == 80000);
 }
 
 TEST_CASE("nullable() reads the missing side of an outer join as an empty optional", "[query]") {

@@ -124,6 +124,10 @@ class Connection {
   void execute_pipeline(const std::vector<PipelineItem>& items, std::vector<Result>& completed);
   // Several statements, no parameters, in one round trip (simple query protocol).
   void execute_script(std::string_view sql);
+  // COPY ... FROM STDIN with `data` in COPY's text format (rows ending in '\n', columns split by
+  // '\t', \N for NULL, backslash escapes): the rows stream to the server after the statement is
+  // accepted. The result's affected_rows() counts the rows copied. Not in pipeline mode.
+  Result copy_in(std::string_view copy_sql, std::string_view data);
   // BEGIN; statements...; COMMIT, rolled back if any statement fails.
   void run_in_transaction(const std::vector<std::string>& statements);
 

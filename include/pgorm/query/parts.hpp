@@ -93,6 +93,24 @@ struct DeleteParts {
 };
 Fragment render_delete(const DeleteParts& parts);
 
+// COPY "table" (columns) FROM STDIN and the rows in COPY's text format, for an INSERT of many
+// rows. `defaults` says, per column of the table, whether the rows leave it to its default (then
+// it is not copied); each row's parameters are the other columns' values, in order.
+struct CopyIn {
+  std::string sql;
+  std::string data;
+};
+CopyIn render_copy(const TableInfo& table, const std::vector<bool>& defaults,
+                   const std::vector<Fragment>& rows);
+
+// INSERT INTO "table" (columns) SELECT * FROM unnest($1::type[], ...): many rows in one statement
+// whose text does not depend on their number (so it can be prepared), one array parameter per
+// column. Same `defaults` and rows as render_copy. Without RETURNING; std::nullopt when a copied
+// column is itself an array (unnest would flatten it) or none is copied.
+std::optional<Fragment> render_unnest_insert(const TableInfo& table,
+                                             const std::vector<bool>& defaults,
+                                             const std::vector<Fragment>& rows);
+
 // "todos"."id", "todos"."title", ... for every column of a table.
 void append_qualified_columns(Fragment& out, const TableInfo& table);
 

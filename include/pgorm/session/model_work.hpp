@@ -494,6 +494,13 @@ class ModelWork final : public ModelWorkBase {
 
   void plan_insert_batch(std::vector<PlannedWrite>& out,
                          const std::vector<std::shared_ptr<T>>& objects) {
+    for (const auto& object : objects) {
+      if constexpr (relation_count<T> > 0) sync_foreign_keys(*object);
+      if constexpr (model_traits<T>::versioned) {
+        if (object->version == 0) object->version = 1;
+      }
+    }
+    if (objects.size() > 1 && plan_unnest_insert(out, objects)) return;
     const std::size_t per_statement =
         std::max<std::size_t>(1, kMaxParams / model_traits<T>::column_count);
     for (std::size_t done = 0; done < objects.size();) {
@@ -503,33 +510,57 @@ class ModelWork final : public ModelWorkBase {
       query::Fragment f;
       f += sql::insert_prefix<T>();
       for (std::size_t i = 0; i < n; ++i) {
-        if constexpr (relation_count<T> > 0) sync_foreign_keys(*chunk[i]);
-        if constexpr (model_traits<T>::versioned) {
-          if (chunk[i]->version == 0) chunk[i]->version = 1;
-        }
         if (i) f += ", ";
         query::append_values_row(f, *chunk[i]);
       }
       f += sql::returning_all<T>();
-      // RETURNING gives the rows in VALUES order for INSERT ... VALUES, which is how generated
-      // keys and server defaults find their objects.
-      out.push_back({query::finish(std::move(f)), [this, chunk = std::move(chunk)](const Result& r) {
-                       RowReader<T> reader(r);
-                       for (std::size_t i = 0; i < chunk.size(); ++i) {
-                         const auto& object = chunk[i];
-                         reader.read(static_cast<int>(i), *object);
-                         if constexpr (relation_count<T> > 0) propagate_keys(*object);
-                         std::string key = key_of(*object);
-                         note(key);
-                         Entry& e = identity_[key];
-                         e.object = object;
-                         copy_columns(e.snapshot, *object);
-                         e.deleted = false;
-                       }
-                     },
-                     n == 1, false});
+      out.push_back({query::finish(std::move(f)), write_back(std::move(chunk)), n == 1, false});
       done += n;
     }
+  }
+
+  // Many objects in one INSERT ... SELECT * FROM unnest($1::type[], ...) RETURNING: one array
+  // parameter per column and a text that does not depend on the number of objects (so it is
+  // prepared once), where every object leaves the same columns to their defaults and no column
+  // sent is an array. Returns false (nothing planned) otherwise.
+  bool plan_unnest_insert(std::vector<PlannedWrite>& out,
+                          const std::vector<std::shared_ptr<T>>& objects) {
+    constexpr std::size_t columns = model_traits<T>::column_count;
+    std::vector<query::Fragment> rows(objects.size());
+    std::vector<bool> defaults;
+    defaults.reserve(objects.size() * columns);
+    for (std::size_t i = 0; i < objects.size(); ++i) {
+      query::append_values_row(rows[i], *objects[i], &defaults);
+      if (!std::equal(defaults.begin(), defaults.begin() + columns,
+                      defaults.begin() + static_cast<std::ptrdiff_t>(i * columns)))
+        return false;
+    }
+    std::vector<bool> first(defaults.begin(), defaults.begin() + columns);
+    std::optional<query::Fragment> f = query::render_unnest_insert(table_info<T>(), first, rows);
+    if (!f) return false;
+    *f += sql::returning_all<T>();
+    out.push_back({query::finish(std::move(*f)), write_back(objects), true, false});
+    return true;
+  }
+
+  // Writes the RETURNING rows of an INSERT back into its objects, in order (the rows come back
+  // in the order they were sent, which is how generated keys and server defaults find their
+  // objects), and tracks them.
+  std::function<void(const Result&)> write_back(std::vector<std::shared_ptr<T>> chunk) {
+    return [this, chunk = std::move(chunk)](const Result& r) {
+      RowReader<T> reader(r);
+      for (std::size_t i = 0; i < chunk.size(); ++i) {
+        const auto& object = chunk[i];
+        reader.read(static_cast<int>(i), *object);
+        if constexpr (relation_count<T> > 0) propagate_keys(*object);
+        std::string key = key_of(*object);
+        note(key);
+        Entry& e = identity_[key];
+        e.object = object;
+        copy_columns(e.snapshot, *object);
+        e.deleted = false;
+      }
+    };
   }
 
   template <class... Keys>

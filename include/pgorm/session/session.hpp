@@ -458,6 +458,9 @@ class Session : public detail::Tracker {
       }
       return rows;
     } else {
+      // Many rows go in one COPY (docs/queries.md, "Bulk inserts").
+      if (statement.size() >= statement.kCopyFrom)
+        if (auto copy = statement.copy_in()) return run_copy(*copy).affected_rows();
       std::int64_t affected = 0;
       for (const auto& st : statement.statements())
         affected += run(st, true, false).affected_rows();
