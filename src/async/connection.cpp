@@ -621,22 +621,6 @@ void AsyncConnection::complete_front() {
   finish(*batch);
 }
 
-namespace {
-StatementEvent statement_event(const PipelineStatement& s, std::uint64_t connection_id,
-                               int backend_pid, std::uint64_t session_id) {
-  StatementEvent event;
-  event.sql = s.sql;
-  if (s.params.size() > 0) {
-    event.parameter_count = s.params.size();
-    event.parameter_values = s.params.values().data();
-  }
-  event.connection_id = connection_id;
-  event.backend_pid = backend_pid;
-  event.session_id = session_id;
-  return event;
-}
-}  // namespace
-
 ConnectionEvent AsyncConnection::event() const noexcept {
   ConnectionEvent event;
   event.connection_id = id_;
@@ -649,8 +633,9 @@ void AsyncConnection::announce(Batch& batch) {
   batch.first_number = statements_.load(std::memory_order_relaxed) + 1;
   const std::uint64_t session = session_id_.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < batch.statements.size(); ++i) {
-    StatementEvent event = statement_event(batch.statements[i], id_, backend_pid_, session);
-    event.statement_number = batch.first_number + i;
+    StatementEvent event = detail::statement_event(
+        batch.statements[i].sql, &batch.statements[i].params, this->event(), session,
+        batch.first_number + i);
     observer_->before(event);
   }
   batch.sent_at = AsyncClock::now();
@@ -664,8 +649,9 @@ void AsyncConnection::finish(Batch& batch) noexcept {
     const std::uint64_t session = session_id_.load(std::memory_order_relaxed);
     for (std::size_t i = 0; i < batch.statements.size(); ++i) {
       try {
-        StatementEvent event = statement_event(batch.statements[i], id_, backend_pid_, session);
-        event.statement_number = batch.first_number + i;
+        StatementEvent event =
+            detail::statement_event(batch.statements[i].sql, &batch.statements[i].params,
+                                    this->event(), session, batch.first_number + i);
         event.duration = elapsed;
         const StatementOutcome& outcome = batch.outcomes[i];
         if (!outcome.error) {

@@ -263,17 +263,8 @@ class Observation {
   }
   static StatementEvent statement_event(const Connection& connection, std::string_view sql,
                                         const Params* params) {
-    StatementEvent event;
-    event.sql = sql;
-    if (params && params->size() > 0) {
-      event.parameter_count = params->size();
-      event.parameter_values = params->values().data();
-    }
-    event.connection_id = connection.id();
-    event.backend_pid = connection.backend_pid();
-    event.session_id = connection.session_id();
-    event.statement_number = connection.statements_executed() + 1;
-    return event;
+    return detail::statement_event(sql, params, connection.event(), connection.session_id(),
+                                   connection.statements_executed() + 1);
   }
   template <class F>
   Result run(F&& execute) {

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "pgorm/engine/params.hpp"
+
 namespace pgorm::detail {
 
 namespace {
@@ -106,6 +108,22 @@ std::string Observer::echo_line(const StatementEvent& event, bool with_parameter
     }
   }
   return line;
+}
+
+StatementEvent statement_event(std::string_view sql, const Params* params,
+                               const ConnectionEvent& connection, std::uint64_t session_id,
+                               std::uint64_t statement_number) noexcept {
+  StatementEvent event;
+  event.sql = sql;
+  if (params && params->size() > 0) {
+    event.parameter_count = params->size();
+    event.parameter_values = params->values().data();
+  }
+  event.connection_id = connection.connection_id;
+  event.backend_pid = connection.backend_pid;
+  event.session_id = session_id;
+  event.statement_number = statement_number;
+  return event;
 }
 
 std::uint64_t next_connection_id() noexcept {

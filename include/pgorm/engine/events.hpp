@@ -17,6 +17,8 @@ namespace pgorm {
 
 class Params;
 
+class Params;
+
 // A connection, as the connection hooks see it.
 struct ConnectionEvent {
   std::uint64_t connection_id = 0;  // unique in the process, never reused
@@ -103,6 +105,11 @@ class Observer {
   bool statements_;
   mutable std::atomic<std::uint64_t> failures_{0};
 };
+
+// A statement's event before it runs, for a connection (its id and server process) and session.
+StatementEvent statement_event(std::string_view sql, const Params* params,
+                               const ConnectionEvent& connection, std::uint64_t session_id,
+                               std::uint64_t statement_number) noexcept;
 
 // A fresh connection id.
 std::uint64_t next_connection_id() noexcept;
