@@ -15,6 +15,7 @@
 #include "pgorm/model/model.hpp"
 #include "pgorm/query/dml.hpp"
 #include "pgorm/query/expression.hpp"
+#include "pgorm/query/functions.hpp"
 #include "pgorm/query/select.hpp"
 #include "pgorm/relations/loading.hpp"
 #include "pgorm/relations/members.hpp"
