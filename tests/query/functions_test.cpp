@@ -57,8 +57,6 @@ using fntest::Play;
 using fntest::Plays;
 
 namespace {
-template <auto M>
-constexpr auto c = col<M>;
 using Strings = std::vector<std::string>;
 }  // namespace
 
