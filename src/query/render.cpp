@@ -210,9 +210,24 @@ Fragment render_select(const SelectParts& p) {
 }
 
 namespace {
+// "DISTINCT " or "DISTINCT ON (a, b) " after SELECT.
+void append_distinct(Fragment& out, const SelectParts& p) {
+  if (!p.distinct_on.empty()) {
+    out += "DISTINCT ON (";
+    for (std::size_t i = 0; i < p.distinct_on.size(); ++i) {
+      if (i) out += ", ";
+      out += p.distinct_on[i];
+    }
+    out += ") ";
+  } else if (p.distinct) {
+    out += "DISTINCT ";
+  }
+}
+
 Fragment render_plain_select(const SelectParts& p) {
   Fragment out;
-  out += p.distinct ? "SELECT DISTINCT " : "SELECT ";
+  out += "SELECT ";
+  append_distinct(out, p);
   if (p.projection.empty() && p.from)
     append_qualified_columns(out, *p.from);
   else
@@ -239,7 +254,7 @@ Fragment render_plain_select(const SelectParts& p) {
 }  // namespace
 
 Fragment render_count(const SelectParts& p) {
-  bool simple = !p.distinct && p.group_by.empty() && !p.limit && !p.offset;
+  bool simple = !p.distinct && p.distinct_on.empty() && p.group_by.empty() && !p.limit && !p.offset;
   Fragment out;
   if (simple) {
     out += "SELECT count(*)";

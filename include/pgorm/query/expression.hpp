@@ -1,7 +1,7 @@
 // Typed SQL expressions: pgorm::col<&Todo::status> == TodoStatus::pending, .ilike(), .in(), &&, ||,
-// aggregates and ORDER BY terms. Each expression knows its C++ value type and the models it uses,
-// so comparing a column with a value of another type, or filtering on a model the query does not
-// select from, does not compile.
+// and ORDER BY terms (aggregates are in aggregate.hpp, functions in functions.hpp). Each expression
+// knows its C++ value type and the models it uses, so comparing a column with a value of another
+// type, or filtering on a model the query does not select from, does not compile.
 #pragma once
 
 #include <concepts>
@@ -473,90 +473,6 @@ auto operator!(const E& e) {
   return out;
 }
 
-// ---- aggregates ----
-
-template <class V>
-struct sum_result {
-  using type = V;
-};
-template <>
-struct sum_result<std::int16_t> {
-  using type = std::int64_t;
-};
-template <>
-struct sum_result<std::int32_t> {
-  using type = std::int64_t;
-};
-template <>
-struct sum_result<std::int64_t> {
-  using type = Decimal;  // PostgreSQL: sum(bigint) is numeric
-};
-template <>
-struct sum_result<float> {
-  using type = float;
-};
-template <class V>
-struct avg_result {
-  using type = std::conditional_t<std::is_floating_point_v<V>, double, Decimal>;
-};
-
-template <class V, class ModelList, class Result, class E>
-Term<V, ModelList, Result> function_call(std::string_view name, const E& argument) {
-  Term<V, ModelList, Result> out;
-  out.fragment += name;
-  out.fragment += "(";
-  out.fragment += argument.to_expr().fragment;
-  out.fragment += ")";
-  return out;
-}
-
 }  // namespace query
-
-// count(*)
-inline query::Term<std::int64_t, query::type_list<>> count() {
-  query::Term<std::int64_t, query::type_list<>> t;
-  t.fragment += "count(*)";
-  return t;
-}
-// count(expr): rows where expr is not NULL.
-template <query::expression E>
-auto count(const E& e) {
-  return query::function_call<std::int64_t, query::models_of_t<E>, std::int64_t>("count", e);
-}
-template <query::expression E>
-auto count_distinct(const E& e) {
-  query::Term<std::int64_t, query::models_of_t<E>, std::int64_t> t;
-  t.fragment += "count(DISTINCT ";
-  t.fragment += e.to_expr().fragment;
-  t.fragment += ")";
-  return t;
-}
-// sum/avg/min/max are NULL over no rows, so their results are std::optional.
-template <query::expression E>
-auto sum(const E& e) {
-  using V = query::value_of_t<E>;
-  static_assert(std::is_arithmetic_v<V> || std::is_same_v<V, Decimal>,
-                "pgorm::sum applies to numeric columns only");
-  using R = typename query::sum_result<V>::type;
-  return query::function_call<R, query::models_of_t<E>, std::optional<R>>("sum", e);
-}
-template <query::expression E>
-auto avg(const E& e) {
-  using V = query::value_of_t<E>;
-  static_assert(std::is_arithmetic_v<V> || std::is_same_v<V, Decimal>,
-                "pgorm::avg applies to numeric columns only");
-  using R = typename query::avg_result<V>::type;
-  return query::function_call<R, query::models_of_t<E>, std::optional<R>>("avg", e);
-}
-template <query::expression E>
-auto min(const E& e) {
-  using V = query::value_of_t<E>;
-  return query::function_call<V, query::models_of_t<E>, std::optional<V>>("min", e);
-}
-template <query::expression E>
-auto max(const E& e) {
-  using V = query::value_of_t<E>;
-  return query::function_call<V, query::models_of_t<E>, std::optional<V>>("max", e);
-}
 
 }  // namespace pgorm

@@ -49,6 +49,7 @@ struct SelectParts {
   const TableInfo* from = nullptr;
   Fragment projection;  // empty: every column of `from`
   bool distinct = false;
+  std::vector<Fragment> distinct_on;  // DISTINCT ON (...) when not empty
   std::vector<JoinPart> joins;
   Fragment where;
   std::vector<Fragment> group_by;

@@ -138,6 +138,19 @@ class Select {
     out.parts_.distinct = true;
     return out;
   }
+  // DISTINCT ON (exprs): one row per distinct value of exprs, the first in ORDER BY order.
+  // PostgreSQL requires ORDER BY to start with the same expressions:
+  //   .distinct_on(col<&Todo::user_id>).order_by(col<&Todo::user_id>, col<&Todo::id>.desc())
+  template <class... Es>
+  Select distinct_on(const Es&... exprs) const {
+    static_assert(sizeof...(Es) > 0 && (expression<Es> && ...),
+                  "pgorm: distinct_on() takes columns or expressions");
+    static_assert((list_subset<models_of_t<Es>, Models>::value && ...),
+                  "pgorm: distinct_on() uses a model that is not in the query's FROM or JOINs");
+    Select out(*this);
+    (out.parts_.distinct_on.push_back(exprs.to_expr().fragment), ...);
+    return out;
+  }
   Select limit(std::int64_t n) const {
     Select out(*this);
     out.parts_.limit = n;

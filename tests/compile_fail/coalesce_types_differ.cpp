@@ -1,0 +1,15 @@
+// expect: coalesce\(\): every argument must have the first one.s C\+\+ type
+#include <pgorm/pgorm.hpp>
+
+struct Item : pgorm::Model<Item> {
+  std::string name;
+  int quantity = 0;
+  double price = 0;
+  static constexpr auto columns =
+      pgorm::columns(pgorm::column<&Item::name>(), pgorm::column<&Item::quantity>(),
+                     pgorm::column<&Item::price>());
+};
+int main() {
+  auto q = pgorm::select(pgorm::coalesce(pgorm::col<&Item::name>, 0));
+  return q.statement().sql.empty();
+}

@@ -1,0 +1,15 @@
+// expect: pgorm::sum applies to numeric columns only
+#include <pgorm/pgorm.hpp>
+
+struct Item : pgorm::Model<Item> {
+  std::string name;
+  int quantity = 0;
+  double price = 0;
+  static constexpr auto columns =
+      pgorm::columns(pgorm::column<&Item::name>(), pgorm::column<&Item::quantity>(),
+                     pgorm::column<&Item::price>());
+};
+int main() {
+  auto q = pgorm::select(pgorm::sum(pgorm::col<&Item::name>));
+  return q.statement().sql.empty();
+}
