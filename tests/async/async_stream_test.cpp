@@ -55,7 +55,8 @@ TEST_CASE("async: stream_values() reads back every row, the DECLARE with the fir
   Checksum read;
   std::vector<std::size_t> chunks;
   fx.run([&]() -> awaitable<void> {
-    auto rows = co_await s.stream_values(select<User>().order_by(col<&User::id>), {.chunk_rows = 10});
+    auto rows =
+        co_await s.stream_values(select<User>().order_by(col<&User::id>), {.chunk_rows = 10});
     while (auto chunk = co_await rows.next()) {
       chunks.push_back(chunk->size());
       for (const User& u : *chunk) read.add(u.id, u.email);
@@ -78,7 +79,8 @@ TEST_CASE("async: stream chunk boundaries: no row, exactly one chunk, one row mo
     std::vector<std::size_t> chunks;
     Checksum read;
     fx.run([&]() -> awaitable<void> {
-      auto stream = co_await s.stream(select(col<&User::id>, col<&User::email>), {.chunk_rows = 10});
+      auto stream =
+          co_await s.stream(select(col<&User::id>, col<&User::email>), {.chunk_rows = 10});
       while (auto chunk = co_await stream.next()) {
         chunks.push_back(chunk->size());
         for (const auto& [id, email] : *chunk) read.add(id, email);
@@ -220,6 +222,34 @@ TEST_CASE("async: tracked stream objects are the session's objects while the str
   CHECK(read == expected);
   CHECK(s.contains(kept));
   CHECK(dropped.expired());
-  CHECK(fx.db.scalar<std::string>("SELECT email FROM users WHERE id = 5") ==
-        "changed@example.com");
+  CHECK(fx.db.scalar<std::string>("SELECT email FROM users WHERE id = 5") == "changed@example.com");
+}
+
+TEST_CASE("async: each next() has its own deadline", "[async][stream]") {
+  test::AsyncFixture fx;
+  insert_users(fx, 20);
+  auto s = fx.session();
+  std::int64_t seen = 0;
+  bool deadline = false;
+  std::int64_t after = 0;
+  fx.run([&]() -> awaitable<void> {
+    auto q =
+        select(col<&User::id>,
+               expr<bool>(
+                   "CASE WHEN {} > {} THEN (SELECT true FROM pg_sleep(0.2 + 0 * {})) ELSE true END",
+                   col<&User::id>, 10, col<&User::id>))
+            .order_by(col<&User::id>);
+    auto rows = co_await s.stream(q, {.chunk_rows = 10}, Timeout{std::chrono::milliseconds(1000)});
+    try {
+      while (auto chunk = co_await rows.next(Timeout{std::chrono::milliseconds(300)}))
+        seen += static_cast<std::int64_t>(chunk->size());
+    } catch (const DeadlineExceeded&) {
+      deadline = true;
+    }
+    after = co_await s.count(select<User>());
+  }());
+  CHECK(deadline);
+  CHECK(seen == 10);
+  CHECK(after == 20);
+  CHECK_FALSE(s.in_transaction());
 }

@@ -66,9 +66,9 @@ TEST_CASE("stream() declares a cursor over the select's SQL, values as bind para
   insert_users(fx, 3);
   auto s = fx.session();
   std::vector<std::string> emails;
-  for (const auto& email : s.stream(select(col<&User::email>).where(col<&User::id> > 1).order_by(
-                                        col<&User::id>),
-                                    {.chunk_rows = 2}))
+  for (const auto& email :
+       s.stream(select(col<&User::email>).where(col < &User::id >> 1).order_by(col<&User::id>),
+                {.chunk_rows = 2}))
     emails.push_back(email);
   CHECK(emails == std::vector<std::string>{"user2@example.com", "user3@example.com"});
   REQUIRE(seen.texts->size() == 5);
@@ -111,19 +111,22 @@ TEST_CASE("stream() of columns gives tuples", "[session][stream]") {
   insert_users(fx, 25);
   auto s = fx.session();
   Checksum read;
-  for (const auto& [id, email] : s.stream(select(col<&User::id>, col<&User::email>), {.chunk_rows = 7}))
+  for (const auto& [id, email] :
+       s.stream(select(col<&User::id>, col<&User::email>), {.chunk_rows = 7}))
     read.add(id, email);
   CHECK(read == server_checksum(fx));
 }
 
-TEST_CASE("stream() chunk boundaries: no row, exactly one chunk, one row more", "[session][stream]") {
+TEST_CASE("stream() chunk boundaries: no row, exactly one chunk, one row more",
+          "[session][stream]") {
   auto rows_and_fetches = [](int rows) {
     SeenSql seen;
     test::SessionFixture fx(seen.options());
     insert_users(fx, rows);
     auto s = fx.session();
     Checksum read;
-    for (const User& u : s.stream_values(select<User>(), {.chunk_rows = 10})) read.add(u.id, u.email);
+    for (const User& u : s.stream_values(select<User>(), {.chunk_rows = 10}))
+      read.add(u.id, u.email);
     CHECK(read == server_checksum(fx));
     CHECK_FALSE(s.in_transaction());
     std::int64_t fetches = 0;
@@ -161,8 +164,8 @@ TEST_CASE("an error in the middle of the result is thrown from the iteration, no
   CHECK(s.count(select<User>()) == 3000);
   auto added = test::new_user(s, "after@example.com");
   s.commit();
-  CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM users WHERE email = 'after@example.com'") ==
-        1);
+  CHECK(fx.db.scalar<std::int64_t>(
+            "SELECT count(*) FROM users WHERE email = 'after@example.com'") == 1);
 }
 
 TEST_CASE("an error in the middle of a stream inside the caller's transaction aborts it",
@@ -181,8 +184,8 @@ TEST_CASE("an error in the middle of a stream inside the caller's transaction ab
       DataError);
   CHECK(s.in_transaction());
   CHECK_THROWS_AS(tx.commit(), TransactionRolledBack);
-  CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM users WHERE email = 'inside@example.com'") ==
-        0);
+  CHECK(fx.db.scalar<std::int64_t>(
+            "SELECT count(*) FROM users WHERE email = 'inside@example.com'") == 0);
 }
 
 TEST_CASE("a dropped connection in the middle of a stream throws Disconnect", "[session][stream]") {
@@ -251,7 +254,8 @@ TEST_CASE("any other statement while a stream is open throws StreamOpen and writ
   auto s = fx.session();
   auto pending = test::new_user(s, "pending@example.com");
   int n = 0;
-  for (const User& u : s.stream_values(select<User>().order_by(col<&User::id>), {.chunk_rows = 10})) {
+  for (const User& u :
+       s.stream_values(select<User>().order_by(col<&User::id>), {.chunk_rows = 10})) {
     (void)u;
     if (++n != 5) continue;
     CHECK_THROWS_AS(s.flush(), StreamOpen);
@@ -330,4 +334,30 @@ TEST_CASE("stream() refuses relationship loading and chunks of zero rows", "[ses
   CHECK_THROWS_AS(s.stream_values(select<User>(), {.chunk_rows = 0}), ProgrammingError);
   CHECK_FALSE(s.in_transaction());
   CHECK(s.count(select<User>()) == 3);
+}
+
+TEST_CASE("the session's timeout applies to each FETCH of a stream", "[session][stream]") {
+  test::SessionFixture fx;
+  insert_users(fx, 20);
+  auto s = fx.session();
+  s.set_timeout(std::chrono::milliseconds(300));
+  // Rows after the tenth take 0.2 s each: the second FETCH runs past the timeout, the first not.
+  auto q =
+      select(col<&User::id>,
+             expr<bool>(
+                 "CASE WHEN {} > {} THEN (SELECT true FROM pg_sleep(0.2 + 0 * {})) ELSE true END",
+                 col<&User::id>, 10, col<&User::id>))
+          .order_by(col<&User::id>);
+  std::int64_t seen = 0;
+  CHECK_THROWS_AS(
+      [&] {
+        for (const auto& row : s.stream(q, {.chunk_rows = 10})) {
+          (void)row;
+          ++seen;
+        }
+      }(),
+      DeadlineExceeded);
+  CHECK(seen == 10);
+  CHECK_FALSE(s.in_transaction());
+  CHECK(s.count(select<User>()) == 20);
 }

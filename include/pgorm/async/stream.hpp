@@ -46,8 +46,8 @@ class AsyncStream {
       started_ = true;
       result = std::move(first_);
     } else if (cursor_.open) {
-      result = co_await session_->stream_fetch(cursor_,
-                                               session_->deadline_for(detail::timeout_value(timeout)));
+      result = co_await session_->stream_fetch(
+          cursor_, session_->deadline_for(detail::timeout_value(timeout)));
     }
     if (result.rows() == 0) co_return std::nullopt;
     std::vector<Row> rows;
