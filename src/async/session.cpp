@@ -520,7 +520,8 @@ asio::awaitable<Result> AsyncSession::stream_fetch(detail::AsyncCursor& cursor,
     // The transaction is aborted (or gone with the connection): the stream is over.
     cursor.open = false;
     open_stream_ = 0;
-    if (cursor.owns_transaction && in_transaction_) co_await end_stream_transaction(false, deadline);
+    if (cursor.owns_transaction && in_transaction_)
+      co_await end_stream_transaction(false, deadline);
     std::rethrow_exception(failure);
   }
   if (static_cast<std::size_t>(result.rows()) < cursor.chunk_rows)
