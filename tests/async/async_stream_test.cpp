@@ -182,13 +182,14 @@ TEST_CASE("async: other statements while a stream is open throw StreamOpen", "[a
     refused.push_back(co_await test::throws_as<StreamOpen>(s.count(select<User>())));
     refused.push_back(co_await test::throws_as<StreamOpen>(s.execute_sql("DELETE FROM users")));
     refused.push_back(co_await test::throws_as<StreamOpen>(s.stream_values(select<User>())));
+    refused.push_back(co_await test::throws_as<StreamOpen>(s.begin()));
     while (chunk) {
       rows_read += static_cast<std::int64_t>(chunk->size());
       chunk = co_await rows.next();
     }
     co_await s.commit();
   }());
-  CHECK(refused == std::vector<bool>(6, true));
+  CHECK(refused == std::vector<bool>(7, true));
   CHECK(rows_read == 30);
   CHECK(fx.count("users") == 31);
   CHECK(pending->id > 0);

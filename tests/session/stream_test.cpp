@@ -264,6 +264,7 @@ TEST_CASE("any other statement while a stream is open throws StreamOpen and writ
     CHECK_THROWS_AS(s.count(select<User>()), StreamOpen);
     CHECK_THROWS_AS(s.execute_sql("DELETE FROM users"), StreamOpen);
     CHECK_THROWS_AS(s.begin_nested(), StreamOpen);
+    CHECK_THROWS_AS(s.begin(), StreamOpen);
     CHECK_THROWS_AS(s.stream_values(select<User>()), StreamOpen);
     try {
       s.execute_sql("DELETE FROM users");
