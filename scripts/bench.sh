@@ -11,6 +11,9 @@
 #   bash scripts/bench.sh --no-doc        leave docs/PERFORMANCE.md alone (results in build/bench/)
 #   bash scripts/bench.sh --deployment    only the deployment table (direct, PgBouncer, replica,
 #                                         read-your-writes) for docs/deployment.md
+#   bash scripts/bench.sh --stream        only the streaming table (stream() over 100,000 and
+#                                         1,000,000 rows against raw libpq: time, peak RSS) for
+#                                         docs/PERFORMANCE.md, "Streaming"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -19,13 +22,15 @@ callgrind=0
 rounds=5
 write_doc=1
 deployment=0
+stream=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --callgrind) callgrind=1 ;;
     --rounds) rounds=$2; shift ;;
     --no-doc) write_doc=0 ;;
     --deployment) deployment=1 ;;
-    *) echo "usage: bash scripts/bench.sh [--callgrind] [--rounds N] [--no-doc] [--deployment]" >&2; exit 2 ;;
+    --stream) stream=1 ;;
+    *) echo "usage: bash scripts/bench.sh [--callgrind] [--rounds N] [--no-doc] [--deployment] [--stream]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -41,6 +46,13 @@ if [ "${BENCH_INSIDE:-}" = deployment ]; then
   start_pgbouncer
   start_replicas
   build/bench/bench/deployment_bench "$rounds" | tee "$out/deployment.md"
+  exit 0
+fi
+if [ "${BENCH_INSIDE:-}" = stream ]; then
+  for rows in 100000 1000000; do
+    build/bench/bench/stream_bench "$rows" "$rounds"
+    echo
+  done | tee "$out/stream.md"
   exit 0
 fi
 if [ "${BENCH_INSIDE:-}" = 1 ]; then
@@ -74,7 +86,10 @@ cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DPGORM_BUILD_BENCH=ON -DPG
   -DPGORM_BUILD_EXAMPLES=OFF > build/bench.configure.log 2>&1 ||
   { cat build/bench.configure.log; exit 1; }
 # Two cores are shared with other builds: never more than -j2.
-cmake --build build/bench -j 2 --target "$([ "$deployment" = 1 ] && echo deployment_bench || echo pgorm_bench)"
+target=pgorm_bench
+[ "$deployment" = 1 ] && target=deployment_bench
+[ "$stream" = 1 ] && target=stream_bench
+cmake --build build/bench -j 2 --target "$target"
 
 mkdir -p "$out"
 rm -f "$out/results.jsonl" "$out/rss.json"
@@ -85,6 +100,12 @@ if [ "$deployment" = 1 ]; then
   BENCH_INSIDE=deployment pg_virtualenv -t -v 15 -o fsync=off -o max_connections=200 \
     bash scripts/bench.sh --rounds "$rounds"
   echo "== results in $out/deployment.md (copy them into docs/deployment.md)"
+  exit 0
+fi
+if [ "$stream" = 1 ]; then
+  BENCH_INSIDE=stream pg_virtualenv -t -v 15 -o fsync=off -o max_connections=200 \
+    bash scripts/bench.sh --rounds "$rounds"
+  echo "== results in $out/stream.md (copy them into docs/PERFORMANCE.md, \"Streaming\")"
   exit 0
 fi
 BENCH_INSIDE=1 pg_virtualenv -t -v 15 -o fsync=off -o max_connections=200 \

@@ -51,6 +51,12 @@ class NotLoaded : public InterfaceError {
   using InterfaceError::InterfaceError;
 };
 
+// A statement was asked of a session while one of its streams (Session::stream) is open: the
+// stream's cursor holds the session's transaction until the stream ends or is destroyed.
+class StreamOpen : public InterfaceError {
+  using InterfaceError::InterfaceError;
+};
+
 // Errors reported by the server, or detected for a value before it was sent.
 class DatabaseError : public Error {
   using Error::Error;

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "pgorm/sql/quote.hpp"
+
 namespace pgorm {
 namespace {
 constexpr auto as_tuple_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
@@ -117,12 +119,15 @@ asio::awaitable<AsyncConnection*> AsyncSession::connection(Deadline deadline) {
 
 void AsyncSession::release_connection() noexcept {
   if (in_transaction_ || !lease_) return;
+  stream_cleanup_.clear();  // the pool ends what is left open on the connection
   if (*lease_) round_trips_done_ += (*lease_)->round_trips() - round_trips_base_;
   lease_.reset();
 }
 
 // The connection broke (or was discarded after a deadline): the transaction is gone.
 void AsyncSession::after_failure() noexcept {
+  stream_cleanup_.clear();
+  open_stream_ = 0;
   if (lease_) {
     if (*lease_) round_trips_done_ += (*lease_)->round_trips() - round_trips_base_;
     lease_->invalidate();
@@ -136,6 +141,13 @@ void AsyncSession::after_failure() noexcept {
 asio::awaitable<std::vector<StatementOutcome>> AsyncSession::run_batch(
     std::vector<PipelineStatement> statements, bool needs_transaction, Deadline deadline,
     bool read_only) {
+  return run_batch_impl(std::move(statements), needs_transaction, deadline, read_only, false);
+}
+
+asio::awaitable<std::vector<StatementOutcome>> AsyncSession::run_batch_impl(
+    std::vector<PipelineStatement> statements, bool needs_transaction, Deadline deadline,
+    bool read_only, bool stream_call) {
+  if (!stream_call) refuse_while_streaming();
   AsyncConnection* c = co_await connection(deadline);
   std::size_t began = 0;  // statements of the BEGIN in front of the caller's
   if (needs_transaction && !in_transaction_) {
@@ -148,6 +160,13 @@ asio::awaitable<std::vector<StatementOutcome>> AsyncSession::run_batch(
     statements.insert(statements.begin(), std::make_move_iterator(begin.begin()),
                       std::make_move_iterator(begin.end()));
     in_transaction_ = true;
+  }
+  // What a stream destroyed while open left to do (CLOSE, or COMMIT of the transaction it began)
+  // goes first, in the same round trip; its outcome is not the caller's.
+  std::size_t cleanup = 0;
+  if (!stream_cleanup_.empty()) {
+    statements.insert(statements.begin(), plain(std::exchange(stream_cleanup_, {})));
+    cleanup = 1;
   }
   statements_ += statements.size();
   std::vector<StatementOutcome> outcomes;
@@ -165,6 +184,8 @@ asio::awaitable<std::vector<StatementOutcome>> AsyncSession::run_batch(
     if (!c->is_usable()) after_failure();
     std::rethrow_exception(failure);
   }
+  if (cleanup && outcomes.size() >= cleanup)
+    outcomes.erase(outcomes.begin(), outcomes.begin() + static_cast<std::ptrdiff_t>(cleanup));
   for (auto& o : outcomes) {
     if (o.ok()) continue;
     try {
@@ -297,6 +318,7 @@ asio::awaitable<void> AsyncSession::send_flush(bool commit, Deadline deadline,
 // Runs send_flush and turns a failure into the outcome the caller can act on (classify()),
 // rolling back whatever the failed flush left.
 asio::awaitable<void> AsyncSession::flush_impl(bool commit, Deadline deadline) {
+  refuse_while_streaming();
   if (flushing_) co_return;
   flushing_ = true;
   std::exception_ptr failure;
@@ -346,6 +368,7 @@ asio::awaitable<void> AsyncSession::flush_impl(bool commit, Deadline deadline) {
 }
 
 asio::awaitable<void> AsyncSession::rollback_impl(Deadline deadline) {
+  open_stream_ = 0;  // ROLLBACK ends the cursor of an open stream too
   // A COMMIT the server refused has ended the transaction already: no ROLLBACK to send.
   if (in_transaction_ && lease_ &&
       !(*lease_ && (*lease_)->transaction_status() == TransactionStatus::idle)) {
@@ -376,6 +399,7 @@ asio::awaitable<void> AsyncSession::close(std::optional<Timeout> timeout) {
 }
 
 asio::awaitable<void> AsyncSession::begin(std::optional<Timeout> timeout) {
+  refuse_while_streaming();
   if (in_transaction_) {
     ErrorInfo info;
     info.message = "begin(): the session is already in a transaction";
@@ -383,6 +407,158 @@ asio::awaitable<void> AsyncSession::begin(std::optional<Timeout> timeout) {
   }
   std::vector<PipelineStatement> none;  // run_batch adds the BEGIN
   co_await run_batch(std::move(none), true, deadline_for(detail::timeout_value(timeout)));
+}
+
+// ---- streams ----
+
+void AsyncSession::refuse_while_streaming() const {
+  if (open_stream_ == 0) return;
+  ErrorInfo info;
+  info.message =
+      "a stream of this session is open: its cursor holds the session's transaction, so no other "
+      "statement can run on the session until the stream is read to its end, closed or destroyed "
+      "(use another session for other work meanwhile)";
+  throw StreamOpen(std::move(info));
+}
+
+asio::awaitable<void> AsyncSession::end_stream_transaction(bool commit, Deadline deadline) {
+  std::vector<PipelineStatement> one;
+  one.push_back(plain(commit ? "COMMIT" : "ROLLBACK"));
+  std::exception_ptr failure;
+  try {
+    auto outcomes = co_await run_batch_impl(std::move(one), false, deadline, false, true);
+    if (!outcomes.front().ok()) failure = outcomes.front().error;
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  in_transaction_ = false;
+  aborted_by_.reset();
+  if (failure && lease_) {
+    // The transaction's end is not confirmed: the connection goes, and the server ends the
+    // transaction with it. Only the cursor ran in it, so no object needs to forget anything.
+    if (*lease_) round_trips_done_ += (*lease_)->round_trips() - round_trips_base_;
+    lease_->invalidate();
+    lease_.reset();
+  }
+  release_connection();
+  if (failure && commit) std::rethrow_exception(failure);
+}
+
+asio::awaitable<Result> AsyncSession::stream_declare(query::Statement statement,
+                                                     detail::AsyncCursor& cursor,
+                                                     Deadline deadline) {
+  refuse_while_streaming();
+  if (cursor.chunk_rows == 0 || cursor.chunk_rows > 100000000) {
+    ErrorInfo info;
+    info.message = fmt::format(
+        "stream(): chunk_rows must be between 1 and 100000000 rows, not {}", cursor.chunk_rows);
+    throw ProgrammingError(std::move(info));
+  }
+  co_await prepare_read(deadline);
+  // The cursor needs a transaction: when the session has none, the stream begins one and ends it
+  // with itself (nothing else can run in it meanwhile).
+  bool owns = !in_transaction_;
+  std::uint64_t number = ++streams_opened_;
+  std::string name = sql::quote_identifier(fmt::format("pgorm_stream_{}", number));
+  std::vector<PipelineStatement> statements;
+  statements.push_back(
+      {"DECLARE " + name + " NO SCROLL CURSOR FOR " + statement.sql, std::move(statement.params),
+       false});
+  statements.push_back(plain(fmt::format("FETCH FORWARD {} FROM {}", cursor.chunk_rows, name)));
+  std::exception_ptr failure;
+  std::vector<StatementOutcome> outcomes;
+  try {
+    outcomes = co_await run_batch_impl(std::move(statements), true, deadline, false, true);
+    for (auto& o : outcomes)
+      if (!o.ok()) {
+        failure = o.error;
+        break;
+      }
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure) {
+    if (owns && in_transaction_) co_await end_stream_transaction(false, deadline);
+    std::rethrow_exception(failure);
+  }
+  cursor.number = number;
+  cursor.name = std::move(name);
+  cursor.owns_transaction = owns;
+  cursor.open = true;
+  open_stream_ = number;
+  Result first = std::move(outcomes[1].result);
+  if (static_cast<std::size_t>(first.rows()) < cursor.chunk_rows)
+    co_await stream_close(cursor, deadline);
+  co_return first;
+}
+
+asio::awaitable<Result> AsyncSession::stream_fetch(detail::AsyncCursor& cursor,
+                                                   Deadline deadline) {
+  if (!cursor.open) co_return Result();
+  if (open_stream_ != cursor.number) {
+    cursor.open = false;
+    ErrorInfo info;
+    info.message =
+        "the stream was ended by its session (rollback(), close() or a broken connection) before "
+        "it was read to its end";
+    throw InterfaceError(std::move(info));
+  }
+  std::vector<PipelineStatement> one;
+  one.push_back(plain(fmt::format("FETCH FORWARD {} FROM {}", cursor.chunk_rows, cursor.name)));
+  std::exception_ptr failure;
+  Result result;
+  try {
+    auto outcomes = co_await run_batch_impl(std::move(one), true, deadline, false, true);
+    if (outcomes.front().ok())
+      result = std::move(outcomes.front().result);
+    else
+      failure = outcomes.front().error;
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure) {
+    // The transaction is aborted (or gone with the connection): the stream is over.
+    cursor.open = false;
+    open_stream_ = 0;
+    if (cursor.owns_transaction && in_transaction_)
+      co_await end_stream_transaction(false, deadline);
+    std::rethrow_exception(failure);
+  }
+  if (static_cast<std::size_t>(result.rows()) < cursor.chunk_rows)
+    co_await stream_close(cursor, deadline);
+  co_return result;
+}
+
+asio::awaitable<void> AsyncSession::stream_close(detail::AsyncCursor& cursor, Deadline deadline) {
+  if (!cursor.open) co_return;
+  cursor.open = false;
+  if (open_stream_ != cursor.number) co_return;
+  open_stream_ = 0;
+  if (cursor.owns_transaction && in_transaction_) {
+    co_await end_stream_transaction(true, deadline);
+    co_return;
+  }
+  std::vector<PipelineStatement> one;
+  one.push_back(plain("CLOSE " + cursor.name));
+  auto outcomes = co_await run_batch_impl(std::move(one), true, deadline, false, true);
+  if (!outcomes.front().ok()) std::rethrow_exception(outcomes.front().error);
+}
+
+void AsyncSession::stream_abandon(detail::AsyncCursor& cursor) noexcept {
+  if (!cursor.open) return;
+  cursor.open = false;
+  if (open_stream_ != cursor.number) return;
+  open_stream_ = 0;
+  if (!lease_) return;
+  if (cursor.owns_transaction && in_transaction_) {
+    // The session is outside a transaction again at once; the COMMIT that ends the stream's goes
+    // out with the next statement (or the pool rolls it back when the connection returns).
+    stream_cleanup_ = "COMMIT";
+    in_transaction_ = false;
+    aborted_by_.reset();
+  } else {
+    stream_cleanup_ = "CLOSE " + cursor.name;
+  }
 }
 
 }  // namespace pgorm

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "pgorm/engine/watchdog.hpp"
+#include "pgorm/sql/quote.hpp"
 
 namespace pgorm {
 
@@ -141,6 +142,8 @@ Session& Session::operator=(Session&& other) noexcept {
     replica_trips_base_ = other.replica_trips_base_;
     id_ = other.id_;
     works_ = std::move(other.works_);
+    streams_opened_ = other.streams_opened_;
+    open_stream_ = 0;  // a stream belongs to the session it was opened on
   }
   return *this;
 }
@@ -280,6 +283,7 @@ void Session::read_from_primary(bool on) noexcept {
 template <class F>
 auto Session::send(bool needs_transaction, std::size_t statements, F&& call) {
   InUse in_use(*this);
+  refuse_while_streaming();
   // A plain read outside a transaction may run on a replica; it starts no transaction there.
   if (!needs_transaction && !in_transaction_ && cluster_.has_replicas()) {
     if (Connection* replica = replica_for_read()) {
@@ -414,6 +418,7 @@ void Session::flush() {
 }
 
 bool Session::flush_impl(bool commit) {
+  refuse_while_streaming();  // before a failed flush could roll the stream's transaction back
   if (flushing_ || works_.empty()) return false;
   InUse in_use(*this);
   // A statement failed inside the transaction (its error may have been caught): the server
@@ -626,6 +631,7 @@ void Session::throw_rolled_back(std::string why) {
 
 void Session::commit() {
   InUse in_use(*this);
+  refuse_while_streaming();
   if (flush_impl(true)) return;  // COMMIT went with the flush's last writes
   if (in_transaction_) {
     Connection& c = connection();
@@ -691,11 +697,13 @@ Result Session::send_commit(Connection& c) {
 
 void Session::rollback() {
   InUse in_use(*this);
+  open_stream_ = 0;  // ROLLBACK ends the cursor of an open stream too
   rollback_quietly();
   end_transaction(false);
 }
 
 void Session::close() {
+  open_stream_ = 0;
   rollback_quietly();
   end_transaction(false);
 }
@@ -732,6 +740,7 @@ void Session::refuse_begin_in_transaction() const {
 }
 
 Session::Transaction Session::begin() {
+  refuse_while_streaming();
   refuse_begin_in_transaction();
   // Lazy BEGIN relies on READ COMMITTED; under a stronger server default, begin now so that the
   // scope's reads share the transaction's snapshot.
@@ -740,6 +749,7 @@ Session::Transaction Session::begin() {
 }
 
 Session::Transaction Session::begin(IsolationLevel level) {
+  refuse_while_streaming();
   refuse_begin_in_transaction();
   if (level == IsolationLevel::serializable)
     begin_transaction("BEGIN ISOLATION LEVEL SERIALIZABLE");
@@ -763,6 +773,7 @@ void Session::Transaction::rollback() {
 }
 
 Session::Savepoint Session::begin_nested() {
+  refuse_while_streaming();
   InUse in_use(*this);
   flush();
   ensure_transaction();
@@ -843,6 +854,184 @@ Session::Savepoint::~Savepoint() {
     rollback();
   } catch (...) {
     session_ = nullptr;
+  }
+}
+
+}  // namespace pgorm
+
+// ---- streams ----
+
+namespace pgorm {
+
+void Session::refuse_while_streaming() const {
+  if (open_stream_ == 0 || stream_call_) return;
+  ErrorInfo info;
+  info.message =
+      "a stream of this session is open: its cursor holds the session's transaction, so no other "
+      "statement can run on the session until the stream is read to its end or destroyed (use "
+      "another session for other work meanwhile)";
+  throw StreamOpen(std::move(info));
+}
+
+void detail::throw_stream_loads() {
+  ErrorInfo info;
+  info.message =
+      "stream() does not load relationships (joined / selectin loader options): load them per "
+      "chunk with Session::load() after the stream, or use execute()";
+  throw ProgrammingError(std::move(info));
+}
+
+namespace {
+// Marks the stream's own statements, which refuse_while_streaming() lets through.
+class StreamCall {
+ public:
+  explicit StreamCall(bool& flag) : flag_(flag), was_(std::exchange(flag, true)) {}
+  ~StreamCall() { flag_ = was_; }
+  StreamCall(const StreamCall&) = delete;
+  StreamCall& operator=(const StreamCall&) = delete;
+
+ private:
+  bool& flag_;
+  bool was_;
+};
+}  // namespace
+
+detail::StreamCursor::StreamCursor(Session& s, const query::Statement& statement,
+                                   std::size_t chunk_rows)
+    : session_(nullptr), owner_(&s), chunk_rows_(chunk_rows) {
+  if (chunk_rows == 0 || chunk_rows > 100000000) {
+    ErrorInfo info;
+    info.message = fmt::format(
+        "stream(): chunk_rows must be between 1 and 100000000 rows, not {}", chunk_rows);
+    throw ProgrammingError(std::move(info));
+  }
+  s.refuse_while_streaming();
+  StreamCall call(s.stream_call_);
+  // The cursor needs a transaction. When the session has none (reads outside a transaction under
+  // READ COMMITTED), the stream begins one and ends it with itself: nothing else runs in it.
+  Connection& c = s.connection();
+  bool owns = !s.in_transaction_ && c.lazy_begin_safe();
+  std::uint64_t number = ++s.streams_opened_;
+  std::string name = fmt::format("pgorm_stream_{}", number);
+  std::string declare =
+      "DECLARE " + sql::quote_identifier(name) + " NO SCROLL CURSOR FOR " + statement.sql;
+  try {
+    s.send(true, 1, [&](Connection& conn) { return conn.execute(declare, statement.params); });
+  } catch (const Disconnect&) {
+    throw;  // send() discarded the connection and the transaction
+  } catch (...) {
+    if (owns && s.in_transaction_) {
+      s.rollback_quietly();
+      s.in_transaction_ = false;
+      s.aborted_by_.reset();
+      ++s.transaction_epoch_;
+      s.release_connection();
+    }
+    throw;
+  }
+  session_ = &s;
+  number_ = number;
+  name_ = std::move(name);
+  owns_transaction_ = owns;
+  s.open_stream_ = number;
+}
+
+detail::StreamCursor::StreamCursor(StreamCursor&& other) noexcept
+    : session_(std::exchange(other.session_, nullptr)),
+      owner_(other.owner_),
+      number_(other.number_),
+      chunk_rows_(other.chunk_rows_),
+      name_(std::move(other.name_)),
+      owns_transaction_(other.owns_transaction_) {}
+
+detail::StreamCursor::~StreamCursor() {
+  close();
+}
+
+bool detail::StreamCursor::current() const noexcept {
+  return session_ && session_->open_stream_ == number_;
+}
+
+Result detail::StreamCursor::fetch() {
+  if (!session_) return Result();
+  Session& s = *session_;
+  if (!current()) {
+    session_ = nullptr;
+    ErrorInfo info;
+    info.message =
+        "the stream was ended by its session (rollback(), close() or a broken connection) before "
+        "it was read to its end";
+    throw InterfaceError(std::move(info));
+  }
+  Result result;
+  {
+    StreamCall call(s.stream_call_);
+    try {
+      std::string sql = fmt::format("FETCH FORWARD {} FROM {}", chunk_rows_,
+                                    sql::quote_identifier(name_));
+      result = s.send(true, 1, [&](Connection& c) { return c.execute(sql); });
+    } catch (...) {
+      // The transaction is aborted (or gone with the connection): the stream is over.
+      s.open_stream_ = 0;
+      session_ = nullptr;
+      if (owns_transaction_ && s.in_transaction_) {
+        s.rollback_quietly();
+        s.in_transaction_ = false;
+        s.aborted_by_.reset();
+        ++s.transaction_epoch_;
+        s.release_connection();
+      }
+      throw;
+    }
+  }
+  if (static_cast<std::size_t>(result.rows()) < chunk_rows_) finish();
+  return result;
+}
+
+void detail::StreamCursor::finish() {
+  Session& s = *session_;
+  session_ = nullptr;
+  if (s.open_stream_ != number_) return;
+  StreamCall call(s.stream_call_);
+  try {
+    if (owns_transaction_ && s.in_transaction_) {
+      // Nothing but the cursor ran in this transaction: COMMIT ends it (and closes the cursor);
+      // the session is outside a transaction again, as before the stream, and keeps its objects.
+      s.send(true, 1, [&](Connection& c) { return c.execute("COMMIT"); });
+      s.in_transaction_ = false;
+      s.aborted_by_.reset();
+      ++s.transaction_epoch_;
+      s.release_connection();
+    } else {
+      s.send(true, 1, [&](Connection& c) {
+        return c.execute("CLOSE " + sql::quote_identifier(name_));
+      });
+    }
+  } catch (...) {
+    s.open_stream_ = 0;
+    if (owns_transaction_ && s.in_transaction_) {
+      s.rollback_quietly();
+      s.in_transaction_ = false;
+      s.aborted_by_.reset();
+      ++s.transaction_epoch_;
+      s.release_connection();
+    }
+    throw;
+  }
+  s.open_stream_ = 0;
+}
+
+void detail::StreamCursor::close() noexcept {
+  if (!session_) return;
+  if (!current()) {
+    session_ = nullptr;
+    return;
+  }
+  try {
+    finish();
+  } catch (...) {
+    // finish() left the session usable (the transaction the stream began is rolled back; in the
+    // caller's transaction the failure is remembered for COMMIT).
   }
 }
 

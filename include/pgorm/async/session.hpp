@@ -61,6 +61,20 @@ inline std::optional<std::chrono::milliseconds> timeout_value(std::optional<Time
 
 }  // namespace detail
 
+template <class Row>
+class AsyncStream;
+
+namespace detail {
+// The server-side cursor of an AsyncStream (its session declares, fetches and closes it).
+struct AsyncCursor {
+  std::uint64_t number = 0;
+  std::string name;
+  std::size_t chunk_rows = 0;
+  bool owns_transaction = false;  // the stream began the transaction: it ends it
+  bool open = false;              // FETCH may still return rows
+};
+}  // namespace detail
+
 class AsyncSession : public detail::Tracker {
  public:
   using Deadline = std::optional<AsyncClock::time_point>;
@@ -286,6 +300,30 @@ class AsyncSession : public detail::Tracker {
         args...);
   }
 
+  // A huge result in chunks of options.chunk_rows rows through a server-side cursor, as
+  // Session::stream() (docs/async.md, "Streaming"): tracked objects for select<T>(), values for a
+  // select of columns. The DECLARE travels with the first FETCH (and BEGIN) in one round trip;
+  // each next() is one FETCH with its own deadline (its Timeout, else the engine's default).
+  //   auto todos = co_await session.stream(select<Todo>(), {.chunk_rows = 1000});
+  //   while (auto chunk = co_await todos.next())
+  //     for (const auto& todo : *chunk) ...
+  // While the stream is open any other statement of the session throws StreamOpen.
+  template <class Row, class From, class Models>
+  auto stream(const query::Select<Row, From, Models>& select, StreamOptions options = {},
+              std::optional<Timeout> timeout = {}) {
+    using Out = std::conditional_t<model<Row>, std::shared_ptr<Row>, Row>;
+    return open_stream<Out>(checked_stream_statement(select), options,
+                            detail::timeout_value(timeout));
+  }
+  // The same, never tracked: plain values, tuples or detached objects.
+  template <class Row, class From, class Models>
+  asio::awaitable<AsyncStream<Row>> stream_values(const query::Select<Row, From, Models>& select,
+                                                  StreamOptions options = {},
+                                                  std::optional<Timeout> timeout = {}) {
+    return open_stream<Row>(checked_stream_statement(select), options,
+                            detail::timeout_value(timeout));
+  }
+
   // Statements this session has sent (BEGIN and COMMIT included), as Session's.
   std::uint64_t statements_executed() const noexcept { return statements_; }
   // Unique in the process: what StatementEvent::session_id names this session by.
@@ -306,6 +344,39 @@ class AsyncSession : public detail::Tracker {
   Deadline deadline_for(Ms timeout) const;
 
  private:
+  template <class Row>
+  friend class AsyncStream;
+  template <class Row, class From, class Models>
+  static query::Statement checked_stream_statement(const query::Select<Row, From, Models>& select) {
+    if (!select.eager_readers().empty() || !select.loaders().empty()) detail::throw_stream_loads();
+    return select.statement();
+  }
+  template <class Out>
+  asio::awaitable<AsyncStream<Out>> open_stream(query::Statement statement, StreamOptions options,
+                                                Ms timeout) {
+    detail::AsyncCursor cursor;
+    cursor.chunk_rows = options.chunk_rows;
+    Result first = co_await stream_declare(std::move(statement), cursor, deadline_for(timeout));
+    co_return AsyncStream<Out>(*this, std::move(cursor), std::move(first));
+  }
+  // DECLARE and the first FETCH (with BEGIN when the session has no transaction) in one round
+  // trip; the first chunk's rows. The cursor is closed at once when they are all the rows.
+  asio::awaitable<Result> stream_declare(query::Statement statement, detail::AsyncCursor& cursor,
+                                         Deadline deadline);
+  asio::awaitable<Result> stream_fetch(detail::AsyncCursor& cursor, Deadline deadline);
+  // CLOSE, or COMMIT of the transaction the stream began.
+  asio::awaitable<void> stream_close(detail::AsyncCursor& cursor, Deadline deadline);
+  // A stream destroyed while open: no I/O here; its CLOSE (or COMMIT) rides in front of the
+  // session's next statement.
+  void stream_abandon(detail::AsyncCursor& cursor) noexcept;
+  // COMMIT or ROLLBACK of the transaction a stream began; objects stay as they are.
+  asio::awaitable<void> end_stream_transaction(bool commit, Deadline deadline);
+  // Throws StreamOpen while a stream of this session is open.
+  void refuse_while_streaming() const;
+  asio::awaitable<std::vector<StatementOutcome>> run_batch_impl(
+      std::vector<PipelineStatement> statements, bool needs_transaction, Deadline deadline,
+      bool read_only, bool stream_call);
+
   // A select<Model>() with relationship loading: the statement, its joined relationships, then
   // one statement per selectin level; `then` turns the objects into the call's result.
   template <class Row, class From, class Models, class F>
@@ -408,6 +479,11 @@ class AsyncSession : public detail::Tracker {
   std::uint64_t statements_ = 0;
   std::uint64_t round_trips_done_ = 0;  // on connections already returned
   std::uint64_t round_trips_base_ = 0;  // the current connection's count when checked out
+  // Streams: the number of the open one (0: none), how many were opened (cursor names), and the
+  // CLOSE or COMMIT an abandoned stream left for the next statement to carry.
+  std::uint64_t open_stream_ = 0;
+  std::uint64_t streams_opened_ = 0;
+  std::string stream_cleanup_;
 };
 
 // async_sessionmaker(): a factory of sessions bound to one engine with the same options.
@@ -429,3 +505,5 @@ inline AsyncSessionFactory async_sessionmaker(AsyncEngine engine, SessionOptions
 }
 
 }  // namespace pgorm
+
+#include "pgorm/async/stream.hpp"

@@ -130,10 +130,12 @@ class ModelWork final : public ModelWorkBase {
     return out;
   }
 
-  std::shared_ptr<T> load_row(const RowReader<T>& reader, int row) {
+  // `fresh`, when given, tells whether the row entered the identity map now.
+  std::shared_ptr<T> load_row(const RowReader<T>& reader, int row, bool* fresh = nullptr) {
     auto object = std::make_shared<T>();
     reader.read(row, *object);
     auto [it, inserted] = identity_.try_emplace(key_of(*object));
+    if (fresh) *fresh = inserted;
     Entry& e = it->second;
     if (!inserted) {
       if (e.expired) {  // the state read now replaces the state from before the commit
@@ -164,6 +166,18 @@ class ModelWork final : public ModelWorkBase {
     it->second.deleted = true;
     it->second.hard = hard || !model_traits<T>::soft_delete;
     return false;
+  }
+
+  // A stream moving past a chunk: the loaded object leaves the identity map when nothing but the
+  // map and `holders` other references hold it and it has no change to flush. True if it left.
+  bool release_unused(const std::shared_ptr<T>& object, long holders) {
+    auto it = identity_.find(key_of(*object));
+    if (it == identity_.end() || it->second.object != object) return false;
+    const Entry& e = it->second;
+    if (e.deleted || object.use_count() > holders + 1 || !equal_columns(*e.object, e.snapshot))
+      return false;
+    identity_.erase(it);
+    return true;
   }
 
   // Returns true when the session tracked the object.

@@ -47,7 +47,20 @@ struct SessionOptions {
   bool expire_on_commit = true;
 };
 
+// How Session::stream() and AsyncSession::stream() read a result (docs/session.md, "Streaming").
+struct StreamOptions {
+  // Rows per FETCH: one round trip per chunk, and at most this many rows in memory at a time.
+  std::size_t chunk_rows = 1000;
+};
+
+// The rows of a stream() as an input range: std::shared_ptr<T> for tracked objects, values
+// otherwise (session/stream.hpp).
+template <class Row>
+class Stream;
+
 namespace detail {
+
+class StreamCursor;
 
 // One statement of a flush and what to do with its result (write generated keys and server values
 // back into the objects, update the identity map). Planned once, without I/O, by FlushPlan; the
@@ -383,6 +396,26 @@ class Session : public detail::Tracker {
       return result.as<Row>();
     }
   }
+  // A huge result in chunks of options.chunk_rows rows, through a server-side cursor inside the
+  // session's transaction (docs/session.md, "Streaming"): an input range, usable in range-for.
+  // select<T>() gives tracked objects (std::shared_ptr<T>, identity map rules as for execute());
+  // a select of columns gives values. While the stream is open any other statement of the session
+  // throws StreamOpen; the stream must not outlive the session.
+  //   for (const auto& todo : session.stream(select<Todo>(), {.chunk_rows = 1000})) ...
+  template <class Row, class From, class Models>
+  auto stream(const query::Select<Row, From, Models>& select, StreamOptions options = {}) {
+    if constexpr (model<Row>)
+      return Stream<std::shared_ptr<Row>>(open_stream(select, options));
+    else
+      return Stream<Row>(open_stream(select, options));
+  }
+  // The same, never tracked: plain values, tuples or detached objects.
+  //   for (const Todo& t : session.stream_values(select<Todo>(), {.chunk_rows = 1000})) ...
+  template <class Row, class From, class Models>
+  Stream<Row> stream_values(const query::Select<Row, From, Models>& select,
+                            StreamOptions options = {}) {
+    return Stream<Row>(open_stream(select, options));
+  }
   // Plain values, not tracked: the fastest way to read rows you will not change.
   template <class Row, class From, class Models>
   std::vector<Row> values(const query::Select<Row, From, Models>& select) {
@@ -536,6 +569,13 @@ class Session : public detail::Tracker {
   detail::WorkList& works() noexcept { return works_; }
 
  private:
+  friend class detail::StreamCursor;
+  template <class Row, class From, class Models>
+  detail::StreamCursor open_stream(const query::Select<Row, From, Models>& select,
+                                   StreamOptions options);
+  // Throws StreamOpen while a stream of this session is open (unless the stream itself calls).
+  void refuse_while_streaming() const;
+
   template <model T, bool R>
   auto write_statement(const query::Statement& statement) {
     prepare_read();
@@ -630,6 +670,11 @@ class Session : public detail::Tracker {
   std::uint64_t replica_trips_base_ = 0;   // replica_'s
   std::uint64_t id_ = detail::next_session_id();
   detail::ThreadOwner owner_;  // the thread inside a call of this session, if any
+  // Streams: the number of the open one (0: none), how many were opened (cursor names), and
+  // whether the call under way is the open stream's own (DECLARE, FETCH, CLOSE).
+  std::uint64_t open_stream_ = 0;
+  std::uint64_t streams_opened_ = 0;
+  bool stream_call_ = false;
 };
 
 // session.begin(): commit() or it rolls back when it goes out of scope.
@@ -702,3 +747,4 @@ class SessionFactory {
 }  // namespace pgorm
 
 #include "pgorm/session/model_work.hpp"
+#include "pgorm/session/stream.hpp"
