@@ -16,6 +16,7 @@
 #include "pgorm/query/dml.hpp"
 #include "pgorm/query/expression.hpp"
 #include "pgorm/query/select.hpp"
+#include "pgorm/query/subquery.hpp"
 #include "pgorm/relations/loading.hpp"
 #include "pgorm/relations/members.hpp"
 #include "pgorm/relations/relationship.hpp"

@@ -11,11 +11,20 @@ namespace {
 void append_table(Fragment& out, const TableInfo& t) { out.add_identifier(t.name); }
 
 // "t"."deleted_at" IS NULL
-Fragment live_rows(const TableInfo& t) {
+Fragment live_rows(std::string_view name) {
   Fragment f;
-  f.add_identifier(t.name);
+  f.add_identifier(name);
   f += ".\"deleted_at\" IS NULL";
   return f;
+}
+Fragment live_rows(const TableInfo& t) { return live_rows(t.name); }
+
+// The last RIGHT or FULL join: the tables before it may come back as NULLs.
+std::size_t last_keeping_join(const SelectParts& p) {
+  std::size_t last = p.joins.size();
+  for (std::size_t i = 0; i < p.joins.size(); ++i)
+    if (p.joins[i].keeps_joined) last = i;
+  return last;
 }
 
 void and_into(Fragment& target, const Fragment& condition) {
@@ -23,12 +32,17 @@ void and_into(Fragment& target, const Fragment& condition) {
   target += condition;
 }
 
+// Soft-deleted rows are left out: in WHERE for the tables whose rows cannot come back as NULLs,
+// and, for a table that can (the joined table of a LEFT or FULL join, the tables before a RIGHT or
+// FULL join), in that join's ON, so that its partner rows stay. With a RIGHT or FULL join every
+// table's filter is also in WHERE: "deleted_at" IS NULL holds for a NULL-extended row too.
 Fragment where_with_soft_delete(const SelectParts& p) {
   Fragment where;
   if (!p.with_deleted) {
-    if (p.from->soft_delete) and_into(where, live_rows(*p.from));
+    bool keeping = last_keeping_join(p) < p.joins.size();
+    if (p.from->soft_delete && p.from_subquery.empty()) and_into(where, live_rows(*p.from));
     for (const auto& j : p.joins)
-      if (!j.outer && j.table->soft_delete) and_into(where, live_rows(*j.table));
+      if ((!j.outer || keeping) && j.table->soft_delete) and_into(where, live_rows(j.name()));
   }
   if (!p.where.empty()) and_into(where, p.where);
   return where;
@@ -41,15 +55,41 @@ void render_from(Fragment& out, const SelectParts& p) {
     throw ProgrammingError(std::move(info));
   }
   out += " FROM ";
+  if (!p.from_subquery.empty()) {
+    out += "(";
+    out += p.from_subquery;
+    out += ") AS ";
+  }
   append_table(out, *p.from);
-  for (const auto& j : p.joins) {
-    out += j.outer ? " LEFT OUTER JOIN " : " JOIN ";
+  const std::size_t keeping = last_keeping_join(p);
+  for (std::size_t i = 0; i < p.joins.size(); ++i) {
+    const JoinPart& j = p.joins[i];
+    if (j.keeps_joined)
+      out += j.outer ? " FULL OUTER JOIN " : " RIGHT OUTER JOIN ";
+    else
+      out += j.outer ? " LEFT OUTER JOIN " : " JOIN ";
     append_table(out, *j.table);
+    if (!j.alias.empty()) {
+      out += " AS ";
+      out.add_identifier(j.alias);
+    }
     out += " ON ";
     out += j.on;
-    if (j.outer && j.table->soft_delete && !p.with_deleted) {
+    if (p.with_deleted) continue;
+    if (j.outer && j.table->soft_delete) {
       out += " AND ";
-      out += live_rows(*j.table);
+      out += live_rows(j.name());
+    }
+    if (i == keeping) {  // the rows before it may be NULL-extended: their filters move here
+      if (p.from->soft_delete && p.from_subquery.empty()) {
+        out += " AND ";
+        out += live_rows(*p.from);
+      }
+      for (std::size_t k = 0; k < i; ++k)
+        if (!p.joins[k].outer && p.joins[k].table->soft_delete) {
+          out += " AND ";
+          out += live_rows(p.joins[k].name());
+        }
     }
   }
   Fragment where = where_with_soft_delete(p);
@@ -267,6 +307,23 @@ Fragment render_exists(const SelectParts& p) {
   out += "SELECT EXISTS (";
   out += render_select(inner);
   out += ")";
+  return out;
+}
+
+Fragment render_subquery(const SelectParts& p) {
+  Fragment out;
+  out += "(";
+  out += render_select(p);
+  out += ")";
+  return out;
+}
+
+Fragment render_set_operation(SetOperation op, const SelectParts& left, const SelectParts& right) {
+  static constexpr std::string_view kOperators[] = {
+      " UNION ", " UNION ALL ", " INTERSECT ", " INTERSECT ALL ", " EXCEPT ", " EXCEPT ALL "};
+  Fragment out = render_subquery(left);
+  out += kOperators[static_cast<int>(op)];
+  out += render_subquery(right);
   return out;
 }
 

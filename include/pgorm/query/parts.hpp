@@ -33,9 +33,16 @@ enum class LockWait { wait, nowait, skip_locked };
 
 struct JoinPart {
   const TableInfo* table = nullptr;
-  bool outer = false;
+  bool outer =
+      false;  // the rows on the left stay without a match (LEFT, or FULL with keeps_joined)
   Fragment on;
+  std::string alias;          // "<table>" AS "<alias>"; empty: the table's own name
+  bool keeps_joined = false;  // the joined table's rows stay without a match (RIGHT, or FULL)
+  const std::string& name() const noexcept { return alias.empty() ? table->name : alias; }
 };
+
+// UNION [ALL], INTERSECT [ALL], EXCEPT [ALL] between two selects.
+enum class SetOperation { union_distinct, union_all, intersect, intersect_all, except, except_all };
 
 // A relationship loaded in the same statement (joined loading): its columns come back under
 // "<alias>__<column>".
@@ -47,6 +54,9 @@ struct EagerJoin {
 
 struct SelectParts {
   const TableInfo* from = nullptr;
+  // Not empty: FROM (from_subquery) AS "<from's table name>", a derived table with the rows of
+  // `from`'s shape (a set operation's result); its soft-delete filter is the subquery's business.
+  Fragment from_subquery;
   Fragment projection;  // empty: every column of `from`
   bool distinct = false;
   std::vector<JoinPart> joins;
@@ -72,6 +82,10 @@ Fragment render_select(const SelectParts& parts);
 Fragment render_count(const SelectParts& parts);
 // SELECT EXISTS (...)
 Fragment render_exists(const SelectParts& parts);
+// (SELECT ...): a select nested in an expression (IN, EXISTS, ANY, a scalar subquery).
+Fragment render_subquery(const SelectParts& parts);
+// (SELECT ...) UNION (SELECT ...), and the other set operations.
+Fragment render_set_operation(SetOperation op, const SelectParts& left, const SelectParts& right);
 
 struct UpdateParts {
   const TableInfo* table = nullptr;
