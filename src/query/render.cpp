@@ -328,11 +328,28 @@ Fragment render_set_operation(SetOperation op, const SelectParts& left, const Se
 }
 
 namespace {
-// WHERE (live rows only, if asked) AND condition, then RETURNING every column if asked.
+// " FROM a, b" / " USING a, b": the other tables an UPDATE or DELETE reads.
+void append_sources(Fragment& out, std::string_view keyword,
+                    const std::vector<SourcePart>& sources) {
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    out += i == 0 ? keyword : ", ";
+    append_table(out, *sources[i].table);
+    if (!sources[i].alias.empty()) {
+      out += " AS ";
+      out.add_identifier(sources[i].alias);
+    }
+  }
+}
+
+// WHERE (live rows only, if asked: of the table, and of the soft-delete sources) AND condition,
+// then RETURNING every column if asked.
 void finish_write(Fragment& out, const TableInfo& table, bool live_only, const Fragment& where,
-                  bool returning) {
+                  bool returning, const std::vector<SourcePart>& sources, bool live_sources) {
   Fragment condition;
   if (live_only) and_into(condition, live_rows(table));
+  if (live_sources)
+    for (const auto& source : sources)
+      if (source.table->soft_delete) and_into(condition, live_rows(source.name()));
   if (!where.empty()) and_into(condition, where);
   if (!condition.empty()) {
     out += " WHERE ";
@@ -351,7 +368,9 @@ Fragment render_update(const UpdateParts& p) {
   append_table(out, *p.table);
   out += " SET ";
   out += p.assignments;
-  finish_write(out, *p.table, p.table->soft_delete && !p.with_deleted, p.where, p.returning);
+  append_sources(out, " FROM ", p.from);
+  finish_write(out, *p.table, p.table->soft_delete && !p.with_deleted, p.where, p.returning, p.from,
+               !p.with_deleted);
   return out;
 }
 
@@ -362,11 +381,13 @@ Fragment render_delete(const DeleteParts& p) {
     out += "UPDATE ";
     append_table(out, *p.table);
     out += " SET \"deleted_at\" = now()";
+    append_sources(out, " FROM ", p.using_);
   } else {
     out += "DELETE FROM ";
     append_table(out, *p.table);
+    append_sources(out, " USING ", p.using_);
   }
-  finish_write(out, *p.table, soft, p.where, p.returning);
+  finish_write(out, *p.table, soft, p.where, p.returning, p.using_, true);
   return out;
 }
 

@@ -407,3 +407,104 @@ TEST_CASE("right and full joins keep unmatched rows; soft-delete filters keep wo
         std::vector<std::tuple<std::optional<std::string>, std::string>>{
             {std::nullopt, "dave@example.com"}});
 }
+
+// ---- UPDATE ... FROM, DELETE ... USING ----
+
+TEST_CASE("update().from() and delete_().using_() render the other tables with their filters",
+          "[unit][query]") {
+  auto up = update<Todo>()
+                .from<User>()
+                .set(col<&Todo::status>, TodoStatus::archived)
+                .where(col<&Todo::user_id> == col<&User::id> && col<&User::email> == "b@x")
+                .statement();
+  CHECK(up.sql ==
+        "UPDATE \"todos\" SET \"status\" = $1, \"updated_at\" = now() FROM \"users\" WHERE "
+        "\"todos\".\"deleted_at\" IS NULL AND ((\"todos\".\"user_id\" = \"users\".\"id\") AND "
+        "(\"users\".\"email\" = $2))");
+  // A soft-delete source is filtered too.
+  auto from_todos = update<User>()
+                        .from<Todo>()
+                        .set(col<&User::email>, col<&Todo::title>)
+                        .where(col<&Todo::user_id> == col<&User::id>)
+                        .statement();
+  CHECK(from_todos.sql ==
+        "UPDATE \"users\" SET \"email\" = \"todos\".\"title\", \"updated_at\" = now() FROM "
+        "\"todos\" WHERE \"todos\".\"deleted_at\" IS NULL AND (\"todos\".\"user_id\" = "
+        "\"users\".\"id\")");
+  auto del = delete_<Employee>()
+                 .using_<Manager>()
+                 .where(col<&Employee::manager_id> == Manager::col<&Employee::id> &&
+                        Manager::col<&Employee::name> == "Ada")
+                 .statement();
+  CHECK(del.sql ==
+        "DELETE FROM \"employees\" USING \"employees\" AS \"manager\" WHERE "
+        "((\"employees\".\"manager_id\" = \"manager\".\"id\") AND (\"manager\".\"name\" = $1))");
+  // A soft delete is an UPDATE: USING becomes FROM.
+  auto soft = delete_<Todo>().using_<User>().where(col<&Todo::user_id> == col<&User::id>);
+  CHECK(soft.statement().sql ==
+        "UPDATE \"todos\" SET \"deleted_at\" = now() FROM \"users\" WHERE "
+        "\"todos\".\"deleted_at\" IS NULL AND (\"todos\".\"user_id\" = \"users\".\"id\")");
+  CHECK(soft.hard().statement().sql ==
+        "DELETE FROM \"todos\" USING \"users\" WHERE (\"todos\".\"user_id\" = \"users\".\"id\")");
+}
+
+TEST_CASE("update().from() changes rows by another table's values", "[query]") {
+  Seeded fx;
+  auto s = fx.session();
+  CHECK(s.execute(update<Todo>()
+                      .from<User>()
+                      .set(col<&Todo::status>, TodoStatus::archived)
+                      .where(col<&Todo::user_id> == col<&User::id> &&
+                             col<&User::email> == "alice@example.com")) == 4);
+  s.commit();
+  CHECK(fx.db.scalar<std::int64_t>(
+            "SELECT count(*) FROM todos WHERE status = 'archived' AND deleted_at IS NULL") == 5);
+  // The soft-deleted todo was left alone.
+  CHECK(fx.db.scalar<std::string>("SELECT status::text FROM todos WHERE title = 'Old milk'") ==
+        "pending");
+  // Values of the other table, and RETURNING.
+  auto renamed =
+      s.execute(update<Todo>()
+                    .from<User>()
+                    .set(col<&Todo::title>, col<&User::email>)
+                    .where(col<&Todo::user_id> == col<&User::id> && col<&User::id> == fx.bob)
+                    .returning());
+  s.commit();
+  REQUIRE(renamed.size() == 1);
+  CHECK(renamed[0].title == "bob@example.com");
+  CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM todos WHERE title = 'bob@example.com'") ==
+        1);
+}
+
+TEST_CASE("delete_().using_() removes rows matched in another table", "[query]") {
+  Seeded fx;
+  auto s = fx.session();
+  // Users with a live completed todo: alice only (dave's is soft-deleted, so not a match).
+  CHECK(s.execute(delete_<User>().using_<Todo>().where(col<&Todo::user_id> == col<&User::id> &&
+                                                       col<&Todo::status> ==
+                                                           TodoStatus::completed)) == 1);
+  s.commit();
+  CHECK(fx.db.scalar<std::int64_t>(
+            "SELECT count(*) FROM users WHERE email = 'alice@example.com'") == 0);
+  CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM users WHERE email = 'dave@example.com'") ==
+        1);
+  // Soft delete through USING: bob's todo gets deleted_at.
+  CHECK(s.execute(delete_<Todo>().using_<User>().where(
+            col<&Todo::user_id> == col<&User::id> && col<&User::email> == "bob@example.com")) == 1);
+  s.commit();
+  CHECK(fx.db.scalar<std::int64_t>(
+            "SELECT count(*) FROM todos WHERE title = 'Walk dog' AND deleted_at IS NOT NULL") == 1);
+  // A self-join through an alias.
+  Metadata::of<Employee>().create_all(fx.db.conn());
+  fx.db.conn().execute_script(
+      "INSERT INTO employees (name) VALUES ('Ada');"
+      "INSERT INTO employees (name, manager_id) SELECT 'Bea', id FROM employees WHERE name = 'Ada';"
+      "INSERT INTO employees (name, manager_id) SELECT 'Cy', id FROM employees WHERE name = "
+      "'Bea';");
+  CHECK(s.execute(delete_<Employee>().using_<Manager>().where(
+            col<&Employee::manager_id> == Manager::col<&Employee::id> &&
+            Manager::col<&Employee::name> == "Ada")) == 1);
+  s.commit();
+  CHECK(fx.db.scalar<std::string>("SELECT string_agg(name, ',' ORDER BY name) FROM employees") ==
+        "Ada,Cy");
+}

@@ -87,6 +87,13 @@ Fragment render_subquery(const SelectParts& parts);
 // (SELECT ...) UNION (SELECT ...), and the other set operations.
 Fragment render_set_operation(SetOperation op, const SelectParts& left, const SelectParts& right);
 
+// A table a statement reads besides its own (UPDATE ... FROM, DELETE ... USING).
+struct SourcePart {
+  const TableInfo* table = nullptr;
+  std::string alias;  // empty: the table's own name
+  const std::string& name() const noexcept { return alias.empty() ? table->name : alias; }
+};
+
 struct UpdateParts {
   const TableInfo* table = nullptr;
   Fragment assignments;  // "col" = value, ...
@@ -95,6 +102,7 @@ struct UpdateParts {
   bool has_where = false;
   bool with_deleted = false;
   bool returning = false;
+  std::vector<SourcePart> from;  // UPDATE ... FROM
 };
 Fragment render_update(const UpdateParts& parts);
 
@@ -104,6 +112,7 @@ struct DeleteParts {
   bool has_where = false;
   bool hard = false;  // a real DELETE on a SoftDelete table
   bool returning = false;
+  std::vector<SourcePart> using_;  // DELETE ... USING (UPDATE ... FROM for a soft delete)
 };
 Fragment render_delete(const DeleteParts& parts);
 
