@@ -32,6 +32,12 @@ void and_into(Fragment& target, const Fragment& condition) {
   target += condition;
 }
 
+// Whether the FROM table needs the soft-delete filter: not for a derived table or WITH query,
+// whose own statement filtered its rows.
+bool from_filtered(const SelectParts& p) {
+  return p.from->soft_delete && p.from_subquery.empty() && p.from_name.empty();
+}
+
 // Soft-deleted rows are left out: in WHERE for the tables whose rows cannot come back as NULLs,
 // and, for a table that can (the joined table of a LEFT or FULL join, the tables before a RIGHT or
 // FULL join), in that join's ON, so that its partner rows stay. With a RIGHT or FULL join every
@@ -40,9 +46,10 @@ Fragment where_with_soft_delete(const SelectParts& p) {
   Fragment where;
   if (!p.with_deleted) {
     bool keeping = last_keeping_join(p) < p.joins.size();
-    if (p.from->soft_delete && p.from_subquery.empty()) and_into(where, live_rows(*p.from));
+    if (from_filtered(p)) and_into(where, live_rows(*p.from));
     for (const auto& j : p.joins)
-      if ((!j.outer || keeping) && j.table->soft_delete) and_into(where, live_rows(j.name()));
+      if ((!j.outer || keeping) && j.table->soft_delete && !j.cte)
+        and_into(where, live_rows(j.name()));
   }
   if (!p.where.empty()) and_into(where, p.where);
   return where;
@@ -59,6 +66,9 @@ void render_from(Fragment& out, const SelectParts& p) {
     out += "(";
     out += p.from_subquery;
     out += ") AS ";
+  } else if (!p.from_name.empty()) {
+    out.add_identifier(p.from_name);
+    out += " AS ";
   }
   append_table(out, *p.from);
   const std::size_t keeping = last_keeping_join(p);
@@ -68,25 +78,29 @@ void render_from(Fragment& out, const SelectParts& p) {
       out += j.outer ? " FULL OUTER JOIN " : " RIGHT OUTER JOIN ";
     else
       out += j.outer ? " LEFT OUTER JOIN " : " JOIN ";
-    append_table(out, *j.table);
-    if (!j.alias.empty()) {
-      out += " AS ";
+    if (j.cte) {
       out.add_identifier(j.alias);
+    } else {
+      append_table(out, *j.table);
+      if (!j.alias.empty()) {
+        out += " AS ";
+        out.add_identifier(j.alias);
+      }
     }
     out += " ON ";
     out += j.on;
     if (p.with_deleted) continue;
-    if (j.outer && j.table->soft_delete) {
+    if (j.outer && j.table->soft_delete && !j.cte) {
       out += " AND ";
       out += live_rows(j.name());
     }
     if (i == keeping) {  // the rows before it may be NULL-extended: their filters move here
-      if (p.from->soft_delete && p.from_subquery.empty()) {
+      if (from_filtered(p)) {
         out += " AND ";
         out += live_rows(*p.from);
       }
       for (std::size_t k = 0; k < i; ++k)
-        if (!p.joins[k].outer && p.joins[k].table->soft_delete) {
+        if (!p.joins[k].outer && p.joins[k].table->soft_delete && !p.joins[k].cte) {
           out += " AND ";
           out += live_rows(p.joins[k].name());
         }
@@ -252,6 +266,16 @@ Fragment render_select(const SelectParts& p) {
 namespace {
 Fragment render_plain_select(const SelectParts& p) {
   Fragment out;
+  bool recursive = false;
+  for (const auto& c : p.with) recursive = recursive || c.recursive;
+  for (std::size_t i = 0; i < p.with.size(); ++i) {
+    out += i == 0 ? (recursive ? "WITH RECURSIVE " : "WITH ") : ", ";
+    out.add_identifier(p.with[i].name);
+    out += " AS (";
+    out += p.with[i].query;
+    out += ")";
+  }
+  if (!p.with.empty()) out += " ";
   out += p.distinct ? "SELECT DISTINCT " : "SELECT ";
   if (p.projection.empty() && p.from)
     append_qualified_columns(out, *p.from);
@@ -279,7 +303,7 @@ Fragment render_plain_select(const SelectParts& p) {
 }  // namespace
 
 Fragment render_count(const SelectParts& p) {
-  bool simple = !p.distinct && p.group_by.empty() && !p.limit && !p.offset;
+  bool simple = !p.distinct && p.group_by.empty() && !p.limit && !p.offset && p.with.empty();
   Fragment out;
   if (simple) {
     out += "SELECT count(*)";

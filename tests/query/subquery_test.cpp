@@ -508,3 +508,104 @@ TEST_CASE("delete_().using_() removes rows matched in another table", "[query]")
   CHECK(fx.db.scalar<std::string>("SELECT string_agg(name, ',' ORDER BY name) FROM employees") ==
         "Ada,Cy");
 }
+
+// ---- WITH queries ----
+
+namespace {
+using Tree = cte_name<Category, "tree">;
+
+std::int32_t add_category(test::TestSchema& db, std::string_view name,
+                          std::optional<std::int32_t> parent) {
+  return db.scalar<std::int32_t>(
+      "INSERT INTO categories (name, slug, parent_id) VALUES ($1, $2, $3) RETURNING id", name,
+      std::string("slug-") + std::string(name), parent);
+}
+
+auto subtree_of(std::int32_t root) {
+  return recursive_cte<Tree>(
+      select<Category>().where(col<&Category::id> == root),
+      select<Category>().join<Tree>(col<&Category::parent_id> == Tree::col<&Category::id>));
+}
+}  // namespace
+
+TEST_CASE("WITH RECURSIVE renders the anchor, the step and the select from the WITH query",
+          "[unit][query]") {
+  auto st = select_from<Tree>().with(subtree_of(7)).order_by(col<&Category::name>).statement();
+  CHECK(st.sql.rfind("WITH RECURSIVE \"tree\" AS ((SELECT \"categories\".\"id\", ", 0) == 0);
+  CHECK(st.sql.find("FROM \"categories\" WHERE \"categories\".\"deleted_at\" IS NULL AND "
+                    "(\"categories\".\"id\" = $1)) UNION ALL (SELECT ") != std::string::npos);
+  CHECK(st.sql.find("FROM \"categories\" JOIN \"tree\" ON (\"categories\".\"parent_id\" = "
+                    "\"tree\".\"id\") WHERE \"categories\".\"deleted_at\" IS NULL)) SELECT ") !=
+        std::string::npos);
+  // The outer select reads the WITH query under the model's table name, without a second filter.
+  CHECK(st.sql.find("FROM \"tree\" AS \"categories\" ORDER BY \"categories\".\"name\"") !=
+        std::string::npos);
+  REQUIRE(st.params.size() == 1);
+  CHECK(std::string(st.params.value(0)) == "7");
+  using Busy = cte_name<User, "busy">;
+  auto q = select(col<&Todo::title>)
+               .with(cte<Busy>(select<User>().where(col<&User::email> == "a@x")))
+               .join<Busy>(col<&Todo::user_id> == Busy::col<&User::id>)
+               .where(col<&Todo::title> != "t");
+  CHECK(q.statement().sql ==
+        "WITH \"busy\" AS (SELECT \"users\".\"id\", \"users\".\"email\", \"users\".\"created_at\", "
+        "\"users\".\"updated_at\" FROM \"users\" WHERE (\"users\".\"email\" = $1)) SELECT "
+        "\"todos\".\"title\" FROM \"todos\" JOIN \"busy\" ON (\"todos\".\"user_id\" = "
+        "\"busy\".\"id\") WHERE \"todos\".\"deleted_at\" IS NULL AND (\"todos\".\"title\" <> $2)");
+}
+
+TEST_CASE("a recursive WITH query walks a category tree and reads back objects", "[query]") {
+  test::SessionFixture fx;
+  auto root = add_category(fx.db, "Root", std::nullopt);
+  auto a = add_category(fx.db, "A", root);
+  auto b = add_category(fx.db, "B", root);
+  add_category(fx.db, "A1", a);
+  auto a2 = add_category(fx.db, "A2", a);
+  add_category(fx.db, "A2x", a2);
+  auto gone = add_category(fx.db, "Gone", b);
+  add_category(fx.db, "Under gone", gone);
+  add_category(fx.db, "Other", std::nullopt);
+  fx.db.conn().exec("UPDATE categories SET deleted_at = now() WHERE id = $1", gone);
+  auto s = fx.session();
+
+  auto all = s.execute(select_from<Tree>().with(subtree_of(root)).order_by(col<&Category::name>));
+  Strings names;
+  for (const auto& c : all) names.push_back(c->name);
+  // "Gone" is soft-deleted: the walk neither returns it nor goes below it.
+  CHECK(names == Strings{"A", "A1", "A2", "A2x", "B", "Root"});
+  // The objects are the session's, with their columns.
+  auto a2_again = s.get<Category>(a2);
+  REQUIRE(a2_again);
+  CHECK(std::find(all.begin(), all.end(), a2_again) != all.end());
+  CHECK(a2_again->parent_id == a);
+
+  // From a subtree root, with a condition and a count on the WITH query.
+  CHECK(s.count(select_from<Tree>().with(subtree_of(a))) == 4);
+  auto below_a2 =
+      s.values(select_from<Tree>().with(subtree_of(a)).where(col<&Category::parent_id> == a2));
+  REQUIRE(below_a2.size() == 1);
+  CHECK(below_a2[0].name == "A2x");
+  // Joined in an ordinary select: categories whose parent is in A's subtree.
+  CHECK(sorted(s.values(select(col<&Category::name>)
+                            .with(subtree_of(a))
+                            .join<Tree>(col<&Category::parent_id> == Tree::col<&Category::id>))) ==
+        Strings{"A1", "A2", "A2x"});
+}
+
+TEST_CASE("a WITH query joined to a select filters by its rows", "[query]") {
+  Seeded fx;
+  auto s = fx.session();
+  using Busy = cte_name<User, "busy">;
+  auto busy = cte<Busy>(
+      select<User>().where(exists(select(col<&Todo::id>)
+                                      .correlate<User>()
+                                      .where(col<&Todo::user_id> == col<&User::id> &&
+                                             col<&Todo::status> == TodoStatus::completed))));
+  CHECK(sorted(s.values(select(col<&Todo::title>)
+                            .with(busy)
+                            .join<Busy>(col<&Todo::user_id> == Busy::col<&User::id>))) ==
+        Strings{"Buy MILK chocolate", "Buy milk", "Call mom", "Write report"});
+  using Objects = std::vector<std::shared_ptr<User>>;
+  Objects busy_users = s.execute(select_from<Busy>().with(busy));
+  CHECK(emails(busy_users) == Strings{"alice@example.com"});
+}

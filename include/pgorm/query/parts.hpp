@@ -38,7 +38,15 @@ struct JoinPart {
   Fragment on;
   std::string alias;          // "<table>" AS "<alias>"; empty: the table's own name
   bool keeps_joined = false;  // the joined table's rows stay without a match (RIGHT, or FULL)
+  bool cte = false;  // `alias` names a WITH query of `table`'s shape: JOIN "<alias>", no filter
   const std::string& name() const noexcept { return alias.empty() ? table->name : alias; }
+};
+
+// WITH [RECURSIVE] "<name>" AS (<query>).
+struct CtePart {
+  std::string name;
+  Fragment query;
+  bool recursive = false;
 };
 
 // UNION [ALL], INTERSECT [ALL], EXCEPT [ALL] between two selects.
@@ -57,6 +65,9 @@ struct SelectParts {
   // Not empty: FROM (from_subquery) AS "<from's table name>", a derived table with the rows of
   // `from`'s shape (a set operation's result); its soft-delete filter is the subquery's business.
   Fragment from_subquery;
+  // Not empty: FROM "<from_name>" AS "<from's table name>", a WITH query of `from`'s shape.
+  std::string from_name;
+  std::vector<CtePart> with;  // WITH queries before the SELECT
   Fragment projection;  // empty: every column of `from`
   bool distinct = false;
   std::vector<JoinPart> joins;

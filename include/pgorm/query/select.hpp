@@ -184,6 +184,15 @@ class Select {
     out.parts_.having += condition_expr.to_expr().fragment;
     return out;
   }
+  // WITH queries the statement refers to (pgorm::cte / pgorm::recursive_cte, subquery.hpp):
+  // select_from<Tree>().with(tree), or join<Tree>(condition) in any select.
+  template <class... Ctes>
+  requires(std::is_same_v<Ctes, CtePart>&&...) Select with(const Ctes&... ctes)
+  const {
+    Select out(*this);
+    (out.parts_.with.push_back(ctes), ...);
+    return out;
+  }
   Select distinct() const {
     Select out(*this);
     out.parts_.distinct = true;
@@ -323,6 +332,9 @@ class Select {
       j.table = &table_info<typename T::model_type>();
       j.alias = std::string(T::name);
       j.on = *on;
+      j.cte = requires {
+        T::is_pgorm_cte;
+      };
     } else {
       j.table = &table_info<T>();
       j.on = on ? *on : p.foreign_key_join(*j.table);

@@ -209,3 +209,74 @@ auto except_all(const query::Select<R1, F1, M1>& a, const query::Select<R2, F2, 
 }
 
 }  // namespace pgorm
+
+// ---- WITH queries ----
+namespace pgorm {
+namespace query {
+
+// The name of a WITH query whose rows have T's shape. Like an alias, its columns are
+// Cte::col<&T::member> and it joins with join<Cte>(condition); pgorm::select_from<Cte>() reads its
+// rows as T objects.
+template <model T, fixed_string Name>
+struct CteName {
+  static_assert(Name.view().size() > 0 && Name.view().size() <= 63,
+                "pgorm::cte_name: the name is 1 to 63 bytes");
+  static constexpr bool is_pgorm_alias = true;
+  static constexpr bool is_pgorm_cte = true;
+  using model_type = T;
+  static constexpr std::string_view name = Name.view();
+  template <auto Member>
+  static constexpr AliasColumn<CteName, Member> col{};
+};
+
+template <class C>
+concept cte_name = requires {
+  C::is_pgorm_cte;
+  typename C::model_type;
+};
+
+}  // namespace query
+
+template <model T, fixed_string Name>
+using cte_name = query::CteName<T, Name>;
+
+// WITH "<name>" AS (query): a select of the name's model (select<T>()).
+template <query::cte_name C, class R, class F, class M>
+query::CtePart cte(const query::Select<R, F, M>& query) {
+  static_assert(std::is_same_v<R, typename C::model_type>,
+                "pgorm::cte<Name>(q): q selects rows of the name's model (select<Model>())");
+  return query::CtePart{std::string(C::name), query::render_select(query.parts()), false};
+}
+
+// WITH RECURSIVE "<name>" AS ((anchor) UNION ALL (step)): step refers to the name, usually by
+// join<Name>(condition). Both select rows of the name's model.
+//   using Tree = pgorm::cte_name<Category, "tree">;
+//   auto tree = pgorm::recursive_cte<Tree>(
+//       select<Category>().where(col<&Category::id> == root),
+//       select<Category>().join<Tree>(col<&Category::parent_id> == Tree::col<&Category::id>));
+//   db.execute(pgorm::select_from<Tree>().with(tree));
+template <query::cte_name C, class R1, class F1, class M1, class R2, class F2, class M2>
+query::CtePart recursive_cte(const query::Select<R1, F1, M1>& anchor,
+                             const query::Select<R2, F2, M2>& step) {
+  static_assert(
+      std::is_same_v<R1, typename C::model_type> && std::is_same_v<R2, typename C::model_type>,
+      "pgorm::recursive_cte<Name>(anchor, step): both select rows of the name's model "
+      "(select<Model>())");
+  return query::CtePart{
+      std::string(C::name),
+      query::render_set_operation(query::SetOperation::union_all, anchor.parts(), step.parts()),
+      true};
+}
+
+// SELECT the rows of a WITH query as objects of its model: FROM "<name>" AS "<model's table>", so
+// col<&Model::member> names its columns. Add the definition with .with(...).
+template <query::cte_name C>
+auto select_from() {
+  using T = typename C::model_type;
+  query::SelectParts parts;
+  parts.from = &table_info<T>();
+  parts.from_name = std::string(C::name);
+  return query::Select<T, T, query::type_list<T>>(std::move(parts));
+}
+
+}  // namespace pgorm
