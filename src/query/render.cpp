@@ -177,7 +177,8 @@ Fragment SelectParts::foreign_key_join(const TableInfo& joined) const {
     }
   };
   std::vector<const TableInfo*> present{from};
-  for (const auto& j : joins) present.push_back(j.table);
+  for (const auto& j : joins)
+    if (j.alias.empty()) present.push_back(j.table);  // an alias or WITH query is not the table
   for (const TableInfo* t : present) {
     if (t->name == joined.name) continue;
     consider(joined, *t);

@@ -315,6 +315,10 @@ TEST_CASE("an aliased model joins its own table under another name", "[unit][que
   // Soft-delete filters name the alias.
   using Parent = aliased<Category, "parent">;
   auto c = select<Category>().join<Parent>(col<&Category::parent_id> == Parent::col<&Category::id>);
+  // A foreign-key join after an alias follows the table itself, not the alias.
+  CHECK(c.join<TodoCategory>().statement().sql.find(
+            "JOIN \"todo_categories\" ON \"todo_categories\".\"category_id\" = "
+            "\"categories\".\"id\"") != std::string::npos);
   CHECK(c.statement().sql.find(
             "FROM \"categories\" JOIN \"categories\" AS \"parent\" ON "
             "(\"categories\".\"parent_id\" = \"parent\".\"id\") WHERE "
