@@ -20,6 +20,7 @@
 #include "pgorm/query/functions.hpp"
 #include "pgorm/query/jsonb.hpp"
 #include "pgorm/query/select.hpp"
+#include "pgorm/query/subquery.hpp"
 #include "pgorm/query/text_search.hpp"
 #include "pgorm/query/window.hpp"
 #include "pgorm/relations/loading.hpp"

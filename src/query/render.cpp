@@ -11,11 +11,20 @@ namespace {
 void append_table(Fragment& out, const TableInfo& t) { out.add_identifier(t.name); }
 
 // "t"."deleted_at" IS NULL
-Fragment live_rows(const TableInfo& t) {
+Fragment live_rows(std::string_view name) {
   Fragment f;
-  f.add_identifier(t.name);
+  f.add_identifier(name);
   f += ".\"deleted_at\" IS NULL";
   return f;
+}
+Fragment live_rows(const TableInfo& t) { return live_rows(t.name); }
+
+// The last RIGHT or FULL join: the tables before it may come back as NULLs.
+std::size_t last_keeping_join(const SelectParts& p) {
+  std::size_t last = p.joins.size();
+  for (std::size_t i = 0; i < p.joins.size(); ++i)
+    if (p.joins[i].keeps_joined) last = i;
+  return last;
 }
 
 void and_into(Fragment& target, const Fragment& condition) {
@@ -23,12 +32,24 @@ void and_into(Fragment& target, const Fragment& condition) {
   target += condition;
 }
 
+// Whether the FROM table needs the soft-delete filter: not for a derived table or WITH query,
+// whose own statement filtered its rows.
+bool from_filtered(const SelectParts& p) {
+  return p.from->soft_delete && p.from_subquery.empty() && p.from_name.empty();
+}
+
+// Soft-deleted rows are left out: in WHERE for the tables whose rows cannot come back as NULLs,
+// and, for a table that can (the joined table of a LEFT or FULL join, the tables before a RIGHT or
+// FULL join), in that join's ON, so that its partner rows stay. With a RIGHT or FULL join every
+// table's filter is also in WHERE: "deleted_at" IS NULL holds for a NULL-extended row too.
 Fragment where_with_soft_delete(const SelectParts& p) {
   Fragment where;
   if (!p.with_deleted) {
-    if (p.from->soft_delete) and_into(where, live_rows(*p.from));
+    bool keeping = last_keeping_join(p) < p.joins.size();
+    if (from_filtered(p)) and_into(where, live_rows(*p.from));
     for (const auto& j : p.joins)
-      if (!j.outer && j.table->soft_delete) and_into(where, live_rows(*j.table));
+      if ((!j.outer || keeping) && j.table->soft_delete && !j.cte)
+        and_into(where, live_rows(j.name()));
   }
   if (!p.where.empty()) and_into(where, p.where);
   return where;
@@ -41,15 +62,48 @@ void render_from(Fragment& out, const SelectParts& p) {
     throw ProgrammingError(std::move(info));
   }
   out += " FROM ";
+  if (!p.from_subquery.empty()) {
+    out += "(";
+    out += p.from_subquery;
+    out += ") AS ";
+  } else if (!p.from_name.empty()) {
+    out.add_identifier(p.from_name);
+    out += " AS ";
+  }
   append_table(out, *p.from);
-  for (const auto& j : p.joins) {
-    out += j.outer ? " LEFT OUTER JOIN " : " JOIN ";
-    append_table(out, *j.table);
+  const std::size_t keeping = last_keeping_join(p);
+  for (std::size_t i = 0; i < p.joins.size(); ++i) {
+    const JoinPart& j = p.joins[i];
+    if (j.keeps_joined)
+      out += j.outer ? " FULL OUTER JOIN " : " RIGHT OUTER JOIN ";
+    else
+      out += j.outer ? " LEFT OUTER JOIN " : " JOIN ";
+    if (j.cte) {
+      out.add_identifier(j.alias);
+    } else {
+      append_table(out, *j.table);
+      if (!j.alias.empty()) {
+        out += " AS ";
+        out.add_identifier(j.alias);
+      }
+    }
     out += " ON ";
     out += j.on;
-    if (j.outer && j.table->soft_delete && !p.with_deleted) {
+    if (p.with_deleted) continue;
+    if (j.outer && j.table->soft_delete && !j.cte) {
       out += " AND ";
-      out += live_rows(*j.table);
+      out += live_rows(j.name());
+    }
+    if (i == keeping) {  // the rows before it may be NULL-extended: their filters move here
+      if (from_filtered(p)) {
+        out += " AND ";
+        out += live_rows(*p.from);
+      }
+      for (std::size_t k = 0; k < i; ++k)
+        if (!p.joins[k].outer && p.joins[k].table->soft_delete && !p.joins[k].cte) {
+          out += " AND ";
+          out += live_rows(p.joins[k].name());
+        }
     }
   }
   Fragment where = where_with_soft_delete(p);
@@ -123,7 +177,8 @@ Fragment SelectParts::foreign_key_join(const TableInfo& joined) const {
     }
   };
   std::vector<const TableInfo*> present{from};
-  for (const auto& j : joins) present.push_back(j.table);
+  for (const auto& j : joins)
+    if (j.alias.empty()) present.push_back(j.table);  // an alias or WITH query is not the table
   for (const TableInfo* t : present) {
     if (t->name == joined.name) continue;
     consider(joined, *t);
@@ -226,6 +281,16 @@ void append_distinct(Fragment& out, const SelectParts& p) {
 
 Fragment render_plain_select(const SelectParts& p) {
   Fragment out;
+  bool recursive = false;
+  for (const auto& c : p.with) recursive = recursive || c.recursive;
+  for (std::size_t i = 0; i < p.with.size(); ++i) {
+    out += i == 0 ? (recursive ? "WITH RECURSIVE " : "WITH ") : ", ";
+    out.add_identifier(p.with[i].name);
+    out += " AS (";
+    out += p.with[i].query;
+    out += ")";
+  }
+  if (!p.with.empty()) out += " ";
   out += "SELECT ";
   append_distinct(out, p);
   if (p.projection.empty() && p.from)
@@ -254,7 +319,8 @@ Fragment render_plain_select(const SelectParts& p) {
 }  // namespace
 
 Fragment render_count(const SelectParts& p) {
-  bool simple = !p.distinct && p.distinct_on.empty() && p.group_by.empty() && !p.limit && !p.offset;
+  bool simple = !p.distinct && p.distinct_on.empty() && p.group_by.empty() && !p.limit &&
+                !p.offset && p.with.empty();
   Fragment out;
   if (simple) {
     out += "SELECT count(*)";
@@ -285,12 +351,46 @@ Fragment render_exists(const SelectParts& p) {
   return out;
 }
 
+Fragment render_subquery(const SelectParts& p) {
+  Fragment out;
+  out += "(";
+  out += render_select(p);
+  out += ")";
+  return out;
+}
+
+Fragment render_set_operation(SetOperation op, const SelectParts& left, const SelectParts& right) {
+  static constexpr std::string_view kOperators[] = {
+      " UNION ", " UNION ALL ", " INTERSECT ", " INTERSECT ALL ", " EXCEPT ", " EXCEPT ALL "};
+  Fragment out = render_subquery(left);
+  out += kOperators[static_cast<int>(op)];
+  out += render_subquery(right);
+  return out;
+}
+
 namespace {
-// WHERE (live rows only, if asked) AND condition, then RETURNING every column if asked.
+// " FROM a, b" / " USING a, b": the other tables an UPDATE or DELETE reads.
+void append_sources(Fragment& out, std::string_view keyword,
+                    const std::vector<SourcePart>& sources) {
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    out += i == 0 ? keyword : ", ";
+    append_table(out, *sources[i].table);
+    if (!sources[i].alias.empty()) {
+      out += " AS ";
+      out.add_identifier(sources[i].alias);
+    }
+  }
+}
+
+// WHERE (live rows only, if asked: of the table, and of the soft-delete sources) AND condition,
+// then RETURNING every column if asked.
 void finish_write(Fragment& out, const TableInfo& table, bool live_only, const Fragment& where,
-                  bool returning) {
+                  bool returning, const std::vector<SourcePart>& sources, bool live_sources) {
   Fragment condition;
   if (live_only) and_into(condition, live_rows(table));
+  if (live_sources)
+    for (const auto& source : sources)
+      if (source.table->soft_delete) and_into(condition, live_rows(source.name()));
   if (!where.empty()) and_into(condition, where);
   if (!condition.empty()) {
     out += " WHERE ";
@@ -309,7 +409,9 @@ Fragment render_update(const UpdateParts& p) {
   append_table(out, *p.table);
   out += " SET ";
   out += p.assignments;
-  finish_write(out, *p.table, p.table->soft_delete && !p.with_deleted, p.where, p.returning);
+  append_sources(out, " FROM ", p.from);
+  finish_write(out, *p.table, p.table->soft_delete && !p.with_deleted, p.where, p.returning, p.from,
+               !p.with_deleted);
   return out;
 }
 
@@ -320,11 +422,13 @@ Fragment render_delete(const DeleteParts& p) {
     out += "UPDATE ";
     append_table(out, *p.table);
     out += " SET \"deleted_at\" = now()";
+    append_sources(out, " FROM ", p.using_);
   } else {
     out += "DELETE FROM ";
     append_table(out, *p.table);
+    append_sources(out, " USING ", p.using_);
   }
-  finish_write(out, *p.table, soft, p.where, p.returning);
+  finish_write(out, *p.table, soft, p.where, p.returning, p.using_, true);
   return out;
 }
 

@@ -234,12 +234,12 @@ class AsyncSession : public detail::Tracker {
   }
 
   // Bulk UPDATE / DELETE / INSERT: the number of rows, or with .returning() the rows as values.
-  template <model T, bool W, bool R>
-  auto execute(const query::Update<T, W, R>& statement, std::optional<Timeout> timeout = {}) {
+  template <model T, bool W, bool R, class S>
+  auto execute(const query::Update<T, W, R, S>& statement, std::optional<Timeout> timeout = {}) {
     return write_statement<T, R>(statement.statement(), detail::timeout_value(timeout));
   }
-  template <model T, bool W, bool R>
-  auto execute(const query::Delete<T, W, R>& statement, std::optional<Timeout> timeout = {}) {
+  template <model T, bool W, bool R, class S>
+  auto execute(const query::Delete<T, W, R, S>& statement, std::optional<Timeout> timeout = {}) {
     return write_statement<T, R>(statement.statement(), detail::timeout_value(timeout));
   }
   template <model T, bool R, bool C>

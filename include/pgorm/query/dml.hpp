@@ -22,7 +22,24 @@ namespace query {
 template <class T, bool Returning>
 using dml_row_t = std::conditional_t<Returning, T, void>;
 
-template <model T, bool HasWhere = false, bool Returning = false>
+// The models a statement reads besides its own: a model or an alias of one.
+template <class T>
+const TableInfo& source_table() {
+  if constexpr (requires { T::is_pgorm_alias; })
+    return table_info<typename T::model_type>();
+  else
+    return table_info<T>();
+}
+template <class T>
+std::string source_alias() {
+  if constexpr (requires { T::is_pgorm_alias; })
+    return std::string(T::name);
+  else
+    return {};
+}
+
+// Sources: the models of UPDATE ... FROM (from<Model>()).
+template <model T, bool HasWhere = false, bool Returning = false, class Sources = type_list<>>
 class Update {
  public:
   using model_type = T;
@@ -36,6 +53,10 @@ class Update {
   Update set(Column<M> column, const U& value) const {
     static_assert(std::is_same_v<typename Column<M>::model_type, T>,
                   "pgorm: update<T>().set(): the column belongs to another model");
+    if constexpr (expression<U>)
+      static_assert(list_subset<models_of_t<U>, concat_t<type_list<T>, Sources>>::value,
+                    "pgorm: set(): the expression uses a model that is neither the updated one "
+                    "nor one of from<Model>()");
     Update out(*this);
     out.begin_assignment(column.name());
     using Member = typename Column<M>::member_type;
@@ -61,28 +82,43 @@ class Update {
   }
 
   template <class E>
-  Update<T, true, Returning> where(const E& condition_expr) const {
+  Update<T, true, Returning, Sources> where(const E& condition_expr) const {
     static_assert(condition<E>, "pgorm: where() takes a condition (a boolean expression)");
-    static_assert(list_subset<models_of_t<E>, type_list<T>>::value,
-                  "pgorm: an UPDATE's condition may use the updated model's columns only");
+    static_assert(list_subset<models_of_t<E>, concat_t<type_list<T>, Sources>>::value,
+                  "pgorm: an UPDATE's condition may use the updated model's columns only (and "
+                  "those of from<Model>())");
     UpdateParts p = parts_;
     if (!p.where.empty()) p.where += " AND ";
     p.where += condition_expr.to_expr().fragment;
     p.has_where = true;
-    return Update<T, true, Returning>(std::move(p));
+    return Update<T, true, Returning, Sources>(std::move(p));
+  }
+  // UPDATE ... FROM: rows of another model (or an alias) that where() and set() may use.
+  //   update<Todo>().from<User>().set(col<&Todo::status>, TodoStatus::archived)
+  //                 .where(col<&Todo::user_id> == col<&User::id> && col<&User::email> == e)
+  template <class S>
+  Update<T, HasWhere, Returning, concat_t<Sources, type_list<S>>> from() const {
+    static_assert(
+        model<S> || requires { S::is_pgorm_alias; },
+        "pgorm: from<Model>() takes a model or a pgorm::aliased one");
+    UpdateParts p = parts_;
+    p.from.push_back({&source_table<S>(), source_alias<S>()});
+    return Update<T, HasWhere, Returning, concat_t<Sources, type_list<S>>>(std::move(p));
   }
   // Says that updating every row is intended.
-  Update<T, true, Returning> all_rows() const { return Update<T, true, Returning>(parts_); }
+  Update<T, true, Returning, Sources> all_rows() const {
+    return Update<T, true, Returning, Sources>(parts_);
+  }
   Update with_deleted() const {
     Update out(*this);
     out.parts_.with_deleted = true;
     return out;
   }
   // RETURNING every column: executing gives the updated objects.
-  Update<T, HasWhere, true> returning() const {
+  Update<T, HasWhere, true, Sources> returning() const {
     UpdateParts p = parts_;
     p.returning = true;
-    return Update<T, HasWhere, true>(std::move(p));
+    return Update<T, HasWhere, true, Sources>(std::move(p));
   }
 
   Statement statement() const {
@@ -115,7 +151,8 @@ class Update {
   UpdateParts parts_;
 };
 
-template <model T, bool HasWhere = false, bool Returning = false>
+// Sources: the models of DELETE ... USING (using_<Model>()).
+template <model T, bool HasWhere = false, bool Returning = false, class Sources = type_list<>>
 class Delete {
  public:
   using model_type = T;
@@ -125,27 +162,42 @@ class Delete {
   explicit Delete(DeleteParts parts) : parts_(std::move(parts)) {}
 
   template <class E>
-  Delete<T, true, Returning> where(const E& condition_expr) const {
+  Delete<T, true, Returning, Sources> where(const E& condition_expr) const {
     static_assert(condition<E>, "pgorm: where() takes a condition (a boolean expression)");
-    static_assert(list_subset<models_of_t<E>, type_list<T>>::value,
-                  "pgorm: a DELETE's condition may use the deleted model's columns only");
+    static_assert(list_subset<models_of_t<E>, concat_t<type_list<T>, Sources>>::value,
+                  "pgorm: a DELETE's condition may use the deleted model's columns only (and "
+                  "those of using_<Model>())");
     DeleteParts p = parts_;
     if (!p.where.empty()) p.where += " AND ";
     p.where += condition_expr.to_expr().fragment;
     p.has_where = true;
-    return Delete<T, true, Returning>(std::move(p));
+    return Delete<T, true, Returning, Sources>(std::move(p));
   }
-  Delete<T, true, Returning> all_rows() const { return Delete<T, true, Returning>(parts_); }
+  // DELETE ... USING: rows of another model (or an alias) that where() may use. For a SoftDelete
+  // model (an UPDATE) they become UPDATE ... FROM.
+  //   delete_<Todo>().using_<User>().where(col<&Todo::user_id> == col<&User::id> && ...)
+  template <class S>
+  Delete<T, HasWhere, Returning, concat_t<Sources, type_list<S>>> using_() const {
+    static_assert(
+        model<S> || requires { S::is_pgorm_alias; },
+        "pgorm: using_<Model>() takes a model or a pgorm::aliased one");
+    DeleteParts p = parts_;
+    p.using_.push_back({&source_table<S>(), source_alias<S>()});
+    return Delete<T, HasWhere, Returning, concat_t<Sources, type_list<S>>>(std::move(p));
+  }
+  Delete<T, true, Returning, Sources> all_rows() const {
+    return Delete<T, true, Returning, Sources>(parts_);
+  }
   // For SoftDelete models: really DELETE the rows instead of setting deleted_at.
   Delete hard() const {
     Delete out(*this);
     out.parts_.hard = true;
     return out;
   }
-  Delete<T, HasWhere, true> returning() const {
+  Delete<T, HasWhere, true, Sources> returning() const {
     DeleteParts p = parts_;
     p.returning = true;
-    return Delete<T, HasWhere, true>(std::move(p));
+    return Delete<T, HasWhere, true, Sources>(std::move(p));
   }
   Statement statement() const {
     static_assert(HasWhere,

@@ -135,6 +135,9 @@ struct OrderTerm {
   }
 };
 
+template <class Row, class From, class Models>
+class Select;
+
 // Methods every expression has (CRTP): .is_null(), .in(), .between(), .like(), .asc(), ...
 template <class Self>
 struct ExprMethods {
@@ -157,6 +160,15 @@ struct ExprMethods {
   template <class U>
   auto not_in(std::initializer_list<U> values) const {
     return not_in(std::vector<U>(values));
+  }
+  // IN / NOT IN a select of one column of the same C++ type (pgorm/query/subquery.hpp).
+  template <class R, class F, class M>
+  auto in(const Select<R, F, M>& subquery) const {
+    return in_subquery(derived(), subquery, " IN ");
+  }
+  template <class R, class F, class M>
+  auto not_in(const Select<R, F, M>& subquery) const {
+    return in_subquery(derived(), subquery, " NOT IN ");
   }
   template <class A, class B>
   auto between(const A& low, const B& high) const {

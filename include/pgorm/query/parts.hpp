@@ -33,9 +33,24 @@ enum class LockWait { wait, nowait, skip_locked };
 
 struct JoinPart {
   const TableInfo* table = nullptr;
-  bool outer = false;
+  bool outer =
+      false;  // the rows on the left stay without a match (LEFT, or FULL with keeps_joined)
   Fragment on;
+  std::string alias;          // "<table>" AS "<alias>"; empty: the table's own name
+  bool keeps_joined = false;  // the joined table's rows stay without a match (RIGHT, or FULL)
+  bool cte = false;  // `alias` names a WITH query of `table`'s shape: JOIN "<alias>", no filter
+  const std::string& name() const noexcept { return alias.empty() ? table->name : alias; }
 };
+
+// WITH [RECURSIVE] "<name>" AS (<query>).
+struct CtePart {
+  std::string name;
+  Fragment query;
+  bool recursive = false;
+};
+
+// UNION [ALL], INTERSECT [ALL], EXCEPT [ALL] between two selects.
+enum class SetOperation { union_distinct, union_all, intersect, intersect_all, except, except_all };
 
 // A relationship loaded in the same statement (joined loading): its columns come back under
 // "<alias>__<column>".
@@ -47,6 +62,12 @@ struct EagerJoin {
 
 struct SelectParts {
   const TableInfo* from = nullptr;
+  // Not empty: FROM (from_subquery) AS "<from's table name>", a derived table with the rows of
+  // `from`'s shape (a set operation's result); its soft-delete filter is the subquery's business.
+  Fragment from_subquery;
+  // Not empty: FROM "<from_name>" AS "<from's table name>", a WITH query of `from`'s shape.
+  std::string from_name;
+  std::vector<CtePart> with;  // WITH queries before the SELECT
   Fragment projection;  // empty: every column of `from`
   bool distinct = false;
   std::vector<Fragment> distinct_on;  // DISTINCT ON (...) when not empty
@@ -73,6 +94,17 @@ Fragment render_select(const SelectParts& parts);
 Fragment render_count(const SelectParts& parts);
 // SELECT EXISTS (...)
 Fragment render_exists(const SelectParts& parts);
+// (SELECT ...): a select nested in an expression (IN, EXISTS, ANY, a scalar subquery).
+Fragment render_subquery(const SelectParts& parts);
+// (SELECT ...) UNION (SELECT ...), and the other set operations.
+Fragment render_set_operation(SetOperation op, const SelectParts& left, const SelectParts& right);
+
+// A table a statement reads besides its own (UPDATE ... FROM, DELETE ... USING).
+struct SourcePart {
+  const TableInfo* table = nullptr;
+  std::string alias;  // empty: the table's own name
+  const std::string& name() const noexcept { return alias.empty() ? table->name : alias; }
+};
 
 struct UpdateParts {
   const TableInfo* table = nullptr;
@@ -82,6 +114,7 @@ struct UpdateParts {
   bool has_where = false;
   bool with_deleted = false;
   bool returning = false;
+  std::vector<SourcePart> from;  // UPDATE ... FROM
 };
 Fragment render_update(const UpdateParts& parts);
 
@@ -91,6 +124,7 @@ struct DeleteParts {
   bool has_where = false;
   bool hard = false;  // a real DELETE on a SoftDelete table
   bool returning = false;
+  std::vector<SourcePart> using_;  // DELETE ... USING (UPDATE ... FROM for a soft delete)
 };
 Fragment render_delete(const DeleteParts& parts);
 

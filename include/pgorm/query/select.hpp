@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -27,6 +28,29 @@ template <class M, class... Ms>
 struct first_model<type_list<M, Ms...>> {
   using type = M;
 };
+
+// In a subquery's model list: Model belongs to the outer query (select<...>().correlate<Model>()).
+template <class M>
+struct outer_ref {};
+template <class T>
+struct is_outer_ref : std::false_type {};
+template <class M>
+struct is_outer_ref<outer_ref<M>> : std::true_type {};
+template <class List>
+struct has_outer_ref : std::false_type {};
+template <class... Ms>
+struct has_outer_ref<type_list<Ms...>> : std::bool_constant<(is_outer_ref<Ms>::value || ...)> {};
+
+// A model under another name (pgorm::aliased<User, "manager">, pgorm/query/subquery.hpp).
+template <class T>
+concept alias = requires {
+  T::is_pgorm_alias;
+  typename T::model_type;
+  T::name;
+};
+// What join<T>(condition) takes: a model or an alias of one.
+template <class T>
+concept joinable = model<T> || alias<T>;
 
 // Row: what a result row is read into (a model, a std::tuple, or one value type).
 // From: the model in FROM (void until .from<Model>() for selects of aggregates only).
@@ -79,7 +103,7 @@ class Select {
   Select<Row, From, concat_t<Models, type_list<T>>> join() const {
     return add_join<T>(false, nullptr);
   }
-  template <model T, class E>
+  template <joinable T, class E>
   Select<Row, From, concat_t<Models, type_list<T>>> join(const E& on) const {
     check_join_condition<T, E>();
     return add_join<T>(false, &on.to_expr().fragment);
@@ -94,10 +118,37 @@ class Select {
   Select<Row, From, concat_t<Models, type_list<T>>> outer_join() const {
     return add_join<T>(true, nullptr);
   }
-  template <model T, class E>
+  template <joinable T, class E>
   Select<Row, From, concat_t<Models, type_list<T>>> outer_join(const E& on) const {
     check_join_condition<T, E>();
     return add_join<T>(true, &on.to_expr().fragment);
+  }
+  // RIGHT OUTER JOIN: every row of T stays, the query's models' columns are NULL without a match
+  // (read them with nullable()). FULL OUTER JOIN: the rows of both sides stay.
+  template <joinable T, class E>
+  Select<Row, From, concat_t<Models, type_list<T>>> right_join(const E& on) const {
+    check_join_condition<T, E>();
+    return add_join<T>(false, &on.to_expr().fragment, true);
+  }
+  template <joinable T, class E>
+  Select<Row, From, concat_t<Models, type_list<T>>> full_join(const E& on) const {
+    check_join_condition<T, E>();
+    return add_join<T>(true, &on.to_expr().fragment, true);
+  }
+
+  // A subquery's use of models of the outer query (a correlated subquery): its conditions may
+  // use their columns, and the expression made of it (exists(), in(), scalar(), ...) carries them,
+  // so the outer query must have them in its FROM or JOINs.
+  //   exists(select<Todo>().correlate<User>().where(col<&Todo::user_id> == col<&User::id>))
+  // Such a select runs only inside another one.
+  template <joinable... Ms>
+  Select<Row, From, concat_t<Models, type_list<Ms..., outer_ref<Ms>...>>> correlate() const {
+    static_assert(sizeof...(Ms) > 0, "pgorm: correlate<Model...>() names at least one model");
+    static_assert((!std::is_same_v<Ms, From> && ...),
+                  "pgorm: correlate<Model>(): the subquery's own FROM model would hide the outer "
+                  "one; name one of the two with pgorm::aliased");
+    return Select<Row, From, concat_t<Models, type_list<Ms..., outer_ref<Ms>...>>>(parts_, loaders_,
+                                                                                   eager_);
   }
 
   // FROM for selects of aggregates or raw expressions: select(count()).from<Todo>().
@@ -131,6 +182,15 @@ class Select {
     Select out(*this);
     if (!out.parts_.having.empty()) out.parts_.having += " AND ";
     out.parts_.having += condition_expr.to_expr().fragment;
+    return out;
+  }
+  // WITH queries the statement refers to (pgorm::cte / pgorm::recursive_cte, subquery.hpp):
+  // select_from<Tree>().with(tree), or join<Tree>(condition) in any select.
+  template <class... Ctes>
+  requires(std::is_same_v<Ctes, CtePart>&&...) Select with(const Ctes&... ctes)
+  const {
+    Select out(*this);
+    (out.parts_.with.push_back(ctes), ...);
     return out;
   }
   Select distinct() const {
@@ -233,9 +293,18 @@ class Select {
     return seek2(columns, last, " < ", true);
   }
 
-  Statement statement() const { return finish(render_select(parts_)); }
-  Statement count_statement() const { return finish(render_count(parts_)); }
-  Statement exists_statement() const { return finish(render_exists(parts_)); }
+  Statement statement() const {
+    check_not_correlated();
+    return finish(render_select(parts_));
+  }
+  Statement count_statement() const {
+    check_not_correlated();
+    return finish(render_count(parts_));
+  }
+  Statement exists_statement() const {
+    check_not_correlated();
+    return finish(render_exists(parts_));
+  }
   // The SQL and its parameters, for debugging.
   std::string to_sql() const { return statement().to_string(); }
   const SelectParts& parts() const noexcept { return parts_; }
@@ -251,7 +320,7 @@ class Select {
     static_assert(condition<E>, "pgorm: where()/having() take a condition (a boolean expression)");
     static_assert(list_subset<models_of_t<E>, Models>::value,
                   "pgorm: the condition uses a column of a model that is not in the query's FROM "
-                  "or JOINs; add .join<Model>()");
+                  "or JOINs; add .join<Model>() (or, in a subquery, .correlate<Model>())");
   }
   template <class T, class E>
   static constexpr void check_join_condition() {
@@ -259,12 +328,30 @@ class Select {
     static_assert(list_subset<models_of_t<E>, concat_t<Models, type_list<T>>>::value,
                   "pgorm: the join condition uses a model that is not in the query");
   }
-  template <model T>
-  Select<Row, From, concat_t<Models, type_list<T>>> add_join(bool outer, const Fragment* on) const {
+  static constexpr void check_not_correlated() {
+    static_assert(!has_outer_ref<Models>::value,
+                  "pgorm: a select with correlate<Model>() runs only as a subquery of a query over "
+                  "that model");
+  }
+  template <joinable T>
+  Select<Row, From, concat_t<Models, type_list<T>>> add_join(bool outer, const Fragment* on,
+                                                             bool keeps_joined = false) const {
     static_assert(!std::is_void_v<From>, "pgorm: join() needs a FROM model first");
     SelectParts p = parts_;
-    const TableInfo& t = table_info<T>();
-    JoinPart j{&t, outer, on ? *on : p.foreign_key_join(t)};
+    JoinPart j;
+    j.outer = outer;
+    j.keeps_joined = keeps_joined;
+    if constexpr (alias<T>) {
+      j.table = &table_info<typename T::model_type>();
+      j.alias = std::string(T::name);
+      j.on = *on;
+      j.cte = requires {
+        T::is_pgorm_cte;
+      };
+    } else {
+      j.table = &table_info<T>();
+      j.on = on ? *on : p.foreign_key_join(*j.table);
+    }
     p.joins.push_back(std::move(j));
     return Select<Row, From, concat_t<Models, type_list<T>>>(std::move(p), loaders_, eager_);
   }

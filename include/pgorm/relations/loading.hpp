@@ -205,8 +205,10 @@ query::Select<Row, From, Models>::join(M O::*relation) const {
   SelectParts p = parts_;
   const TableInfo& t = table_info<Target>();
   detail::with_relation<O>(relation, [&]<auto Member>() {
-    p.joins.push_back(
-        {&t, false, detail::relation_condition<O, Member>(t.name, table_info<O>().name)});
+    JoinPart j;
+    j.table = &t;
+    j.on = detail::relation_condition<O, Member>(t.name, table_info<O>().name);
+    p.joins.push_back(std::move(j));
   });
   return Select<Row, From, concat_t<Models, type_list<Target>>>(std::move(p), loaders_, eager_);
 }

@@ -464,12 +464,12 @@ class Session : public detail::Tracker {
 
   // Bulk UPDATE / DELETE / INSERT: the number of rows, or with .returning() the rows as values.
   // They bypass the identity map: call refresh() or expire_all() for objects they changed.
-  template <model T, bool W, bool R>
-  auto execute(const query::Update<T, W, R>& statement) {
+  template <model T, bool W, bool R, class S>
+  auto execute(const query::Update<T, W, R, S>& statement) {
     return write_statement<T, R>(statement.statement());
   }
-  template <model T, bool W, bool R>
-  auto execute(const query::Delete<T, W, R>& statement) {
+  template <model T, bool W, bool R, class S>
+  auto execute(const query::Delete<T, W, R, S>& statement) {
     return write_statement<T, R>(statement.statement());
   }
   template <model T, bool R, bool C>

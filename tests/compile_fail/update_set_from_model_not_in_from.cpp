@@ -1,0 +1,26 @@
+// expect: set\(\): the expression uses a model that is neither the updated one nor one of
+// from<Model>\(\)
+#include <pgorm/pgorm.hpp>
+
+struct Author : pgorm::Model<Author> {
+  std::string name;
+  static constexpr auto columns = pgorm::columns(pgorm::column<&Author::name>());
+};
+struct Post : pgorm::Model<Post> {
+  int author_id = 0;
+  std::string title;
+  static constexpr auto columns =
+      pgorm::columns(pgorm::column<&Post::author_id>(pgorm::foreign_key<&Author::id>()),
+                     pgorm::column<&Post::title>());
+};
+struct Tag : pgorm::Model<Tag> {
+  std::string label;
+  static constexpr auto columns = pgorm::columns(pgorm::column<&Tag::label>());
+};
+int main() {
+  auto q = pgorm::update<Post>()
+               .from<Author>()
+               .set(pgorm::col<&Post::title>, pgorm::col<&Tag::label>)
+               .where(pgorm::col<&Post::author_id> == pgorm::col<&Author::id>);
+  return q.statement().sql.empty();
+}
