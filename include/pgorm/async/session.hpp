@@ -242,9 +242,9 @@ class AsyncSession : public detail::Tracker {
   auto execute(const query::Delete<T, W, R, S>& statement, std::optional<Timeout> timeout = {}) {
     return write_statement<T, R>(statement.statement(), detail::timeout_value(timeout));
   }
-  template <model T, bool R, bool C>
-  auto execute(const query::Insert<T, R, C>& statement, std::optional<Timeout> timeout = {}) {
-    using Value = std::conditional_t<R, std::vector<T>, std::int64_t>;
+  template <model T, bool R, query::ConflictStage C, class Row>
+  auto execute(const query::Insert<T, R, C, Row>& statement, std::optional<Timeout> timeout = {}) {
+    using Value = std::conditional_t<R, std::vector<Row>, std::int64_t>;
     if (statement.size() == 0) return ready(Value{});
     // Split as Session's (no statement over 65,535 parameters); the parts travel in one pipeline
     // segment inside the session's transaction. Multi-row texts change with the row count: sent
@@ -262,7 +262,7 @@ class AsyncSession : public detail::Tracker {
       for (auto& outcome : outcomes) {
         Result& result = outcome.get();
         if constexpr (R) {
-          auto rows = result.as<T>();
+          auto rows = result.template as<Row>();
           out.insert(out.end(), std::make_move_iterator(rows.begin()),
                      std::make_move_iterator(rows.end()));
         } else {

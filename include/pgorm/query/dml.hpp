@@ -8,6 +8,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
@@ -244,12 +246,52 @@ void append_values_row(Fragment& out, const T& object, std::vector<bool>* defaul
 
 enum class ConflictAction { none, nothing, update };
 
-// Target: whether on_conflict() named the conflict target (DO UPDATE needs one).
-template <model T, bool Returning = false, bool Target = false>
+// How far an insert's ON CONFLICT clause has come: no target yet, a target of columns (where()
+// then gives a partial unique index's predicate), a named constraint, or a DO UPDATE (where() then
+// filters the rows to update).
+enum class ConflictStage { none, columns, constraint, update };
+
+// The rows proposed for insertion in ON CONFLICT DO UPDATE: the "model" of pgorm::excluded<&T::c>
+// columns.
+template <class T>
+struct excluded_row {};
+
+// EXCLUDED."c": the value a conflicting row would have inserted (pgorm::excluded<&T::c>).
+template <auto Member>
+struct Excluded : ExprMethods<Excluded<Member>> {
+  using column_type = Column<Member>;
+  using model_type = typename column_type::model_type;
+  using member_type = typename column_type::member_type;
+  using value_type = typename column_type::value_type;
+  using models = type_list<excluded_row<model_type>>;
+  using expr_type = Expr<value_type, models, member_type>;
+
+  expr_type to_expr() const {
+    expr_type e;
+    e.fragment += "EXCLUDED.";
+    e.fragment.add_identifier(column_type::name());
+    return e;
+  }
+};
+
+// The row a RETURNING of some columns reads: the value for one column, a std::tuple for more.
+template <auto... Ms>
+struct returning_row {
+  using type = std::tuple<typename Column<Ms>::member_type...>;
+};
+template <auto M>
+struct returning_row<M> {
+  using type = typename Column<M>::member_type;
+};
+
+// Stage: see ConflictStage (DO UPDATE needs a conflict target). Row: what RETURNING reads, the
+// model or some of its columns (returning(col<&T::id>, ...)).
+template <model T, bool Returning = false, ConflictStage Stage = ConflictStage::none, class Row = T>
 class Insert {
  public:
   using model_type = T;
-  using row_type = dml_row_t<T, Returning>;
+  using row_type = dml_row_t<Row, Returning>;
+  static constexpr bool has_target = Stage != ConflictStage::none;
 
   Insert() = default;
 
@@ -271,12 +313,67 @@ class Insert {
 
   // ON CONFLICT (columns) ...: the conflict target, for do_nothing() or do_update().
   template <auto... Ms>
-  Insert<T, Returning, true> on_conflict() const {
+  Insert<T, Returning, ConflictStage::columns, Row> on_conflict() const {
     static_assert(sizeof...(Ms) > 0, "pgorm: on_conflict<&T::a, ...>() needs the conflict columns");
     static_assert((std::is_same_v<typename Column<Ms>::model_type, T> && ...),
                   "pgorm: on_conflict(): the columns belong to another model");
-    auto out = convert<Returning, true>();
+    static_assert(Stage == ConflictStage::none, "pgorm: an insert has one conflict target");
+    auto out = convert<Returning, ConflictStage::columns, Row>();
     out.conflict_columns_ = {std::string(Column<Ms>::name())...};
+    return out;
+  }
+  // ON CONFLICT ON CONSTRAINT "name": the conflict target named by a unique or exclusion
+  // constraint.
+  Insert<T, Returning, ConflictStage::constraint, Row> on_conflict_on_constraint(
+      std::string_view name) const {
+    static_assert(Stage == ConflictStage::none, "pgorm: an insert has one conflict target");
+    auto out = convert<Returning, ConflictStage::constraint, Row>();
+    out.constraint_ = std::string(name);
+    return out;
+  }
+  // The same for the model's declared unique constraint on exactly these columns
+  // (pgorm::unique or pgorm::unique_constraint<...>()); ProgrammingError when there is none.
+  template <auto... Ms>
+  Insert<T, Returning, ConflictStage::constraint, Row> on_conflict_on_constraint() const {
+    static_assert(sizeof...(Ms) > 0,
+                  "pgorm: on_conflict_on_constraint<&T::a, ...>() needs the constraint's columns");
+    static_assert((std::is_same_v<typename Column<Ms>::model_type, T> && ...),
+                  "pgorm: on_conflict_on_constraint(): the columns belong to another model");
+    const std::vector<std::string> columns{std::string(Column<Ms>::name())...};
+    for (const UniqueInfo& unique : table_info<T>().uniques)
+      if (unique.columns == columns) return on_conflict_on_constraint(unique.name);
+    ErrorInfo info;
+    info.table = table_info<T>().name;
+    info.message =
+        "on_conflict_on_constraint(): the model declares no unique constraint on "
+        "exactly these columns";
+    throw ProgrammingError(std::move(info));
+  }
+  // After on_conflict<...>(): the predicate of a partial unique index, ON CONFLICT (c) WHERE cond
+  // (the model's columns only). After do_update...(): which conflicting rows to update, DO UPDATE
+  // SET ... WHERE cond (the model's columns are the existing row, pgorm::excluded<&T::c> the
+  // proposed one). Several where() calls are joined with AND.
+  template <class E>
+  Insert where(const E& condition_expr) const {
+    static_assert(condition<E>, "pgorm: where() takes a condition (a boolean expression)");
+    static_assert(Stage != ConflictStage::none,
+                  "pgorm: an insert's where() needs on_conflict<&T::c...>() first (a partial "
+                  "unique index's predicate) or do_update...() (which rows to update)");
+    static_assert(Stage != ConflictStage::constraint,
+                  "pgorm: ON CONFLICT ON CONSTRAINT takes no WHERE: name the columns with "
+                  "on_conflict<&T::c...>().where(...), or filter the update after do_update...()");
+    Insert out(*this);
+    if constexpr (Stage == ConflictStage::columns) {
+      static_assert(list_subset<models_of_t<E>, type_list<T>>::value,
+                    "pgorm: on_conflict<...>().where(): the index predicate may use the inserted "
+                    "model's columns only");
+      append_condition(out.target_where_, condition_expr);
+    } else if constexpr (Stage == ConflictStage::update) {
+      static_assert(list_subset<models_of_t<E>, type_list<T, excluded_row<T>>>::value,
+                    "pgorm: do_update...().where(): the condition may use the inserted model's "
+                    "columns and pgorm::excluded<> of them only");
+      append_condition(out.update_where_, condition_expr);
+    }
     return out;
   }
   // ON CONFLICT DO NOTHING: after on_conflict<...>() for that target, or alone for any conflict.
@@ -287,20 +384,82 @@ class Insert {
   }
   // DO UPDATE SET c = EXCLUDED.c for the listed columns (an upsert).
   template <auto... Ms>
-  Insert do_update() const {
-    static_assert(Target,
+  Insert<T, Returning, ConflictStage::update, Row> do_update() const {
+    static_assert(has_target,
                   "pgorm: do_update<...>() needs the conflict target first: "
                   "insert<T>().values(...).on_conflict<&T::key>().do_update<&T::column>()");
     static_assert(sizeof...(Ms) > 0, "pgorm: do_update<&T::a, ...>() needs the columns to update");
     static_assert((std::is_same_v<typename Column<Ms>::model_type, T> && ...),
                   "pgorm: do_update(): the columns belong to another model");
-    Insert out(*this);
+    auto out = convert<Returning, ConflictStage::update, Row>();
     out.action_ = ConflictAction::update;
-    out.update_columns_ = {std::string(Column<Ms>::name())...};
-    if constexpr (model_traits<T>::timestamps) out.update_columns_.push_back("updated_at");
+    for (std::string_view name : {Column<Ms>::name()...}) {
+      out.begin_assignment(name);
+      out.update_sets_ += "EXCLUDED.";
+      out.update_sets_.add_identifier(name);
+    }
     return out;
   }
-  Insert<T, true, Target> returning() const { return convert<true, Target>(); }
+  // DO UPDATE SET c = expression (or value): the model's columns are the existing row,
+  // pgorm::excluded<&T::c> the proposed one.
+  //   .on_conflict<&Counter::name>().do_update_set(col<&Counter::n>,
+  //                                                col<&Counter::n> + excluded<&Counter::n>)
+  template <auto M, class U>
+  Insert<T, Returning, ConflictStage::update, Row> do_update_set(Column<M> column,
+                                                                 const U& value) const {
+    static_assert(has_target,
+                  "pgorm: do_update_set(...) needs the conflict target first: "
+                  "insert<T>().values(...).on_conflict<&T::key>().do_update_set(col, value)");
+    static_assert(std::is_same_v<typename Column<M>::model_type, T>,
+                  "pgorm: do_update_set(): the column belongs to another model");
+    if constexpr (expression<U>) {
+      static_assert(list_subset<models_of_t<U>, type_list<T, excluded_row<T>>>::value,
+                    "pgorm: do_update_set(): the expression may use the inserted model's columns "
+                    "and pgorm::excluded<> of them only");
+      static_assert(std::is_same_v<value_of_t<U>, typename Column<M>::value_type>,
+                    "pgorm: do_update_set(): the expression's C++ type does not match the "
+                    "column's type");
+    }
+    auto out = convert<Returning, ConflictStage::update, Row>();
+    out.action_ = ConflictAction::update;
+    out.begin_assignment(column.name());
+    using Member = typename Column<M>::member_type;
+    if constexpr (expression<U>) {
+      out.update_sets_ += value.to_expr().fragment;
+    } else if constexpr (std::is_same_v<std::remove_cvref_t<U>, std::nullopt_t>) {
+      static_assert(is_optional_v<Member>, "pgorm: do_update_set(): this column is NOT NULL");
+      out.update_sets_ += "NULL";
+    } else {
+      using V = typename Column<M>::value_type;
+      static_assert(value_matches<V, U> || std::is_same_v<Member, U>,
+                    "pgorm: do_update_set(): the value's C++ type does not match the column's "
+                    "type");
+      if constexpr (std::is_same_v<Member, U>)
+        out.update_sets_.add_param(value);
+      else if constexpr (value_matches<V, U>) {
+        refuse_narrowing<V, U>();
+        add_value<V>(out.update_sets_, value, column);
+      }
+    }
+    return out;
+  }
+  // RETURNING every column: executing gives the inserted (or updated) objects.
+  Insert<T, true, Stage, T> returning() const { return convert<true, Stage, T>(); }
+  // RETURNING these columns: executing gives their values, a std::tuple of them for more than one.
+  //   insert<User>().values(batch).returning(col<&User::id>, col<&User::email>)
+  template <auto... Ms>
+  Insert<T, true, Stage, typename returning_row<Ms...>::type> returning(Column<Ms>...) const {
+    static_assert(sizeof...(Ms) > 0, "pgorm: returning(col<&T::a>, ...) needs columns");
+    static_assert((std::is_same_v<typename Column<Ms>::model_type, T> && ...),
+                  "pgorm: returning(): the columns belong to another model");
+    auto out = convert<true, Stage, typename returning_row<Ms...>::type>();
+    out.returning_ = " RETURNING ";
+    bool first = true;
+    ((out.returning_ += first ? "" : ", ", first = false,
+      sql::append_identifier(out.returning_, Column<Ms>::name())),
+     ...);
+    return out;
+  }
 
   std::size_t size() const noexcept { return count_; }
   // Every row in one statement.
@@ -308,8 +467,10 @@ class Insert {
   // The rows split so that no statement carries more than 65,535 parameters.
   std::vector<Statement> statements() const {
     std::vector<Statement> out;
-    const std::size_t per_statement =
-        std::max<std::size_t>(1, kMaxParams / model_traits<T>::column_count);
+    const std::size_t extra =
+        target_where_.params.size() + update_sets_.params.size() + update_where_.params.size();
+    const std::size_t per_statement = std::max<std::size_t>(
+        1, (kMaxParams - std::min(extra, kMaxParams)) / model_traits<T>::column_count);
     for (std::size_t start = 0; start < rows_.size(); start += per_statement)
       out.push_back(statement_for(start, std::min(rows_.size(), start + per_statement)));
     return out;
@@ -340,6 +501,17 @@ class Insert {
   }
 
  private:
+  template <class E>
+  static void append_condition(Fragment& out, const E& condition_expr) {
+    if (!out.empty()) out += " AND ";
+    out += condition_expr.to_expr().fragment;
+  }
+  void begin_assignment(std::string_view column) {
+    if (!update_sets_.empty()) update_sets_ += ", ";
+    update_sets_.add_identifier(column);
+    update_sets_ += " = ";
+    assigned_.emplace_back(column);
+  }
   Statement statement_for(std::size_t first, std::size_t last) const {
     Fragment f;
     f += sql::insert_prefix<T>();
@@ -347,48 +519,81 @@ class Insert {
       if (i != first) f += ", ";
       f += rows_[i];
     }
+    if (action_ == ConflictAction::none && Stage != ConflictStage::none) {
+      ErrorInfo info;
+      info.table = table_info<T>().name;
+      info.message = "insert(): the conflict target needs .do_nothing() or .do_update...()";
+      throw ProgrammingError(std::move(info));
+    }
     if (action_ != ConflictAction::none) {
       f += " ON CONFLICT";
+      if (!constraint_.empty()) {
+        f += " ON CONSTRAINT ";
+        f.add_identifier(constraint_);
+      }
       for (std::size_t i = 0; i < conflict_columns_.size(); ++i) {
         f += i ? ", " : " (";
         f.add_identifier(conflict_columns_[i]);
       }
       if (!conflict_columns_.empty()) f += ")";
+      if (!target_where_.empty()) {
+        f += " WHERE ";
+        f += target_where_;
+      }
       if (action_ == ConflictAction::nothing) {
         f += " DO NOTHING";
       } else {
         f += " DO UPDATE SET ";
-        for (std::size_t i = 0; i < update_columns_.size(); ++i) {
-          if (i) f += ", ";
-          f.add_identifier(update_columns_[i]);
-          f += " = EXCLUDED.";
-          f.add_identifier(update_columns_[i]);
+        f += update_sets_;
+        // updated_at follows every update of a Timestamps model, unless the statement sets it.
+        if constexpr (model_traits<T>::timestamps) {
+          if (std::find(assigned_.begin(), assigned_.end(), "updated_at") == assigned_.end())
+            f += ", \"updated_at\" = EXCLUDED.\"updated_at\"";
+        }
+        if (!update_where_.empty()) {
+          f += " WHERE ";
+          f += update_where_;
         }
       }
     }
-    if (Returning) f += sql::returning_all<T>();
+    if constexpr (Returning) {
+      if (returning_.empty())
+        f += sql::returning_all<T>();
+      else
+        f += returning_;
+    }
     return finish(std::move(f));
   }
 
-  template <bool R, bool C>
-  Insert<T, R, C> convert() const {
-    Insert<T, R, C> out;
+  template <bool R, ConflictStage S, class W>
+  Insert<T, R, S, W> convert() const {
+    Insert<T, R, S, W> out;
     out.rows_ = rows_;
     out.defaults_ = defaults_;
     out.count_ = count_;
     out.conflict_columns_ = conflict_columns_;
-    out.update_columns_ = update_columns_;
+    out.constraint_ = constraint_;
+    out.target_where_ = target_where_;
+    out.update_sets_ = update_sets_;
+    out.assigned_ = assigned_;
+    out.update_where_ = update_where_;
     out.action_ = action_;
+    if constexpr (std::is_same_v<W, Row>) out.returning_ = returning_;
     return out;
   }
 
-  template <model, bool, bool>
+  template <model, bool, ConflictStage, class>
   friend class Insert;
   std::vector<Fragment> rows_;
   std::vector<bool> defaults_;  // per row, per column: left to its default
   std::size_t count_ = 0;
   std::vector<std::string> conflict_columns_;
-  std::vector<std::string> update_columns_;
+  std::string constraint_;  // ON CONFLICT ON CONSTRAINT
+  Fragment target_where_;   // ON CONFLICT (...) WHERE: a partial unique index's predicate
+  Fragment update_sets_;    // DO UPDATE SET ...
+  std::vector<std::string> assigned_;  // the columns update_sets_ assigns
+  Fragment update_where_;              // DO UPDATE SET ... WHERE
+  std::string returning_;              // RETURNING some columns; empty: all of them
   ConflictAction action_ = ConflictAction::none;
 };
 
@@ -413,5 +618,11 @@ template <model T>
 query::Insert<T> insert() {
   return query::Insert<T>();
 }
+
+// EXCLUDED."c" in ON CONFLICT DO UPDATE: the value the conflicting row proposed, an expression of
+// c's type for do_update_set() and do_update...().where().
+//   .do_update_set(col<&Counter::n>, col<&Counter::n> + excluded<&Counter::n>)
+template <auto Member>
+inline constexpr query::Excluded<Member> excluded{};
 
 }  // namespace pgorm

@@ -472,20 +472,20 @@ class Session : public detail::Tracker {
   auto execute(const query::Delete<T, W, R, S>& statement) {
     return write_statement<T, R>(statement.statement());
   }
-  template <model T, bool R, bool C>
-  auto execute(const query::Insert<T, R, C>& statement) {
+  template <model T, bool R, query::ConflictStage C, class Row>
+  auto execute(const query::Insert<T, R, C, Row>& statement) {
     if (statement.size() == 0) {
       if constexpr (R)
-        return std::vector<T>{};
+        return std::vector<Row>{};
       else
         return std::int64_t{0};
     }
     prepare_read();
     // Multi-row texts change with the row count: sent unnamed, not as prepared statements.
     if constexpr (R) {
-      std::vector<T> rows;
+      std::vector<Row> rows;
       for (const auto& st : statement.statements()) {
-        auto part = run(st, true, false).template as<T>();
+        auto part = run(st, true, false).template as<Row>();
         rows.insert(rows.end(), std::make_move_iterator(part.begin()),
                     std::make_move_iterator(part.end()));
       }

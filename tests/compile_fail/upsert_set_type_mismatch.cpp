@@ -1,0 +1,24 @@
+// expect: do_update_set\(\): the expression.s C\+\+ type does not match the column.s type
+#include <pgorm/pgorm.hpp>
+
+struct Counter : pgorm::Model<Counter> {
+  std::string name;
+  std::int64_t hits = 0;
+  static constexpr auto columns =
+      pgorm::columns(pgorm::column<&Counter::name>(pgorm::unique), pgorm::column<&Counter::hits>());
+};
+struct Other : pgorm::Model<Other> {
+  std::int64_t hits = 0;
+  static constexpr auto columns = pgorm::columns(pgorm::column<&Other::hits>());
+};
+using pgorm::col;
+using pgorm::excluded;
+int main() {
+  Counter c;
+  return pgorm::insert<Counter>()
+      .value(c)
+      .on_conflict<&Counter::name>()
+      .do_update_set(col<&Counter::hits>, excluded<&Counter::name>)
+      .statement()
+      .sql.empty();
+}
