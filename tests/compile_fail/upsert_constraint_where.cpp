@@ -17,7 +17,7 @@ int main() {
   Counter c;
   return pgorm::insert<Counter>()
       .value(c)
-      .on_conflict_on_constraint("counters_name_key")
+      .on_conflict_on_constraint("uq_counters_name")
       .where(col<&Counter::hits> > 0)
       .do_nothing()
       .statement()

@@ -92,15 +92,15 @@ Counts counts(test::TestSchema& db) {
 TEST_CASE("on_conflict_on_constraint renders ON CONFLICT ON CONSTRAINT", "[unit][query][upsert]") {
   auto st = insert<Counter>()
                 .value(counter("a", 1))
-                .on_conflict_on_constraint("counters_name_key")
+                .on_conflict_on_constraint("uq_counters_name")
                 .do_update<&Counter::n>()
                 .statement();
   CHECK(st.sql ==
         "INSERT INTO \"counters\" (\"id\", \"name\", \"n\", \"locked\") VALUES (DEFAULT, $1, $2, "
-        "$3) ON CONFLICT ON CONSTRAINT \"counters_name_key\" DO UPDATE SET \"n\" = EXCLUDED.\"n\"");
+        "$3) ON CONFLICT ON CONSTRAINT \"uq_counters_name\" DO UPDATE SET \"n\" = EXCLUDED.\"n\"");
   CHECK(st.params.size() == 3);
   // The typed form finds the declared constraint's name.
-  const std::string& name = table_info<Rating>().uniques.at(0).name;
+  const std::string name = "uq_ratings_user_id_item_id";
   CHECK(insert<Rating>()
             .value(rating(1, 2, 3))
             .on_conflict_on_constraint<&Rating::user_id, &Rating::item_id>()
@@ -180,7 +180,7 @@ TEST_CASE("ON CONFLICT ON CONSTRAINT updates the conflicting row on the server",
   CHECK(changed == 2);
   CHECK(s.execute(insert<Rating>()
                       .value(rating(2, 10, 1))
-                      .on_conflict_on_constraint(table_info<Rating>().uniques.at(0).name)
+                      .on_conflict_on_constraint("uq_ratings_user_id_item_id")
                       .do_nothing()) == 0);
   s.commit();
   using Row = std::tuple<std::int32_t, std::int32_t>;
@@ -300,4 +300,19 @@ TEST_CASE("AsyncSession executes an upsert returning some columns", "[query][ups
   auto got = test::run(io, async_upsert(engine));
   CHECK(got == NameCounts{{"a", 5}, {"z", 1}});
   CHECK(counts(fx.db) == Counts{{"a", 5}, {"z", 1}});
+}
+
+TEST_CASE("a conflict target without an action throws and writes nothing", "[query][upsert]") {
+  Upserts fx;
+  auto s = fx.session();
+  s.execute(insert<Counter>().value(counter("a", 1)));
+  CHECK_THROWS_AS(s.execute(insert<Counter>().value(counter("b", 2)).on_conflict<&Counter::name>()),
+                  ProgrammingError);
+  CHECK_THROWS_AS(s.execute(insert<Counter>()
+                                .value(counter("c", 3))
+                                .on_conflict_on_constraint("uq_counters_name")
+                                .returning(col<&Counter::id>)),
+                  ProgrammingError);
+  s.commit();
+  CHECK(counts(fx.db) == Counts{{"a", 1}});
 }
