@@ -476,6 +476,9 @@ void Connection::execute_pipeline(const std::vector<PipelineItem>& items,
         events[i].rows = detail::rows_of(out[first + i].native_handle());
       else
         events[i].error = i == completed ? error : &skipped;
+      // Every statement completed and the call failed at the Sync (an implicit transaction that
+      // did not commit): the last statement's event carries the error.
+      if (error && completed == events.size() && i + 1 == events.size()) events[i].error = error;
       observer_->after(events[i]);
     }
   };
@@ -570,8 +573,10 @@ Result Connection::copy_in(std::string_view copy_sql, std::string_view data) {
       const std::size_t n = std::min(kPiece, data.size() - at);
       sent = PQputCopyData(conn, data.data() + at, static_cast<int>(n)) == 1;
     }
-    if (!sent || PQputCopyEnd(conn, nullptr) != 1)
-      return check(nullptr, copy_sql);  // the connection broke: Disconnect
+    if (!sent || PQputCopyEnd(conn, nullptr) != 1) {
+      broken_ = true;  // the COPY cannot be ended: the connection is unusable either way
+      return check(nullptr, copy_sql);
+    }
     Result done = check(PQgetResult(conn), copy_sql);
     while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
     return done;

@@ -474,15 +474,43 @@ CopyIn render_copy(const TableInfo& table, const std::vector<bool>& defaults,
   return out;
 }
 
+namespace {
+// The type a column's values are cast to inside unnest(), or std::nullopt when unnest cannot
+// carry them as INSERT ... VALUES would. The cast must not change a value: an explicit cast to
+// varchar(n) or char(n) cuts a long string without an error where the INSERT's assignment
+// raises one, so a length or precision is left to the INSERT's own assignment to the column;
+// types where that cannot be done simply (char(n), bit(n), time(p), ...) keep VALUES, and so do
+// array columns, which unnest would flatten.
+std::optional<std::string> unnest_element_type(std::string_view type) {
+  std::string lower;
+  for (char c : type) lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  if (lower.find('[') != std::string::npos) return std::nullopt;
+  // A key given explicitly: serial pseudo-types are not types arrays exist of.
+  if (lower == "serial" || lower == "serial4") return std::string("integer");
+  if (lower == "bigserial" || lower == "serial8") return std::string("bigint");
+  if (lower == "smallserial" || lower == "serial2") return std::string("smallint");
+  const std::size_t paren = lower.find('(');
+  if (paren == std::string::npos) return std::string(type);
+  std::string_view base = std::string_view(lower).substr(0, paren);
+  while (!base.empty() && base.back() == ' ') base.remove_suffix(1);
+  if (lower.back() != ')') return std::nullopt;  // "timestamp(3) with time zone" and the like
+  if (base == "varchar" || base == "character varying") return std::string("varchar");
+  if (base == "numeric" || base == "decimal") return std::string("numeric");
+  return std::nullopt;
+}
+}  // namespace
+
 std::optional<Fragment> render_unnest_insert(const TableInfo& table,
                                              const std::vector<bool>& defaults,
                                              const std::vector<Fragment>& rows) {
   std::vector<std::size_t> copied;  // the table's columns that are sent
+  std::vector<std::string> casts;   // the array type each is sent as
   for (std::size_t i = 0; i < table.columns.size(); ++i) {
     if (defaults[i]) continue;
-    const std::string& type = table.columns[i].sql_type;
-    if (type.size() >= 2 && type.compare(type.size() - 2, 2, "[]") == 0) return std::nullopt;
+    std::optional<std::string> element = unnest_element_type(table.columns[i].sql_type);
+    if (!element) return std::nullopt;
     copied.push_back(i);
+    casts.push_back(*element + "[]");
   }
   if (copied.empty()) return std::nullopt;
   Fragment out;
@@ -522,17 +550,7 @@ std::optional<Fragment> render_unnest_insert(const TableInfo& table,
     if (j) out += ", ";
     out.add_param(std::string_view(array));
     out += "::";
-    const ColumnInfo& column = table.columns[copied[j]];
-    // A key given explicitly: its serial pseudo-type is not a type arrays exist of.
-    if (column.sql_type == "serial")
-      out += "integer";
-    else if (column.sql_type == "bigserial")
-      out += "bigint";
-    else if (column.sql_type == "smallserial")
-      out += "smallint";
-    else
-      out += column.sql_type;
-    out += "[]";
+    out += casts[j];
   }
   out += ")";
   return out;

@@ -328,7 +328,15 @@ void Session::run_pipeline(const std::vector<query::Statement>& statements,
   send(true, statements.size(), [&](Connection& c) { c.execute_pipeline(items, completed); });
 }
 
-Result Session::run_copy(const query::CopyIn& copy) {
+std::optional<Result> Session::run_copy(const query::CopyIn& copy, std::string_view table) {
+  static const std::string kCopyLikeInsert =
+      "SELECT c.relkind IN ('r', 'p') AND NOT c.relrowsecurity AND NOT EXISTS "
+      "(SELECT 1 FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.ev_type = '3') "
+      "FROM pg_class c WHERE c.oid = to_regclass($1)";
+  Params name;
+  name.add(std::string_view(sql::quote_identifier(table)));
+  Result like_insert = run_sql(kCopyLikeInsert, name, true);
+  if (like_insert.rows() != 1 || like_insert.get(0, 0) != "t") return std::nullopt;
   return send(true, 1, [&](Connection& c) { return c.copy_in(copy.sql, copy.data); });
 }
 
@@ -490,19 +498,37 @@ bool Session::flush_impl(bool commit) {
     // COMMIT succeeded; what failed is writing the server's values (keys, defaults) back into
     // the objects. The caller must not take this for a failed transaction and retry it.
     expire_all();
+    ErrorInfo info;
     try {
       std::rethrow_exception(late);
     } catch (const Error& e) {
-      ErrorInfo info = e.info();
-      info.message = fmt::format(
-          "the transaction was committed, but reading the written rows back into the objects "
-          "failed (the objects were expired): {}",
-          info.message);
-      throw InterfaceError(std::move(info));
+      info = e.info();
+    } catch (const std::exception& e) {
+      info.message = e.what();
+    } catch (...) {
+      info.message = "an unknown exception";
     }
+    info.message = fmt::format(
+        "the transaction was committed, but reading the written rows back into the objects "
+        "failed (the objects were expired): {}",
+        info.message);
+    throw InterfaceError(std::move(info));
   }
   return true;
 }
+
+namespace {
+// After COMMIT succeeded: writes the results back, and returns what failed doing so, if anything.
+template <class F>
+std::exception_ptr committed_with(F&& apply) noexcept {
+  try {
+    apply();
+  } catch (...) {
+    return std::current_exception();
+  }
+  return nullptr;
+}
+}  // namespace
 
 std::exception_ptr Session::run_writes_and_commit(std::vector<detail::PlannedWrite>& writes) {
   static const Params none;
@@ -543,6 +569,11 @@ std::exception_ptr Session::run_writes_and_commit(std::vector<detail::PlannedWri
                                                 : c.execute(st.sql, st.params));
     });
   } catch (const Disconnect& e) {
+    if (!alone && results.size() == items.size() && results.back().command_tag() == "COMMIT") {
+      // COMMIT's answer was read; only what follows it in the protocol was lost. Committed.
+      connection_->invalidate();
+      return committed_with(apply_completed);
+    }
     after_failure();
     if (!was_open) throw;  // nothing was sent
     throw TransactionInDoubt(
@@ -566,12 +597,7 @@ std::exception_ptr Session::run_writes_and_commit(std::vector<detail::PlannedWri
   }
   if (!alone && results.back().command_tag() == "ROLLBACK")
     throw_rolled_back("the server answered COMMIT with ROLLBACK");
-  try {
-    apply_completed();
-  } catch (...) {
-    return std::current_exception();
-  }
-  return nullptr;
+  return committed_with(apply_completed);
 }
 
 void Session::run_writes(std::vector<detail::PlannedWrite>& writes) {
@@ -614,6 +640,15 @@ ErrorInfo detail::commit_in_doubt(ErrorInfo cause, std::string_view what) {
   cause.message = fmt::format("{}: the transaction may or may not have been committed ({})", what,
                               cause.message);
   return cause;
+}
+
+void detail::throw_returned_rows(int rows, std::size_t objects) {
+  ErrorInfo info;
+  info.message = fmt::format(
+      "an INSERT of the flush returned {} rows for {} objects (a trigger or rule skipped some), "
+      "so the rows cannot be matched to their objects: none was written back",
+      rows, objects);
+  throw InterfaceError(std::move(info));
 }
 
 ErrorInfo detail::commit_cancelled(ErrorInfo cause) {

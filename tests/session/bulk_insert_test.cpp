@@ -53,6 +53,22 @@ Sample tricky_sample(int i) {
 
 }  // namespace
 
+namespace {
+
+// Engine options that keep the text of every statement sent.
+EngineOptions recording(std::vector<std::string>& sent) {
+  EngineOptions options;
+  options.hooks.before_statement = [&sent](const StatementEvent& e) { sent.emplace_back(e.sql); };
+  return options;
+}
+
+bool any_starts_with(const std::vector<std::string>& sent, std::string_view prefix) {
+  return std::any_of(sent.begin(), sent.end(),
+                     [&](const std::string& s) { return s.rfind(prefix, 0) == 0; });
+}
+
+}  // namespace
+
 TEST_CASE("COPY text for many rows: the columns not left to defaults, delimiters escaped",
           "[query][copy]") {
   std::vector<User> users(2);
@@ -88,7 +104,7 @@ TEST_CASE("insert().values() of many rows is one COPY and writes what INSERT ...
   Session s(engine);
   auto statements = s.statements_executed();
   CHECK(s.execute(insert<Sample>().values(rows)) == kRows);
-  CHECK(s.statements_executed() - statements == 2);  // BEGIN, COPY
+  CHECK(s.statements_executed() - statements == 3);  // BEGIN, the table check, COPY
   s.commit();
 
   CHECK(db.scalar<std::int64_t>("SELECT count(*) FROM samples") == 2 * kRows);
@@ -111,6 +127,25 @@ TEST_CASE("insert().values() of many rows is one COPY and writes what INSERT ...
   CHECK(back[0].doc.text.find("a\\tb") != std::string::npos);
   CHECK(db.scalar<std::int64_t>("SELECT count(*) FROM samples WHERE id > $1 AND maybe_text IS NULL",
                                 std::int64_t{kRows}) == kRows / 2);
+}
+
+TEST_CASE("a table with an INSERT rule gets an INSERT, not a COPY that would skip the rule",
+          "[session][copy]") {
+  std::vector<std::string> sent;
+  test::SessionFixture fx(recording(sent));
+  fx.db.conn().execute_script(
+      "CREATE TABLE user_audit (email text); "
+      "CREATE RULE audit_users AS ON INSERT TO users DO ALSO "
+      "INSERT INTO user_audit VALUES (NEW.email)");
+  std::vector<User> users(120);
+  for (std::size_t i = 0; i < users.size(); ++i)
+    users[i].email = fmt::format("audited{}@example.com", i);
+  auto s = fx.session();
+  CHECK(s.execute(insert<User>().values(users)) == 120);
+  s.commit();
+  CHECK_FALSE(any_starts_with(sent, "COPY"));
+  CHECK(fx.count("users") == 120);
+  CHECK(fx.count("user_audit") == 120);
 }
 
 TEST_CASE("a row that fails the COPY fails all of it, with the constraint named",
@@ -141,21 +176,6 @@ TEST_CASE("a row that fails the COPY fails all of it, with the constraint named"
 
 // ---- the flush: many new objects of a table in one INSERT ... SELECT * FROM unnest(...) ----
 
-namespace {
-
-// Engine options that keep the text of every statement sent.
-EngineOptions recording(std::vector<std::string>& sent) {
-  EngineOptions options;
-  options.hooks.before_statement = [&sent](const StatementEvent& e) { sent.emplace_back(e.sql); };
-  return options;
-}
-
-bool any_starts_with(const std::vector<std::string>& sent, std::string_view prefix) {
-  return std::any_of(sent.begin(), sent.end(),
-                     [&](const std::string& s) { return s.rfind(prefix, 0) == 0; });
-}
-
-}  // namespace
 
 TEST_CASE("add_all of many objects is one INSERT from unnest, rows written back in order",
           "[session][copy]") {
@@ -194,6 +214,25 @@ TEST_CASE("add_all of many objects is one INSERT from unnest, rows written back 
     CHECK(row->created_at == t->created_at);
     CHECK(t->created_at != Timestamp{});
   }
+}
+
+TEST_CASE("a string too long for its varchar(n) fails the many-object INSERT as it fails one",
+          "[session][copy]") {
+  std::vector<std::string> sent;
+  test::SessionFixture fx(recording(sent));
+  auto s = fx.session();
+  std::vector<User> users(2);
+  users[0].email = "short@example.com";
+  users[1].email = std::string(300, 'x');  // users.email is varchar(255)
+  s.add_all(users);
+  try {
+    s.commit();
+    FAIL("expected DataError");
+  } catch (const DataError& e) {
+    CHECK(e.sqlstate() == "22001");
+  }
+  CHECK(any_starts_with(sent, "INSERT INTO \"users\" (\"email\") SELECT * FROM unnest("));
+  CHECK(fx.count("users") == 0);
 }
 
 TEST_CASE("objects that differ in what they leave to defaults, or with array columns, use VALUES",

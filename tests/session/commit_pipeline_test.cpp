@@ -200,3 +200,38 @@ TEST_CASE("commit() inside a savepoint or after a failed statement keeps its doc
     CHECK(fx.count("users") == 2);
   }
 }
+
+TEST_CASE("an INSERT returning fewer rows than objects is an error, never a misassigned row",
+          "[session][commit]") {
+  test::SessionFixture fx;
+  // A trigger that drops some rows: RETURNING then has fewer rows than the flush had objects.
+  fx.db.conn().execute_script(
+      "CREATE FUNCTION skip_some() RETURNS trigger LANGUAGE plpgsql AS "
+      "$$ BEGIN IF NEW.email LIKE 'skip%' THEN RETURN NULL; END IF; RETURN NEW; END $$; "
+      "CREATE TRIGGER skip_some BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION skip_some()");
+  auto s = fx.session();
+  SECTION("flush(): the flush fails and nothing is committed") {
+    auto a = new_user(s, "a@example.com");
+    new_user(s, "skip@example.com");
+    new_user(s, "c@example.com");
+    CHECK_THROWS_AS(s.flush(), InterfaceError);
+    CHECK_FALSE(s.in_transaction());
+    CHECK(a->id == 0);  // nothing written back
+    CHECK(fx.count("users") == 0);
+  }
+  SECTION("commit(): COMMIT went with the INSERT, and the error says it committed") {
+    auto a = new_user(s, "a@example.com");
+    new_user(s, "skip@example.com");
+    new_user(s, "c@example.com");
+    try {
+      s.commit();
+      FAIL("expected InterfaceError");
+    } catch (const InterfaceError& e) {
+      CHECK(std::string(e.what()).find("the transaction was committed") != std::string::npos);
+      CHECK(std::string(e.what()).find("2 rows for 3 objects") != std::string::npos);
+    }
+    CHECK_FALSE(s.in_transaction());
+    CHECK(a->id == 0);  // not matched to another object's row
+    CHECK(fx.count("users") == 2);
+  }
+}

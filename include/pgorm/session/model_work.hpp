@@ -562,6 +562,9 @@ class ModelWork final : public ModelWorkBase {
   // objects), and tracks them.
   std::function<void(const Result&)> write_back(std::vector<std::shared_ptr<T>> chunk) {
     return [this, chunk = std::move(chunk)](const Result& r) {
+      // A row per object, or the rows cannot be matched to their objects: a BEFORE INSERT
+      // trigger that returned NULL, or a rule, dropped some. No object is changed then.
+      if (static_cast<std::size_t>(r.rows()) != chunk.size()) throw_returned_rows(r.rows(), chunk.size());
       RowReader<T> reader(r);
       for (std::size_t i = 0; i < chunk.size(); ++i) {
         const auto& object = chunk[i];

@@ -159,6 +159,9 @@ class ModelWork;
 ErrorInfo commit_in_doubt(ErrorInfo cause, std::string_view what);
 // the deadline cancelled the transaction before it committed (DeadlineExceeded).
 ErrorInfo commit_cancelled(ErrorInfo cause);
+// An INSERT ... RETURNING of a flush came back with another number of rows than it had objects
+// (InterfaceError).
+[[noreturn]] void throw_returned_rows(int rows, std::size_t objects);
 
 // The model's entry in a session's work list, created on first use (definitions in
 // model_work.hpp). Shared by Session and AsyncSession.
@@ -491,9 +494,10 @@ class Session : public detail::Tracker {
       }
       return rows;
     } else {
-      // Many rows go in one COPY (docs/queries.md, "Bulk inserts").
+      // Many rows go in one COPY where it writes what the INSERT would (docs/queries.md).
       if (statement.size() >= statement.kCopyFrom)
-        if (auto copy = statement.copy_in()) return run_copy(*copy).affected_rows();
+        if (auto copy = statement.copy_in())
+          if (auto copied = run_copy(*copy, table_info<T>().name)) return copied->affected_rows();
       std::int64_t affected = 0;
       for (const auto& st : statement.statements())
         affected += run(st, true, false).affected_rows();
@@ -603,8 +607,10 @@ class Session : public detail::Tracker {
   // no statement of it can still fail the flush once its result is read. Returns whether the
   // transaction was committed (and ended); else commit() sends COMMIT itself.
   bool flush_impl(bool commit);
-  // COPY ... FROM STDIN inside the session's transaction.
-  Result run_copy(const query::CopyIn& copy);
+  // COPY ... FROM STDIN inside the session's transaction, when the table takes it as it takes
+  // an INSERT: a plain or partitioned table without INSERT rules (COPY does not apply them) or
+  // row-level security (COPY refuses it). std::nullopt, nothing sent, otherwise.
+  std::optional<Result> run_copy(const query::CopyIn& copy, std::string_view table);
   // One batch of a FlushPlan: one statement alone, several in one pipeline; results applied.
   void run_writes(std::vector<detail::PlannedWrite>& writes);
   // The last batch with COMMIT after it (and BEGIN before it when the transaction has not begun):
