@@ -429,11 +429,6 @@ bool Session::flush_impl(bool commit) {
   refuse_while_streaming();  // before a failed flush could roll the stream's transaction back
   if (flushing_ || works_.empty()) return false;
   InUse in_use(*this);
-  // A statement failed inside the transaction (its error may have been caught): the server
-  // would answer COMMIT with ROLLBACK. Say so before writing anything more.
-  if (commit && in_transaction_ && connection_ &&
-      connection_->get().transaction_status() == TransactionStatus::in_error)
-    throw_rolled_back("COMMIT was refused because an earlier statement of the transaction failed");
   // COMMIT may ride with the writes where nothing else needs a round trip of its own: the
   // position read-your-writes needs (replicas) and savepoints (a failure rolls back to one).
   commit = commit && !cluster_.has_replicas() && savepoint_depth() == 0;
@@ -518,6 +513,19 @@ bool Session::flush_impl(bool commit) {
 }
 
 namespace {
+// COMMIT was on its way (`what`: COMMIT, or a one-statement unit of work in autocommit) and its
+// answer will never come: the connection broke, or the deadline cut it.
+[[noreturn]] void throw_in_doubt_broken(const ErrorInfo& cause, std::string_view what) {
+  throw TransactionInDoubt(
+      detail::commit_in_doubt(cause, fmt::format("the connection broke during {}", what)));
+}
+[[noreturn]] void throw_in_doubt_cut(const ErrorInfo& cause, std::string_view what) {
+  throw TransactionInDoubt(detail::commit_in_doubt(
+      cause, fmt::format("the session's timeout passed during {} and the connection was "
+                         "discarded before its answer arrived",
+                         what)));
+}
+
 // After COMMIT succeeded: writes the results back, and returns what failed doing so, if anything.
 template <class F>
 std::exception_ptr committed_with(F&& apply) noexcept {
@@ -576,14 +584,9 @@ std::exception_ptr Session::run_writes_and_commit(std::vector<detail::PlannedWri
     }
     after_failure();
     if (!was_open) throw;  // nothing was sent
-    throw TransactionInDoubt(
-        detail::commit_in_doubt(e.info(), fmt::format("the connection broke during {}", what)));
+    throw_in_doubt_broken(e.info(), what);
   } catch (const DeadlineExceeded& e) {
-    if (!connection_)  // cut: no answer to COMMIT
-      throw TransactionInDoubt(detail::commit_in_doubt(
-          e.info(), fmt::format("the session's timeout passed during {} and the connection was "
-                                "discarded before its answer arrived",
-                                what)));
+    if (!connection_) throw_in_doubt_cut(e.info(), what);  // no answer to COMMIT
     // Cancelled on the server: the statements after the cancelled one, COMMIT among them, were
     // skipped. The flush's handler rolls back.
     throw DeadlineExceeded(detail::commit_cancelled(e.info()));
@@ -667,28 +670,24 @@ void Session::throw_rolled_back(std::string why) {
 void Session::commit() {
   InUse in_use(*this);
   refuse_while_streaming();
+  // A statement failed inside the transaction (its error may have been caught): the server
+  // would answer COMMIT with ROLLBACK. Say so before writing anything more, instead of
+  // returning as if it had committed.
+  if (in_transaction_ && connection_ &&
+      connection_->get().transaction_status() == TransactionStatus::in_error)
+    throw_rolled_back("COMMIT was refused because an earlier statement of the transaction failed");
   if (flush_impl(true)) return;  // COMMIT went with the flush's last writes
   if (in_transaction_) {
     Connection& c = connection();
-    // A statement failed inside the transaction (its error may have been caught): the server
-    // would answer COMMIT with ROLLBACK. Say so instead of returning as if it had committed.
-    if (c.transaction_status() == TransactionStatus::in_error)
-      throw_rolled_back(
-          "COMMIT was refused because an earlier statement of the transaction failed");
     ++statements_;
     Result result;
     try {
       result = bounded(c, [&] { return send_commit(c); });
     } catch (const Disconnect& e) {
       after_failure();
-      throw TransactionInDoubt(
-          detail::commit_in_doubt(e.info(), "the connection broke during COMMIT"));
+      throw_in_doubt_broken(e.info(), "COMMIT");
     } catch (const DeadlineExceeded& e) {
-      if (!connection_)  // cut: no answer to COMMIT
-        throw TransactionInDoubt(detail::commit_in_doubt(
-            e.info(),
-            "the session's timeout passed during COMMIT and the connection was discarded before "
-            "its answer arrived"));
+      if (!connection_) throw_in_doubt_cut(e.info(), "COMMIT");  // no answer to COMMIT
       rollback();
       throw DeadlineExceeded(detail::commit_cancelled(e.info()));
     } catch (...) {
