@@ -19,6 +19,7 @@
 #include "pgorm/query/expression.hpp"
 #include "pgorm/query/functions.hpp"
 #include "pgorm/query/jsonb.hpp"
+#include "pgorm/query/row_source.hpp"
 #include "pgorm/query/select.hpp"
 #include "pgorm/query/subquery.hpp"
 #include "pgorm/query/text_search.hpp"

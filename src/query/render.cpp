@@ -1,4 +1,5 @@
 #include "pgorm/query/parts.hpp"
+#include "pgorm/query/row_source.hpp"
 
 #include <fmt/format.h>
 
@@ -35,7 +36,8 @@ void and_into(Fragment& target, const Fragment& condition) {
 // Whether the FROM table needs the soft-delete filter: not for a derived table or WITH query,
 // whose own statement filtered its rows.
 bool from_filtered(const SelectParts& p) {
-  return p.from->soft_delete && p.from_subquery.empty() && p.from_name.empty();
+  return p.from != nullptr && p.from->soft_delete && p.from_subquery.empty() &&
+         p.from_name.empty();
 }
 
 // Soft-deleted rows are left out: in WHERE for the tables whose rows cannot come back as NULLs,
@@ -48,21 +50,22 @@ Fragment where_with_soft_delete(const SelectParts& p) {
     bool keeping = last_keeping_join(p) < p.joins.size();
     if (from_filtered(p)) and_into(where, live_rows(*p.from));
     for (const auto& j : p.joins)
-      if ((!j.outer || keeping) && j.table->soft_delete && !j.cte)
-        and_into(where, live_rows(j.name()));
+      if ((!j.outer || keeping) && j.soft_delete()) and_into(where, live_rows(j.name()));
   }
   if (!p.where.empty()) and_into(where, p.where);
   return where;
 }
 
 void render_from(Fragment& out, const SelectParts& p) {
-  if (p.from == nullptr) {
+  if (p.from == nullptr && p.from_source.empty()) {
     ErrorInfo info;
     info.message = "select() has no FROM: name a model with .from<Model>()";
     throw ProgrammingError(std::move(info));
   }
   out += " FROM ";
-  if (!p.from_subquery.empty()) {
+  if (!p.from_source.empty()) {
+    out += p.from_source;
+  } else if (!p.from_subquery.empty()) {
     out += "(";
     out += p.from_subquery;
     out += ") AS ";
@@ -70,15 +73,23 @@ void render_from(Fragment& out, const SelectParts& p) {
     out.add_identifier(p.from_name);
     out += " AS ";
   }
-  append_table(out, *p.from);
+  if (p.from_source.empty()) append_table(out, *p.from);
   const std::size_t keeping = last_keeping_join(p);
   for (std::size_t i = 0; i < p.joins.size(); ++i) {
     const JoinPart& j = p.joins[i];
+    if (!j.source.empty() && j.on.empty()) {  // a row source joined to every row
+      out += j.outer ? " LEFT OUTER JOIN " : " CROSS JOIN ";
+      out += j.source;
+      if (j.outer) out += " ON true";
+      continue;
+    }
     if (j.keeps_joined)
       out += j.outer ? " FULL OUTER JOIN " : " RIGHT OUTER JOIN ";
     else
       out += j.outer ? " LEFT OUTER JOIN " : " JOIN ";
-    if (j.cte) {
+    if (!j.source.empty()) {
+      out += j.source;
+    } else if (j.cte) {
       out.add_identifier(j.alias);
     } else {
       append_table(out, *j.table);
@@ -90,7 +101,7 @@ void render_from(Fragment& out, const SelectParts& p) {
     out += " ON ";
     out += j.on;
     if (p.with_deleted) continue;
-    if (j.outer && j.table->soft_delete && !j.cte) {
+    if (j.outer && j.soft_delete()) {
       out += " AND ";
       out += live_rows(j.name());
     }
@@ -100,7 +111,7 @@ void render_from(Fragment& out, const SelectParts& p) {
         out += live_rows(*p.from);
       }
       for (std::size_t k = 0; k < i; ++k)
-        if (!p.joins[k].outer && p.joins[k].table->soft_delete && !p.joins[k].cte) {
+        if (!p.joins[k].outer && p.joins[k].soft_delete()) {
           out += " AND ";
           out += live_rows(p.joins[k].name());
         }
@@ -155,6 +166,27 @@ void append_qualified_columns(Fragment& out, const TableInfo& table) {
 
 
 
+void append_source_alias(Fragment& out, std::string_view name, const std::string_view* columns,
+                         std::size_t count) {
+  out += " AS ";
+  out.add_identifier(name);
+  out += "(";
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i) out += ", ";
+    out.add_identifier(columns[i]);
+  }
+  out += ")";
+}
+
+void throw_unnest_lengths(std::string_view source, std::size_t first, std::size_t other) {
+  ErrorInfo info;
+  info.message = fmt::format(
+      "unnest \"{}\": the arrays have different lengths ({} and {}); PostgreSQL would pad the "
+      "shorter one with NULLs",
+      source, first, other);
+  throw InterfaceError(std::move(info));
+}
+
 void SelectParts::add_where(const Fragment& condition) { and_into(where, condition); }
 
 Fragment SelectParts::foreign_key_join(const TableInfo& joined) const {
@@ -176,9 +208,10 @@ Fragment SelectParts::foreign_key_join(const TableInfo& joined) const {
       candidates.push_back(std::move(on));
     }
   };
-  std::vector<const TableInfo*> present{from};
-  for (const auto& j : joins)
-    if (j.alias.empty()) present.push_back(j.table);  // an alias or WITH query is not the table
+  std::vector<const TableInfo*> present;
+  if (from != nullptr) present.push_back(from);
+  for (const auto& j : joins)  // an alias, WITH query or row source is not the table
+    if (j.alias.empty() && j.table != nullptr) present.push_back(j.table);
   for (const TableInfo* t : present) {
     if (t->name == joined.name) continue;
     consider(joined, *t);
@@ -374,6 +407,10 @@ void append_sources(Fragment& out, std::string_view keyword,
                     const std::vector<SourcePart>& sources) {
   for (std::size_t i = 0; i < sources.size(); ++i) {
     out += i == 0 ? keyword : ", ";
+    if (!sources[i].source.empty()) {
+      out += sources[i].source;
+      continue;
+    }
     append_table(out, *sources[i].table);
     if (!sources[i].alias.empty()) {
       out += " AS ";
@@ -390,7 +427,8 @@ void finish_write(Fragment& out, const TableInfo& table, bool live_only, const F
   if (live_only) and_into(condition, live_rows(table));
   if (live_sources)
     for (const auto& source : sources)
-      if (source.table->soft_delete) and_into(condition, live_rows(source.name()));
+      if (source.table != nullptr && source.table->soft_delete)
+        and_into(condition, live_rows(source.name()));
   if (!where.empty()) and_into(condition, where);
   if (!condition.empty()) {
     out += " WHERE ";

@@ -40,6 +40,23 @@ std::string source_alias() {
     return {};
 }
 
+template <class S>
+SourcePart source_part() {
+  SourcePart part;
+  part.table = &source_table<S>();
+  part.alias = source_alias<S>();
+  return part;
+}
+template <row_source S>
+SourcePart source_part(const S& source) {
+  static_assert(std::is_same_v<typename S::outer_models, type_list<>>,
+                "pgorm: update<T>().from(source) / delete_<T>().using_(source): the source refers "
+                "to other models (lateral<> or an unnest of columns)");
+  SourcePart part;
+  part.source = source.sql;
+  return part;
+}
+
 // Sources: the models of UPDATE ... FROM (from<Model>()).
 template <model T, bool HasWhere = false, bool Returning = false, class Sources = type_list<>>
 class Update {
@@ -104,7 +121,18 @@ class Update {
         model<S> || requires { S::is_pgorm_alias; },
         "pgorm: from<Model>() takes a model or a pgorm::aliased one");
     UpdateParts p = parts_;
-    p.from.push_back({&source_table<S>(), source_alias<S>()});
+    p.from.push_back(source_part<S>());
+    return Update<T, HasWhere, Returning, concat_t<Sources, type_list<S>>>(std::move(p));
+  }
+  // UPDATE ... FROM a row source (pgorm::unnest, pgorm::derived): many rows, each with its own
+  // values, in one statement.
+  //   auto v = pgorm::unnest<"v", "id", "title">(ids, titles);
+  //   update<Todo>().from(v).set(col<&Todo::title>, decltype(v)::col<"title">)
+  //                 .where(col<&Todo::id> == decltype(v)::col<"id">)
+  template <row_source S>
+  Update<T, HasWhere, Returning, concat_t<Sources, type_list<S>>> from(const S& source) const {
+    UpdateParts p = parts_;
+    p.from.push_back(source_part(source));
     return Update<T, HasWhere, Returning, concat_t<Sources, type_list<S>>>(std::move(p));
   }
   // Says that updating every row is intended.
@@ -184,7 +212,14 @@ class Delete {
         model<S> || requires { S::is_pgorm_alias; },
         "pgorm: using_<Model>() takes a model or a pgorm::aliased one");
     DeleteParts p = parts_;
-    p.using_.push_back({&source_table<S>(), source_alias<S>()});
+    p.using_.push_back(source_part<S>());
+    return Delete<T, HasWhere, Returning, concat_t<Sources, type_list<S>>>(std::move(p));
+  }
+  // DELETE ... USING a row source: delete_<Todo>().using_(pgorm::unnest<"v", "id">(ids))
+  template <row_source S>
+  Delete<T, HasWhere, Returning, concat_t<Sources, type_list<S>>> using_(const S& source) const {
+    DeleteParts p = parts_;
+    p.using_.push_back(source_part(source));
     return Delete<T, HasWhere, Returning, concat_t<Sources, type_list<S>>>(std::move(p));
   }
   Delete<T, true, Returning, Sources> all_rows() const {

@@ -71,6 +71,14 @@ using value_of_t = typename expr_t<E>::value_type;
 template <expression E>
 using models_of_t = typename expr_t<E>::models;
 
+// A table made in the statement (pgorm::derived, lateral, unnest; pgorm/query/row_source.hpp).
+template <class S>
+concept row_source = requires(const S& s) {
+  S::is_pgorm_row_source;
+  typename S::outer_models;
+  s.sql;
+};
+
 // A condition: a boolean expression.
 template <class E>
 concept condition = expression<E> && std::is_same_v<value_of_t<E>, bool>;

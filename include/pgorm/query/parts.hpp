@@ -39,7 +39,14 @@ struct JoinPart {
   std::string alias;          // "<table>" AS "<alias>"; empty: the table's own name
   bool keeps_joined = false;  // the joined table's rows stay without a match (RIGHT, or FULL)
   bool cte = false;  // `alias` names a WITH query of `table`'s shape: JOIN "<alias>", no filter
+  // Not empty: a row source instead of a table (table is null): "(SELECT ...) AS "d"("a", "b")",
+  // "unnest($1::bigint[]) AS "u"("id")" (pgorm::derived, lateral, unnest). Without `on`: CROSS
+  // JOIN, or LEFT OUTER JOIN ... ON true.
+  Fragment source;
   const std::string& name() const noexcept { return alias.empty() ? table->name : alias; }
+  // Whether the join's rows need the soft-delete filter (a table's, not a WITH query's or a
+  // row source's, whose own statements filtered them).
+  bool soft_delete() const noexcept { return table != nullptr && table->soft_delete && !cte; }
 };
 
 // WITH [RECURSIVE] "<name>" AS (<query>).
@@ -67,6 +74,9 @@ struct SelectParts {
   Fragment from_subquery;
   // Not empty: FROM "<from_name>" AS "<from's table name>", a WITH query of `from`'s shape.
   std::string from_name;
+  // Not empty: FROM <from_source>, a row source with its name and column names (from is null):
+  // pgorm::derived, pgorm::unnest.
+  Fragment from_source;
   std::vector<CtePart> with;  // WITH queries before the SELECT
   Fragment projection;  // empty: every column of `from`
   bool distinct = false;
@@ -103,6 +113,7 @@ Fragment render_set_operation(SetOperation op, const SelectParts& left, const Se
 struct SourcePart {
   const TableInfo* table = nullptr;
   std::string alias;  // empty: the table's own name
+  Fragment source;    // not empty: a row source instead of a table (table is null)
   const std::string& name() const noexcept { return alias.empty() ? table->name : alias; }
 };
 

@@ -41,6 +41,25 @@ struct has_outer_ref : std::false_type {};
 template <class... Ms>
 struct has_outer_ref<type_list<Ms...>> : std::bool_constant<(is_outer_ref<Ms>::value || ...)> {};
 
+// In a select's model list: the select list reads columns of Model, so the statement must have
+// Model in its FROM or JOINs by the time it is run or nested (checked by parts()/statement()).
+template <class M>
+struct needs_ref {};
+template <class List>
+struct needs_refs;
+template <class... Ms>
+struct needs_refs<type_list<Ms...>> {
+  using type = type_list<needs_ref<Ms>...>;
+};
+template <class List, class All>
+struct needs_met : std::true_type {};
+template <class X, class... Xs, class All>
+struct needs_met<type_list<X, Xs...>, All> : needs_met<type_list<Xs...>, All> {};
+template <class M, class... Xs, class All>
+struct needs_met<type_list<needs_ref<M>, Xs...>, All>
+    : std::bool_constant<list_contains<M, All>::value && needs_met<type_list<Xs...>, All>::value> {
+};
+
 // A model under another name (pgorm::aliased<User, "manager">, pgorm/query/subquery.hpp).
 template <class T>
 concept alias = requires {
@@ -158,6 +177,41 @@ class Select {
     SelectParts p = parts_;
     p.from = &table_info<T>();
     return Select<Row, T, concat_t<Models, type_list<T>>>(std::move(p), loaders_, eager_);
+  }
+
+  // FROM a row source (pgorm::derived, pgorm::unnest): select(Counts::col<"n">).from(counts).
+  template <row_source S>
+  Select<Row, S, concat_t<Models, type_list<S>>> from(const S& source) const {
+    static_assert(std::is_void_v<From>, "pgorm: this select already has a FROM model");
+    static_assert(std::is_same_v<typename S::outer_models, type_list<>>,
+                  "pgorm: from(source): the source refers to other models (lateral<> or an "
+                  "unnest of columns); join it to a select over them");
+    SelectParts p = parts_;
+    p.from_source = source.sql;
+    return Select<Row, S, concat_t<Models, type_list<S>>>(std::move(p), loaders_, eager_);
+  }
+  // JOIN a row source ON a condition; without one, CROSS JOIN (every pair of rows: an unnest of
+  // a column or a lateral select pairs each row with its own rows).
+  template <row_source S, class E>
+  Select<Row, From, concat_t<Models, type_list<S>>> join(const S& source, const E& on) const {
+    check_join_condition<S, E>();
+    return add_source(source, false, &on.to_expr().fragment);
+  }
+  template <row_source S>
+  Select<Row, From, concat_t<Models, type_list<S>>> join(const S& source) const {
+    return add_source(source, false, nullptr);
+  }
+  // LEFT OUTER JOIN a row source ON a condition (ON true without one): the query's rows stay
+  // without a match, the source's columns NULL (read them with nullable()).
+  template <row_source S, class E>
+  Select<Row, From, concat_t<Models, type_list<S>>> outer_join(const S& source,
+                                                               const E& on) const {
+    check_join_condition<S, E>();
+    return add_source(source, true, &on.to_expr().fragment);
+  }
+  template <row_source S>
+  Select<Row, From, concat_t<Models, type_list<S>>> outer_join(const S& source) const {
+    return add_source(source, true, nullptr);
   }
 
   // ORDER BY: columns (ascending), col.asc(), col.desc(), .nulls_last() ...
@@ -295,19 +349,26 @@ class Select {
 
   Statement statement() const {
     check_not_correlated();
+    check_select_list();
     return finish(render_select(parts_));
   }
   Statement count_statement() const {
     check_not_correlated();
+    check_select_list();
     return finish(render_count(parts_));
   }
   Statement exists_statement() const {
     check_not_correlated();
+    check_select_list();
     return finish(render_exists(parts_));
   }
   // The SQL and its parameters, for debugging.
   std::string to_sql() const { return statement().to_string(); }
-  const SelectParts& parts() const noexcept { return parts_; }
+  // The statement tree, for nesting the select in another statement.
+  const SelectParts& parts() const noexcept {
+    check_select_list();
+    return parts_;
+  }
 
  private:
   Select locked(LockMode strength, LockWait wait) const {
@@ -327,6 +388,12 @@ class Select {
     static_assert(condition<E>, "pgorm: a join condition must be a boolean expression");
     static_assert(list_subset<models_of_t<E>, concat_t<Models, type_list<T>>>::value,
                   "pgorm: the join condition uses a model that is not in the query");
+  }
+  static constexpr void check_select_list() {
+    static_assert(needs_met<Models, Models>::value,
+                  "pgorm: the select list uses a column of a model that is not in the query's "
+                  "FROM or JOINs; add .join<Model>() (or .from(...), or in a subquery "
+                  ".correlate<Model>())");
   }
   static constexpr void check_not_correlated() {
     static_assert(!has_outer_ref<Models>::value,
@@ -354,6 +421,21 @@ class Select {
     }
     p.joins.push_back(std::move(j));
     return Select<Row, From, concat_t<Models, type_list<T>>>(std::move(p), loaders_, eager_);
+  }
+  template <row_source S>
+  Select<Row, From, concat_t<Models, type_list<S>>> add_source(const S& source, bool outer,
+                                                               const Fragment* on) const {
+    static_assert(!std::is_void_v<From>, "pgorm: join() needs a FROM model first");
+    static_assert(list_subset<typename S::outer_models, Models>::value,
+                  "pgorm: the row source refers to a model (lateral<> or an unnest of its "
+                  "columns) that is not in the query before it");
+    SelectParts p = parts_;
+    JoinPart j;
+    j.outer = outer;
+    j.source = source.sql;
+    if (on) j.on = *on;
+    p.joins.push_back(std::move(j));
+    return Select<Row, From, concat_t<Models, type_list<S>>>(std::move(p), loaders_, eager_);
   }
   template <class Term>
   void add_order(const Term& term) {
@@ -453,14 +535,18 @@ auto select(const E& first, const Es&... rest) {
       "pgorm::select(...) takes columns and expressions; select<Model>() selects objects");
   using models = typename query::concat_all<
       query::type_list<query::models_of_t<E>, query::models_of_t<Es>...>>::type;
-  using From = typename query::first_model<models>::type;
+  // A row source's or an alias's columns first: FROM is named with .from(source) or a join.
+  using First = typename query::first_model<models>::type;
+  using From = std::conditional_t<model<First>, First, void>;
   using Row = typename query::select_row<E, Es...>::type;
   query::SelectParts parts;
   if constexpr (!std::is_void_v<From>) parts.from = &table_info<From>();
   parts.projection += first.to_expr().fragment;
   ((parts.projection += ", ", parts.projection += rest.to_expr().fragment), ...);
-  using Available =
-      std::conditional_t<std::is_void_v<From>, query::type_list<>, query::type_list<From>>;
+  // The select list's models must be in the query when it runs (needs_ref markers).
+  using Available = query::concat_t<
+      std::conditional_t<std::is_void_v<From>, query::type_list<>, query::type_list<From>>,
+      typename query::needs_refs<models>::type>;
   return query::Select<Row, From, Available>(std::move(parts));
 }
 
