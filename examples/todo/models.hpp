@@ -59,3 +59,7 @@ inline pgorm::Metadata metadata() {
 }
 
 }  // namespace todo
+
+// Compiled once, in models.cpp, rather than in every file that uses a session (compile time).
+PGORM_EXTERN_MODEL(todo::User);
+PGORM_EXTERN_MODEL(todo::Todo);

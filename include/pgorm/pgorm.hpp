@@ -8,6 +8,7 @@
 #include "pgorm/engine/pool.hpp"
 #include "pgorm/engine/url.hpp"
 #include "pgorm/errors.hpp"
+#include "pgorm/instantiate.hpp"
 #include "pgorm/model/column.hpp"
 #include "pgorm/model/format.hpp"
 #include "pgorm/model/metadata.hpp"

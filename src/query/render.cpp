@@ -187,6 +187,13 @@ void throw_unnest_lengths(std::string_view source, std::size_t first, std::size_
   throw InterfaceError(std::move(info));
 }
 
+SelectParts::SelectParts() = default;
+SelectParts::SelectParts(const SelectParts&) = default;
+SelectParts::SelectParts(SelectParts&&) noexcept = default;
+SelectParts& SelectParts::operator=(const SelectParts&) = default;
+SelectParts& SelectParts::operator=(SelectParts&&) noexcept = default;
+SelectParts::~SelectParts() = default;
+
 void SelectParts::add_where(const Fragment& condition) { and_into(where, condition); }
 
 Fragment SelectParts::foreign_key_join(const TableInfo& joined) const {
@@ -563,7 +570,8 @@ std::optional<Fragment> render_unnest_insert(const TableInfo& table,
   std::string array;
   for (std::size_t j = 0; j < copied.size(); ++j) {
     // One text array of the column's values: elements quoted, \ and " escaped, NULL bare.
-    array.assign("{");
+    array.clear();  // not assign("{"): GCC 12 at -O3 warns (-Wrestrict) on it, wrongly
+    array.push_back('{');
     for (std::size_t r = 0; r < rows.size(); ++r) {
       if (r) array += ',';
       const char* value = rows[r].params.value(j);

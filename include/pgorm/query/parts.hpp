@@ -68,6 +68,14 @@ struct EagerJoin {
 };
 
 struct SelectParts {
+  // Defined in the library: copying the tree is not code every user's file needs to compile.
+  SelectParts();
+  SelectParts(const SelectParts&);
+  SelectParts(SelectParts&&) noexcept;
+  SelectParts& operator=(const SelectParts&);
+  SelectParts& operator=(SelectParts&&) noexcept;
+  ~SelectParts();
+
   const TableInfo* from = nullptr;
   // Not empty: FROM (from_subquery) AS "<from's table name>", a derived table with the rows of
   // `from`'s shape (a set operation's result); its soft-delete filter is the subquery's business.
