@@ -281,3 +281,18 @@ TEST_CASE("unnest of an array column gives each row's elements (a lateral join)"
                                .order_by(T::col<"tag">));
   CHECK(per_tag == std::vector<std::tuple<std::string, std::int64_t>>{{"db", 1}, {"sql", 1}});
 }
+
+TEST_CASE("a subquery correlates with a row source of the enclosing query", "[query]") {
+  Seeded fx;
+  auto s = fx.session();
+  auto v =
+      unnest<"v", "email">(Strings{"alice@example.com", "carol@example.com", "nobody@example.com"});
+  using V = decltype(v);
+  // The listed emails of users with a live todo: carol has none, nobody is no user.
+  auto q = select(V::col<"email">)
+               .from(v)
+               .where(exists(select<Todo>().join<User>().correlate<V>().where(col<&User::email> ==
+                                                                              V::col<"email">)))
+               .order_by(V::col<"email">);
+  CHECK(s.execute(q) == Strings{"alice@example.com"});
+}

@@ -164,6 +164,10 @@ template <class V>
 struct unnest_element<std::vector<V>> {
   using type = V;
 };
+template <>
+struct unnest_element<std::vector<std::byte>> {  // bytea, not an array
+  using type = void;
+};
 template <class A>
 using unnest_element_t = typename unnest_element<argument_value_t<A>>::type;
 

@@ -159,8 +159,10 @@ class Select {
   // use their columns, and the expression made of it (exists(), in(), scalar(), ...) carries them,
   // so the outer query must have them in its FROM or JOINs.
   //   exists(select<Todo>().correlate<User>().where(col<&Todo::user_id> == col<&User::id>))
-  // Such a select runs only inside another one.
-  template <joinable... Ms>
+  // Such a select runs only inside another one. A row source of the outer query (pgorm::derived,
+  // unnest; pgorm/query/row_source.hpp) is named the same way: correlate<decltype(source)>().
+  template <class... Ms>
+    requires((joinable<Ms> || row_source<Ms>) && ...)
   Select<Row, From, concat_t<Models, type_list<Ms..., outer_ref<Ms>...>>> correlate() const {
     static_assert(sizeof...(Ms) > 0, "pgorm: correlate<Model...>() names at least one model");
     static_assert((!std::is_same_v<Ms, From> && ...),
@@ -204,8 +206,7 @@ class Select {
   // LEFT OUTER JOIN a row source ON a condition (ON true without one): the query's rows stay
   // without a match, the source's columns NULL (read them with nullable()).
   template <row_source S, class E>
-  Select<Row, From, concat_t<Models, type_list<S>>> outer_join(const S& source,
-                                                               const E& on) const {
+  Select<Row, From, concat_t<Models, type_list<S>>> outer_join(const S& source, const E& on) const {
     check_join_condition<S, E>();
     return add_source(source, true, &on.to_expr().fragment);
   }
@@ -297,6 +298,9 @@ class Select {
   template <class... Ms>
   Select of() const {
     static_assert(sizeof...(Ms) > 0, "pgorm: of<Model...>() names at least one model");
+    static_assert((model<Ms> && ...),
+                  "pgorm: of<Model>() takes models (the rows of their tables are locked); an "
+                  "alias, WITH query or row source cannot be named");
     static_assert(
         list_subset<type_list<Ms...>, Models>::value,
         "pgorm: of<Model>() takes models of this select (its FROM model or a joined one)");

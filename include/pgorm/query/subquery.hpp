@@ -128,13 +128,14 @@ Select<R1, F1, type_list<F1>> set_operation(SetOperation op, const Select<R1, F1
                                             const Select<R2, F2, M2>& right) {
   static_assert(std::is_same_v<R1, R2>,
                 "pgorm: union_()/intersect()/except_() take selects of the same row type");
-  static_assert(!std::is_void_v<F1>,
+  static_assert(model<F1>,
                 "pgorm: the first select of a set operation needs a FROM model (its rows are "
-                "named after it)");
+                "named after it), not a row source: put the set operation inside the source "
+                "(pgorm::derived<...>(union_(a, b)))");
   static_assert(!has_outer_ref<M1>::value && !has_outer_ref<M2>::value,
                 "pgorm: set operations take selects without correlate<Model>()");
   SelectParts parts;
-  if constexpr (!std::is_void_v<F1>) parts.from = &table_info<F1>();
+  if constexpr (model<F1>) parts.from = &table_info<F1>();
   parts.from_subquery = render_set_operation(op, left.parts(), right.parts());
   if constexpr (!model<R1>) parts.projection += "*";
   return Select<R1, F1, type_list<F1>>(std::move(parts));

@@ -1,0 +1,8 @@
+// expect: not a row source: put the set operation inside the source
+#include <pgorm/pgorm.hpp>
+
+int main() {
+  auto v = pgorm::unnest<"v", "id">(std::vector<std::int64_t>{1, 2});
+  auto w = pgorm::unnest<"w", "id">(std::vector<std::int64_t>{2, 3});
+  return pgorm::union_(pgorm::select_from(v), pgorm::select_from(w)).statement().sql.empty();
+}
