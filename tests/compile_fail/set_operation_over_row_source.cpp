@@ -1,4 +1,4 @@
-// expect: not a row source: put the set operation inside the source
+// expect: set operations over selects from a row source are not supported
 #include <pgorm/pgorm.hpp>
 
 int main() {

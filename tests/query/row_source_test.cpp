@@ -296,3 +296,13 @@ TEST_CASE("a subquery correlates with a row source of the enclosing query", "[qu
                .order_by(V::col<"email">);
   CHECK(s.execute(q) == Strings{"alice@example.com"});
 }
+
+TEST_CASE("a set operation of selects from models is a derived table", "[query]") {
+  Seeded fx;
+  auto s = fx.session();
+  auto titles = derived<"t", "title">(
+      union_all(select(col<&Todo::title>).where(col<&Todo::user_id> == fx.bob),
+                select(col<&Todo::title>).where(col<&Todo::title> == "a1")));
+  using Titles = decltype(titles);
+  CHECK(s.execute(select_from(titles).order_by(Titles::col<"title">)) == Strings{"a1", "b1"});
+}

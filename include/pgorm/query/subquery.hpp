@@ -130,8 +130,8 @@ Select<R1, F1, type_list<F1>> set_operation(SetOperation op, const Select<R1, F1
                 "pgorm: union_()/intersect()/except_() take selects of the same row type");
   static_assert(model<F1>,
                 "pgorm: the first select of a set operation needs a FROM model (its rows are "
-                "named after it), not a row source: put the set operation inside the source "
-                "(pgorm::derived<...>(union_(a, b)))");
+                "named after it); set operations over selects from a row source are not "
+                "supported");
   static_assert(!has_outer_ref<M1>::value && !has_outer_ref<M2>::value,
                 "pgorm: set operations take selects without correlate<Model>()");
   SelectParts parts;
