@@ -94,6 +94,25 @@ void encode_int(std::int64_t v, std::string& out) {
 
 std::int64_t decode_int(std::string_view text, std::int64_t min, std::int64_t max,
                         std::string_view type) {
+  // Up to 18 digits with an optional '-' (what PostgreSQL prints) cannot overflow: read them
+  // directly; anything else takes the checked path below.
+  if (const std::size_t n = text.size(); n > 0 && n <= 18) {
+    const bool negative = text[0] == '-';
+    std::size_t i = negative ? 1 : 0;
+    std::int64_t value = 0;
+    bool digits = i < n;
+    for (; i < n && digits; ++i) {
+      const unsigned d = static_cast<unsigned char>(text[i]) - '0';
+      digits = d <= 9;
+      value = value * 10 + d;
+    }
+    if (digits) {
+      if (negative) value = -value;
+      if (value < min || value > max)
+        throw_data_error(fmt::format("value {} out of range for {}", text, type));
+      return value;
+    }
+  }
   std::string_view body = text;
   // PostgreSQL accepts an explicit '+', std::from_chars does not.
   if (body.size() > 1 && body.front() == '+' && body[1] >= '0' && body[1] <= '9')

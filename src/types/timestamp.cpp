@@ -154,6 +154,55 @@ class Parser {
   std::size_t body_end_ = text_.size();
 };
 
+// The form nearly every value takes ("2024-03-01 12:34:56.123456+00", DateStyle=ISO, TimeZone=UTC,
+// a four-digit AD year, timestamptz with the zone, timestamp without): parsed at fixed positions
+// with every field checked. Returns false for anything else, which the general parser reads
+// (or refuses with its message).
+bool decode_common_timestamp(std::string_view text, std::int64_t& result) {
+  const std::size_t n = text.size();
+  if (n < 19 || n > 29) return false;
+  const char* s = text.data();
+  auto digit = [&](std::size_t i, unsigned& v) {
+    const unsigned d = static_cast<unsigned char>(s[i]) - '0';
+    v = v * 10 + d;
+    return d <= 9;
+  };
+  unsigned year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  if (!(digit(0, year) && digit(1, year) && digit(2, year) && digit(3, year) && (s[4] == '-') &&
+        digit(5, month) && digit(6, month) && (s[7] == '-') && digit(8, day) && digit(9, day) &&
+        (s[10] == ' ') && digit(11, hour) && digit(12, hour) && (s[13] == ':') && digit(14, minute) &&
+        digit(15, minute) && (s[16] == ':') && digit(17, second) && digit(18, second)))
+    return false;
+  std::size_t pos = 19;
+  unsigned fraction = 0;
+  if (pos < n && s[pos] == '.') {
+    const std::size_t start = ++pos;
+    while (pos < n && pos - start < 6 && s[pos] >= '0' && s[pos] <= '9') digit(pos++, fraction);
+    if (pos == start) return false;
+    for (std::size_t k = pos - start; k < 6; ++k) fraction *= 10;
+  }
+  // Nothing after the time, or exactly the zone "+00".
+  if (pos != n && !(n - pos == 3 && s[pos] == '+' && s[pos + 1] == '0' && s[pos + 2] == '0'))
+    return false;
+  // Year 0, a day the month does not have, 24:00:00 and leap seconds take the general path.
+  static constexpr unsigned kDaysIn[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+  if (year == 0 || month < 1 || month > 12 || day < 1 ||
+      day > kDaysIn[month - 1] + (month == 2 && leap) || hour > 23 || minute > 59 || second > 59)
+    return false;
+  // Howard Hinnant's days_from_civil, for years 1 to 9999.
+  const std::int64_t y = static_cast<std::int64_t>(year) - (month <= 2);
+  const std::int64_t era = y / 400;  // y >= 0
+  const std::int64_t yoe = y - era * 400;
+  const std::int64_t doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+  const std::int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  const std::int64_t days = era * kDaysPer400Years + doe - 719'468;
+  result = days * kMicrosPerDay +
+           ((static_cast<std::int64_t>(hour) * 60 + minute) * 60 + second) * kMicrosPerSecond +
+           fraction;
+  return true;
+}
+
 }  // namespace
 
 // PostgreSQL's ISO output: "2024-03-01 12:34:56.5+00", "0044-03-15 12:00:00+00 BC".
@@ -192,6 +241,7 @@ void encode_timestamp(microseconds since_epoch, bool with_zone, std::string& out
 // fractional digits, optionally a UTC offset (+HH, +HH:MM, +HH:MM:SS), optionally " BC".
 // The offset is applied, so the result is UTC for timestamptz text.
 microseconds decode_timestamp(std::string_view text) {
+  if (std::int64_t common = 0; decode_common_timestamp(text, common)) return microseconds{common};
   if (iequals(text, "infinity") || iequals(text, "+infinity")) return microseconds::max();
   if (iequals(text, "-infinity")) return microseconds::min();
 

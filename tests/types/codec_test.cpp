@@ -121,6 +121,12 @@ TEST_CASE("integers decode from decimal text with an optional sign", "[unit]") {
   CHECK(decode<std::int32_t>("007") == 7);
   CHECK(decode<std::int16_t>("-32768") == -32768);
   CHECK(decode<std::int64_t>("-9223372036854775808") == std::numeric_limits<std::int64_t>::min());
+  // 18 digits are read directly, 19 by the checked path.
+  CHECK(decode<std::int64_t>("999999999999999999") == 999'999'999'999'999'999);
+  CHECK(decode<std::int64_t>("-99999999999999999") == -99'999'999'999'999'999);
+  CHECK(decode<std::int64_t>("9223372036854775807") == std::numeric_limits<std::int64_t>::max());
+  CHECK(decode<std::int32_t>("-2147483648") == std::numeric_limits<std::int32_t>::min());
+  CHECK(decode<std::int32_t>("-0") == 0);
 }
 
 TEST_CASE("integers that are not whole decimal numbers are rejected", "[unit]") {
@@ -546,6 +552,31 @@ TEST_CASE("timestamps round-trip with microsecond precision", "[unit]") {
   }
   const auto now = pgorm::now();
   CHECK(round_trip(now) == now);
+}
+
+// Most values take the fast path for "YYYY-MM-DD HH:MM:SS[.ffffff][+00]"; whatever it does not
+// take must still be read, or refused, exactly as the general parser does.
+TEST_CASE("timestamps near the common form decode or fail as PostgreSQL's rules say", "[unit]") {
+  using pgorm::detail::decode_timestamp;
+  const std::int64_t march1 = 1709251200;  // 2024-03-01 00:00:00 UTC
+  CHECK(decode_timestamp("2024-03-01 24:00:00+00") == at(march1 + 86400));
+  CHECK(decode_timestamp("2024-03-01 23:59:60+00") == at(march1 + 86400));
+  CHECK(decode_timestamp("2024-03-01 12:00:00+05:30") == at(march1 + 12 * 3600 - 5 * 3600 - 1800));
+  CHECK(decode_timestamp("2024-03-01 12:00:00-01") == at(march1 + 13 * 3600));
+  CHECK(decode_timestamp("2024-03-01T12:00:00+00") == at(march1 + 12 * 3600));
+  CHECK(decode_timestamp("2024-03-01") == at(march1));
+  CHECK(decode_timestamp("2024-02-29 00:00:00") == at(march1 - 86400));
+  CHECK(decode_timestamp("2000-02-29 23:59:59.999999+00") == at(951868799, 999999));
+  for (std::string_view bad :
+       {"2023-02-29 00:00:00+00", "1900-02-29 00:00:00+00", "2024-04-31 00:00:00+00",
+        "2024-13-01 00:00:00+00", "2024-00-10 00:00:00+00", "2024-03-00 00:00:00+00",
+        "0000-01-01 00:00:00+00", "2024-03-01 25:00:00+00", "2024-03-01 12:60:00+00",
+        "2024-03-01 12:34:56.1234567+00", "2024-03-01 12:34:56.+00", "2024-03-01 12:34:5x+00",
+        "2024-03-01 12:34:56+00 ", "2024-03-01 12:34:56+0", "2024-03-01 12:34:56Z",
+        "2024-03-01 1:34:56+00", "+024-03-01 12:34:56+00"}) {
+    CAPTURE(bad);
+    CHECK_THROWS_AS(decode_timestamp(bad), DataError);
+  }
 }
 
 TEST_CASE("timestamps map infinity to the extreme microsecond values", "[unit]") {
