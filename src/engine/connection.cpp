@@ -650,6 +650,31 @@ int Result::column_index(std::string_view name) const noexcept {
   return -1;
 }
 
+void detail::column_positions(const Result& result, std::string_view prefix,
+                              std::span<const std::string_view> names, int* positions) {
+  // Each column's name read once (PQfname and a strlen), then matched in memory.
+  constexpr int kCached = 64;
+  std::string_view columns[kCached];
+  const int n = result.columns();
+  const int cached = std::min(n, kCached);
+  for (int c = 0; c < cached; ++c) columns[c] = result.column_name(c);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::size_t size = prefix.size() + names[i].size();
+    int found = -1;
+    for (int c = 0; c < cached && found < 0; ++c)
+      if (columns[c].size() == size && columns[c].starts_with(prefix) &&
+          columns[c].substr(prefix.size()) == names[i])
+        found = c;
+    if (found < 0 && n > cached) {
+      std::string name(prefix);
+      name.append(names[i]);
+      for (int c = cached; c < n && found < 0; ++c)
+        if (result.column_name(c) == name) found = c;
+    }
+    positions[i] = found;
+  }
+}
+
 std::int64_t Result::affected_rows() const noexcept {
   if (!result_) return 0;
   const char* tuples = PQcmdTuples(result_.get());

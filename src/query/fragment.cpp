@@ -1,19 +1,31 @@
 #include "pgorm/query/fragment.hpp"
 
+#include <charconv>
+
 #include <fmt/format.h>
 
 namespace pgorm::query {
 
 Statement finish(Fragment fragment) {
   Statement out;
-  out.sql.reserve(fragment.sql.size() + 2 * fragment.params.size());
-  int n = 0;
-  for (char c : fragment.sql) {
-    if (c == kParamMarker) {
-      out.sql.push_back('$');
-      out.sql.append(std::to_string(++n));
-    } else {
-      out.sql.push_back(c);
+  const std::string_view text = fragment.sql;
+  const std::size_t first = text.find(kParamMarker);
+  if (first == std::string_view::npos) {
+    out.sql = std::move(fragment.sql);  // nothing to number
+  } else {
+    out.sql.reserve(text.size() + 5 * fragment.params.size());
+    char number[16];
+    int n = 0;
+    for (std::size_t done = 0, at = first; done < text.size();) {
+      out.sql.append(text.data() + done, at - done);
+      if (at == text.size()) break;
+      number[0] = '$';
+      auto [end, ec] = std::to_chars(number + 1, number + sizeof number, ++n);
+      (void)ec;  // 15 characters hold any int
+      out.sql.append(number, static_cast<std::size_t>(end - number));
+      done = at + 1;
+      at = text.find(kParamMarker, done);
+      if (at == std::string_view::npos) at = text.size();
     }
   }
   out.params = std::move(fragment.params);

@@ -28,6 +28,26 @@ TEST_CASE("a filtered, ordered, paginated select renders with bind parameters", 
   CHECK(q.to_sql().find("$2=E'%milk%'") != std::string::npos);
 }
 
+TEST_CASE("finishing a statement numbers its placeholders in order", "[unit][query]") {
+  query::Fragment f;
+  f.add_param(1);  // a marker first
+  for (int i = 2; i <= 12; ++i) {
+    f += i % 2 ? " x " : ", ";
+    f.add_param(i);
+  }
+  f += " end";
+  auto st = query::finish(std::move(f));
+  CHECK(st.sql == "$1, $2 x $3, $4 x $5, $6 x $7, $8 x $9, $10 x $11, $12 end");
+  CHECK(st.params.size() == 12);
+  query::Fragment plain;
+  plain += "SELECT 1";
+  CHECK(query::finish(std::move(plain)).sql == "SELECT 1");
+  query::Fragment last;
+  last += "a = ";
+  last.add_param(7);
+  CHECK(query::finish(std::move(last)).sql == "a = $1");
+}
+
 TEST_CASE("values never appear in the SQL text", "[unit][query]") {
   auto q = select<User>().where(col<&User::email> == "'; DROP TABLE users; --");
   CHECK(q.statement().sql.find("DROP") == std::string::npos);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -74,6 +75,10 @@ namespace detail {
 [[noreturn]] void throw_missing_key_column(std::string_view table, std::string_view column,
                                            const Result& result);
 
+// positions[i]: the index of the result's first column named prefix + names[i], or -1.
+void column_positions(const Result& result, std::string_view prefix,
+                      std::span<const std::string_view> names, int* positions);
+
 template <class T>
 struct is_tuple : std::false_type {};
 template <class... Ts>
@@ -94,19 +99,18 @@ class RowReader {
   // Models are matched by column name, each name prefixed with `prefix` (for joined rows).
   explicit RowReader(const Result& result, std::string_view prefix = {}) : result_(result) {
     if constexpr (model<Row>) {
+      std::string_view names[row_width<Row>()];
       int i = 0;
-      std::string name;
-      model_traits<Row>::for_each_column([&](const auto& def) {
-        name.assign(prefix);
-        name.append(def.name());
-        int position = result.column_index(name);
-        positions_[i++] = position;
+      model_traits<Row>::for_each_column([&](const auto& def) { names[i++] = def.name(); });
+      column_positions(result, prefix, names, positions_);
+      for (i = 0; i < static_cast<int>(row_width<Row>()); ++i) {
         // Without its key a row cannot be an object of the model (an object with id 0 would be
         // a wrong row): the result is not what this reader was given it for.
-        if (position < 0)
+        if (positions_[i] < 0)
           for (const auto& key : table_info<Row>().primary_key)
-            if (key == def.name()) throw_missing_key_column(table_info<Row>().name, name, result);
-      });
+            if (key == names[i])
+              throw_missing_key_column(table_info<Row>().name, std::string(prefix) + key, result);
+      }
     } else if constexpr (is_tuple<Row>::value) {
       if (result.columns() != static_cast<int>(std::tuple_size_v<Row>))
         throw_column_count(static_cast<int>(std::tuple_size_v<Row>), result.columns());
