@@ -351,10 +351,12 @@ void AsyncConnection::send_now() {
       const std::string* named =
           s.prepared && options_.prepared_statements ? prepared_.find(s.sql) : nullptr;
       if (named)
-        ok = PQsendQueryPrepared(conn_, named->c_str(), n, values.data(), nullptr, nullptr, 0);
+        ok = PQsendQueryPrepared(conn_, named->c_str(), n, values.data(), nullptr, nullptr,
+                                 s.params.result_format());
       else
         ok =
-            PQsendQueryParams(conn_, s.sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0);
+            PQsendQueryParams(conn_, s.sql.c_str(), n, nullptr, values.data(), nullptr, nullptr,
+                              s.params.result_format());
       if (!ok) return send_failed();
       batch->slots.push_back({i, false});
       if (batch->per_statement && !PQpipelineSync(conn_)) return send_failed();

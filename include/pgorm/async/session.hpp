@@ -150,15 +150,15 @@ class AsyncSession : public detail::Tracker {
     if constexpr (model<Row>) {
       if (loads_relations(select))
         return load_then(select, detail::timeout_value(timeout), [](auto rows) { return rows; });
-      return run_then(select.statement(), lock, !lock, detail::timeout_value(timeout),
+      return run_then(detail::rows_statement(select), lock, !lock, detail::timeout_value(timeout),
                       [this](const Result& r) { return work<Row>().load(r); });
     } else
-      return run_then(select.statement(), lock, !lock, detail::timeout_value(timeout),
+      return run_then(detail::rows_statement(select), lock, !lock, detail::timeout_value(timeout),
                       [](const Result& r) { return r.as<Row>(); });
   }
   template <class Row, class From, class Models>
   auto values(const query::Select<Row, From, Models>& select, std::optional<Timeout> timeout = {}) {
-    return run_then(select.statement(), select.parts().lock != query::LockMode::none,
+    return run_then(detail::rows_statement(select), select.parts().lock != query::LockMode::none,
                     select.parts().lock == query::LockMode::none, detail::timeout_value(timeout),
                     [](const Result& r) { return r.as<Row>(); });
   }
@@ -170,7 +170,7 @@ class AsyncSession : public detail::Tracker {
         return load_then(limited, detail::timeout_value(timeout),
                          [](auto rows) { return first_of(std::move(rows)); });
     }
-    return run_then(limited.statement(), select.parts().lock != query::LockMode::none,
+    return run_then(detail::rows_statement(limited), select.parts().lock != query::LockMode::none,
                     select.parts().lock == query::LockMode::none, detail::timeout_value(timeout),
                     [this](const Result& r) { return first_of(rows_of<Row>(r)); });
   }
@@ -184,7 +184,7 @@ class AsyncSession : public detail::Tracker {
           return std::move(rows.front());
         });
     }
-    return run_then(limited.statement(), select.parts().lock != query::LockMode::none,
+    return run_then(detail::rows_statement(limited), select.parts().lock != query::LockMode::none,
                     select.parts().lock == query::LockMode::none, detail::timeout_value(timeout),
                     [this](const Result& r) {
                       auto rows = rows_of<Row>(r);
@@ -203,7 +203,7 @@ class AsyncSession : public detail::Tracker {
           return first_of(std::move(rows));
         });
     }
-    return run_then(limited.statement(), select.parts().lock != query::LockMode::none,
+    return run_then(detail::rows_statement(limited), select.parts().lock != query::LockMode::none,
                     select.parts().lock == query::LockMode::none, detail::timeout_value(timeout),
                     [this](const Result& r) {
                       auto rows = rows_of<Row>(r);
@@ -385,7 +385,7 @@ class AsyncSession : public detail::Tracker {
     Deadline deadline = deadline_for(timeout);
     co_await prepare_read(deadline);
     bool lock = select.parts().lock != query::LockMode::none;
-    Result result = co_await run(select.statement(), lock, deadline, !lock);
+    Result result = co_await run(detail::rows_statement(select), lock, deadline, !lock);
     auto rows = work<Row>().load(result);
     detail::read_eager(select, result, rows, works_);
     for (const auto& loader : select.loaders()) co_await run_loads(loader(rows), deadline);

@@ -67,11 +67,19 @@ class Params {
   // Pointers for libpq, valid until the next add(): nullptr for NULL.
   const std::vector<const char*>& values() const;
 
+  // Asks for the statement's result in PostgreSQL's binary format (libpq's resultFormat 1). The
+  // session sets it on selects of models it reads itself when every column reads binary
+  // (detail::binary_rows<T>()); append() does not carry it over.
+  void set_binary_results(bool on) noexcept { binary_results_ = on; }
+  bool binary_results() const noexcept { return binary_results_; }
+  int result_format() const noexcept { return binary_results_ ? 1 : 0; }
+
  private:
   static constexpr std::size_t kNull = static_cast<std::size_t>(-1);
   std::string buffer_;
   std::vector<std::size_t> starts_;
   mutable std::vector<const char*> pointers_;
+  bool binary_results_ = false;
 };
 
 }  // namespace pgorm

@@ -24,11 +24,19 @@ namespace pgorm {
 class Result {
  public:
   Result() = default;
-  explicit Result(PGresult* result) noexcept : result_(result, &PQclear) {}
+  explicit Result(PGresult* result) noexcept
+      : result_(result, &PQclear),
+        binary_(result != nullptr && PQnfields(result) > 0 && PQfformat(result, 0) == 1) {}
 
   int rows() const noexcept { return result_ ? PQntuples(result_.get()) : 0; }
   int columns() const noexcept { return result_ ? PQnfields(result_.get()) : 0; }
   bool empty() const noexcept { return rows() == 0; }
+  // Whether the values are in PostgreSQL's binary format (Params::set_binary_results()): then
+  // get() returns each value's bytes, and read() decodes them by the column's type OID.
+  bool binary() const noexcept { return binary_; }
+  unsigned column_oid(int column) const noexcept {
+    return result_ ? PQftype(result_.get(), column) : 0;
+  }
   std::string_view get(int row, int column) const noexcept {
     return {PQgetvalue(result_.get(), row, column),
             static_cast<std::size_t>(PQgetlength(result_.get(), row, column))};
@@ -65,6 +73,7 @@ class Result {
 
  private:
   std::shared_ptr<PGresult> result_;
+  bool binary_ = false;
 };
 
 namespace detail {
@@ -164,8 +173,9 @@ template <column_type T>
 void Result::read(int row, int column, T& out) const {
   bool null = is_null(row, column);
   try {
-    if (!decode_value(get(row, column), null, out))
-      detail::throw_null_in_column(column_name(column));
+    const bool read = binary_ ? decode_binary_value(get(row, column), null, column_oid(column), out)
+                              : decode_value(get(row, column), null, out);
+    if (!read) detail::throw_null_in_column(column_name(column));
   } catch (const DataError& e) {
     if (!e.column().empty()) throw;
     detail::rethrow_with_column(column_name(column));

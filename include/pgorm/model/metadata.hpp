@@ -129,6 +129,28 @@ template <class Arg>
 void add_table_arg(TableInfo& table, const Arg& arg);
 }  // namespace detail
 
+namespace detail {
+// Whether select<T>() results are read in PostgreSQL's binary format: every column's C++ type reads
+// binary (binary_readable) and no column declares a type it does not read in binary (numeric(p,s),
+// or a pgorm::sql_type such as jsonb over std::string). Otherwise the model is read as text.
+template <model T>
+bool binary_rows() {
+  static const bool all = [] {
+    bool yes = true;
+    model_traits<T>::for_each_column([&](const auto& def) {
+      using Def = std::remove_cvref_t<decltype(def)>;
+      using V = typename Def::value_type;
+      if constexpr (!binary_readable<V> || Def::template has<numeric>)
+        yes = false;
+      else if constexpr (Def::template has<sql_type>)
+        yes = yes && type_traits<V>::binary_declared(def.template get<sql_type>().name);
+    });
+    return yes;
+  }();
+  return all;
+}
+}  // namespace detail
+
 // The runtime description of a model's table, built once.
 template <model T>
 const TableInfo& table_info() {

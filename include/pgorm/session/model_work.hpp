@@ -337,7 +337,9 @@ class ModelWork final : public ModelWorkBase {
   // SELECT ... WHERE pk = $1 [AND deleted_at IS NULL] with the key values bound.
   template <class... Keys>
   static query::Statement get_statement(const Keys&... keys) {
-    return query::Statement{get_sql(), key_params(keys...)};
+    query::Statement statement{get_sql(), key_params(keys...)};
+    statement.params.set_binary_results(binary_rows<T>());
+    return statement;
   }
   // SELECT of the object's row by the key it was loaded with.
   query::Statement refresh_statement(const std::shared_ptr<T>& object) const {
@@ -348,7 +350,9 @@ class ModelWork final : public ModelWorkBase {
     f += sql::select_all<T>();
     f += " WHERE ";
     append_key_condition(f, keyed);
-    return query::finish(std::move(f));
+    query::Statement statement = query::finish(std::move(f));
+    statement.params.set_binary_results(binary_rows<T>());
+    return statement;
   }
   // Overwrites the object with the row of refresh_statement()'s result and tracks it.
   void apply_refresh(const std::shared_ptr<T>& object, const Result& r) {

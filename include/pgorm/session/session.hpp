@@ -169,6 +169,18 @@ template <model T>
 ModelWork<T>* find_work_in(const WorkList& works);
 template <model T>
 ModelWork<T>& work_in(WorkList& works);
+// The statement of a select whose rows the session reads itself: for select<T>() without joined
+// relationships (their columns belong to other models), binary results when the model's columns
+// all read binary (binary_rows<T>()). Shared by Session and AsyncSession.
+template <class Row, class From, class Models>
+query::Statement rows_statement(const query::Select<Row, From, Models>& select) {
+  query::Statement statement = select.statement();
+  if constexpr (model<Row>) {
+    if (select.eager_readers().empty() && binary_rows<Row>())
+      statement.params.set_binary_results(true);
+  }
+  return statement;
+}
 // Rows of a select<Row>() result with its joined relationships read (a joined collection repeats
 // its owner on several rows: the owner is kept once). Shared by Session and AsyncSession.
 template <class Row, class From, class Models>
@@ -389,7 +401,7 @@ class Session : public detail::Tracker {
   template <class Row, class From, class Models>
   auto execute(const query::Select<Row, From, Models>& select) {
     prepare_read();
-    Result result = run(select.statement(), select.parts().lock != query::LockMode::none);
+    Result result = run(detail::rows_statement(select), select.parts().lock != query::LockMode::none);
     if constexpr (model<Row>) {
       auto rows = work<Row>().load(result);
       detail::read_eager(select, result, rows, works_);
@@ -423,7 +435,8 @@ class Session : public detail::Tracker {
   template <class Row, class From, class Models>
   std::vector<Row> values(const query::Select<Row, From, Models>& select) {
     prepare_read();
-    return run(select.statement(), select.parts().lock != query::LockMode::none).template as<Row>();
+    return run(detail::rows_statement(select), select.parts().lock != query::LockMode::none)
+        .template as<Row>();
   }
   // The first row, or none (nullptr / std::nullopt).
   template <class Row, class From, class Models>

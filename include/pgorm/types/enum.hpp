@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "pgorm/sql/quote.hpp"
+#include "pgorm/types/binary.hpp"
 #include "pgorm/types/traits.hpp"
 
 namespace pgorm {
@@ -71,6 +72,15 @@ struct type_traits<E> {
       }
     }
     detail::throw_bad_enum_label(enum_traits<E>::type_name, text);
+  }
+  // The binary form of an enum is its label.
+  static bool decode_binary(std::string_view b, unsigned type, E& out) {
+    if (!detail::binary_enum_type(type)) return false;
+    decode(b, out);
+    return true;
+  }
+  static bool binary_declared(std::string_view t) {
+    return t == sql_type() || t == enum_traits<E>::type_name;
   }
 };
 

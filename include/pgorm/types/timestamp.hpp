@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "pgorm/types/binary.hpp"
 #include "pgorm/types/traits.hpp"
 
 namespace pgorm {
@@ -39,6 +40,15 @@ struct type_traits<Timestamp> {
   static void decode(std::string_view t, Timestamp& out) {
     out = Timestamp(detail::decode_timestamp(t));
   }
+  static bool decode_binary(std::string_view b, unsigned type, Timestamp& out) {
+    std::chrono::microseconds v{};
+    if (!detail::binary_timestamp(b, type, v)) return false;
+    out = Timestamp(v);
+    return true;
+  }
+  static bool binary_declared(std::string_view t) {
+    return detail::binary_declared(t, {"timestamp with time zone", "timestamptz"});
+  }
 };
 template <>
 struct type_traits<LocalTimestamp> {
@@ -49,12 +59,25 @@ struct type_traits<LocalTimestamp> {
   static void decode(std::string_view t, LocalTimestamp& out) {
     out = LocalTimestamp(detail::decode_timestamp(t));
   }
+  static bool decode_binary(std::string_view b, unsigned type, LocalTimestamp& out) {
+    std::chrono::microseconds v{};
+    if (!detail::binary_timestamp(b, type, v)) return false;
+    out = LocalTimestamp(v);
+    return true;
+  }
+  static bool binary_declared(std::string_view t) {
+    return detail::binary_declared(t, {"timestamp without time zone", "timestamp"});
+  }
 };
 template <>
 struct type_traits<Date> {
   static std::string sql_type() { return "date"; }
   static void encode(const Date& v, std::string& out) { detail::encode_date(v, out); }
   static void decode(std::string_view t, Date& out) { out = detail::decode_date(t); }
+  static bool decode_binary(std::string_view b, unsigned type, Date& out) {
+    return detail::binary_date(b, type, out);
+  }
+  static bool binary_declared(std::string_view t) { return detail::binary_declared(t, {"date"}); }
 };
 
 }  // namespace pgorm

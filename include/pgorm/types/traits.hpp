@@ -56,6 +56,25 @@ concept mapped_type = !requires { type_traits<T>::pgorm_unmapped; } &&
 template <class T>
 concept column_type = mapped_type<unwrap_optional_t<T>>;
 
+// Types that can also read PostgreSQL's binary result format (optional, for speed; pgorm's own
+// scalar types do). A model whose columns are all binary-readable is read in binary:
+//
+//   static bool decode_binary(std::string_view bytes, unsigned type_oid, T& out);
+//       // false when the result column's type (OID) is not one it reads in binary
+//   static bool binary_declared(std::string_view sql_type);
+//       // whether a column declared with this SQL type (pgorm::sql_type) is read in binary
+template <class T>
+concept binary_readable =
+    mapped_type<T> && requires(std::string_view bytes, unsigned type, T& target) {
+      { type_traits<T>::decode_binary(bytes, type, target) } -> std::same_as<bool>;
+      { type_traits<T>::binary_declared(bytes) } -> std::same_as<bool>;
+    };
+
+namespace detail {
+// DataError: a result column of type OID `type` cannot be read into a member of `cpp_sql_type`.
+[[noreturn]] void throw_binary_type(unsigned type, std::string_view cpp_sql_type);
+}  // namespace detail
+
 // Encodes a value (or optional) as PostgreSQL text; returns false for NULL.
 template <column_type T>
 bool encode_value(const T& value, std::string& out) {
@@ -83,6 +102,31 @@ bool decode_value(std::string_view text, bool is_null, T& out) {
   } else {
     if (is_null) return false;
     type_traits<T>::decode(text, out);
+    return true;
+  }
+}
+
+// Decodes a value of a binary-format result column of type OID `type`, as decode_value does text.
+template <column_type T>
+bool decode_binary_value(std::string_view bytes, bool is_null, unsigned type, T& out) {
+  using U = unwrap_optional_t<T>;
+  if constexpr (!binary_readable<U>) {
+    detail::throw_binary_type(type, type_traits<U>::sql_type());
+  } else {
+    U* target = nullptr;
+    if constexpr (is_optional_v<T>) {
+      if (is_null) {
+        out.reset();
+        return true;
+      }
+      if (!out) out.emplace();
+      target = &*out;
+    } else {
+      if (is_null) return false;
+      target = &out;
+    }
+    if (!type_traits<U>::decode_binary(bytes, type, *target))
+      detail::throw_binary_type(type, type_traits<U>::sql_type());
     return true;
   }
 }

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "pgorm/types/binary.hpp"
 #include "pgorm/types/traits.hpp"
 
 namespace pgorm {
@@ -39,6 +40,13 @@ struct type_traits<Uuid> {
   static std::string sql_type() { return "uuid"; }
   static void encode(const Uuid& v, std::string& out) { out.append(v.str()); }
   static void decode(std::string_view t, Uuid& out) { out = Uuid::parse(t); }
+  static bool decode_binary(std::string_view b, unsigned type, Uuid& out) {
+    std::array<std::uint8_t, 16> bytes{};
+    if (!detail::binary_uuid(b, type, bytes)) return false;
+    out = Uuid(bytes);
+    return true;
+  }
+  static bool binary_declared(std::string_view t) { return detail::binary_declared(t, {"uuid"}); }
 };
 
 }  // namespace pgorm
