@@ -490,7 +490,10 @@ std::string Url::redacted() const {
       out += percent_encode(name);
     if (port) out += fmt::format(":{}", *port);
   }
-  if (!database_.empty()) out += "/" + percent_encode(database_);
+  if (!database_.empty()) {
+    out.push_back('/');
+    out += percent_encode(database_);
+  }
   char separator = '?';
   for (const auto& [key, value] : params_) {
     out += fmt::format("{}{}={}", separator, percent_encode(key),
