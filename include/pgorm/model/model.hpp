@@ -230,6 +230,87 @@ bool equal_columns(const T& a, const T& b) {
   return same;
 }
 
+// The column values of one object of T without its other members (relationships and anything
+// else that is not a column): what the unit of work keeps of each tracked row to find changes.
+template <model T>
+class ColumnValues {
+  template <class Defs>
+  struct tuple_of;
+  template <class... Defs>
+  struct tuple_of<std::tuple<Defs...>> {
+    using type = std::tuple<std::remove_cvref_t<decltype(Defs::ref(std::declval<T&>()))>...>;
+  };
+  using Values = typename tuple_of<typename model_traits<T>::columns_type>::type;
+  static constexpr std::size_t kCount = model_traits<T>::column_count;
+
+  // f(def, value) for each column, in table order.
+  template <class V, class F>
+  static void each(V& values, F&& f) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (f(std::get<I>(model_traits<T>::columns), std::get<I>(values)), ...);
+    }(std::make_index_sequence<kCount>{});
+  }
+
+ public:
+  ColumnValues() = default;
+  explicit ColumnValues(const T& object) { assign(object); }
+
+  // Takes the object's column values.
+  void assign(const T& object) {
+    each(values_, [&](const auto& def, auto& value) {
+      using Def = std::remove_cvref_t<decltype(def)>;
+      value = Def::ref(object);
+    });
+  }
+  // Writes them back into the object's columns; its other members are left as they are.
+  void restore(T& object) const {
+    each(values_, [&](const auto& def, const auto& value) {
+      using Def = std::remove_cvref_t<decltype(def)>;
+      Def::ref(object) = value;
+    });
+  }
+  // Whether the object's columns hold these values (a NaN equals a NaN).
+  bool equals(const T& object) const {
+    bool same = true;
+    each(values_, [&](const auto& def, const auto& value) {
+      using Def = std::remove_cvref_t<decltype(def)>;
+      if (same && !detail::same_value(Def::ref(object), value)) same = false;
+    });
+    return same;
+  }
+  // The value of the column `Def` (a column declaration of T).
+  template <class Def>
+  const auto& get() const {
+    return std::get<model_traits<T>::template column_index<Def::member>()>(values_);
+  }
+
+ private:
+  Values values_{};
+};
+
+namespace detail {
+// The value of column `Def` in an object or in the column values kept of one.
+template <class Def, model T>
+const auto& column_ref(const T& object) {
+  return Def::ref(object);
+}
+template <class Def, model T>
+const auto& column_ref(const ColumnValues<T>& values) {
+  return values.template get<Def>();
+}
+// The model of an object or of the column values kept of one.
+template <class S>
+struct source_model {
+  using type = S;
+};
+template <class T>
+struct source_model<ColumnValues<T>> {
+  using type = T;
+};
+template <class S>
+using source_model_t = typename source_model<S>::type;
+}  // namespace detail
+
 // Copies every column value of `from` into `to`; relationship members are left as they are.
 template <model T>
 void copy_columns(T& to, const T& from) {

@@ -39,14 +39,16 @@ void for_each_key_column(F&& f) {
   }
 }
 
-// The identity of an object: its primary key values, encoded.
-template <model T>
-std::string identity_key(const T& object) {
+// The identity of an object (or of the column values kept of one): its primary key values,
+// encoded.
+template <class S>
+std::string identity_key(const S& source) {
+  using T = source_model_t<S>;
   std::string key;
   for_each_key_column<T>([&](const auto& def) {
     using Def = std::remove_cvref_t<decltype(def)>;
     if (!key.empty()) key.push_back(kKeySeparator);
-    encode_value(Def::ref(object), key);
+    encode_value(column_ref<Def>(source), key);
   });
   return key;
 }
@@ -68,9 +70,11 @@ std::string identity_key_of(const Keys&... keys) {
   return key;
 }
 
-// WHERE "t"."pk1" = $n AND ... for an object's key (as held in `object`).
-template <model T>
-void append_key_condition(query::Fragment& out, const T& object) {
+// WHERE "t"."pk1" = $n AND ... for an object's key (as held in `source`: the object, or the
+// column values kept of it).
+template <class S>
+void append_key_condition(query::Fragment& out, const S& source) {
+  using T = source_model_t<S>;
   bool first = true;
   for_each_key_column<T>([&](const auto& def) {
     using Def = std::remove_cvref_t<decltype(def)>;
@@ -78,7 +82,7 @@ void append_key_condition(query::Fragment& out, const T& object) {
     first = false;
     out.add_identifier(def.name());
     out += " = ";
-    out.add_param(Def::ref(object));
+    out.add_param(column_ref<Def>(source));
   });
 }
 

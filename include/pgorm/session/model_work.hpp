@@ -29,7 +29,7 @@ class ModelWork final : public ModelWorkBase {
   bool has_changes() const override {
     if (!pending_.empty()) return true;
     for (const auto& [key, e] : identity_)
-      if (e.deleted || !equal_columns(*e.object, e.snapshot)) return true;
+      if (e.deleted || !e.snapshot.equals(*e.object)) return true;
     return false;
   }
 
@@ -141,13 +141,13 @@ class ModelWork final : public ModelWorkBase {
       if (e.expired) {  // the state read now replaces the state from before the commit
         note(it->first);
         reader.read(row, *e.object);
-        copy_columns(e.snapshot, *e.object);
+        e.snapshot.assign(*e.object);
         e.expired = false;
       }
       return e.object;
     }
     wire(object, true);
-    copy_columns(e.snapshot, *object);
+    e.snapshot.assign(*object);
     e.object = std::move(object);
     return e.object;
   }
@@ -174,7 +174,7 @@ class ModelWork final : public ModelWorkBase {
     auto it = identity_.find(key_of(*object));
     if (it == identity_.end() || it->second.object != object) return false;
     const Entry& e = it->second;
-    if (e.deleted || object.use_count() > holders + 1 || !equal_columns(*e.object, e.snapshot))
+    if (e.deleted || object.use_count() > holders + 1 || !e.snapshot.equals(*e.object))
       return false;
     identity_.erase(it);
     return true;
@@ -242,7 +242,7 @@ class ModelWork final : public ModelWorkBase {
       bool updated_at_changed = false;
       model_traits<T>::for_each_column([&](const auto& def) {
         using Def = std::remove_cvref_t<decltype(def)>;
-        if (same_value(Def::ref(*e.object), Def::ref(e.snapshot))) return;
+        if (same_value(Def::ref(*e.object), e.snapshot.template get<Def>())) return;
         if (model_traits<T>::versioned && def.name() == "version") return;  // bumped below
         if (!set.empty()) set += ", ";
         set.add_identifier(def.name());
@@ -273,7 +273,7 @@ class ModelWork final : public ModelWorkBase {
                                      model_traits<T>::versioned);
                        note(key);
                        RowReader<T>(r).read(0, *entry.object);
-                       copy_columns(entry.snapshot, *entry.object);
+                       entry.snapshot.assign(*entry.object);
                      },
                      true, true});
     }
@@ -344,12 +344,13 @@ class ModelWork final : public ModelWorkBase {
   // SELECT of the object's row by the key it was loaded with.
   query::Statement refresh_statement(const std::shared_ptr<T>& object) const {
     auto it = identity_.find(key_of(*object));
-    const T& keyed = (it != identity_.end() && it->second.object == object) ? it->second.snapshot
-                                                                             : *object;
     query::Fragment f;
     f += sql::select_all<T>();
     f += " WHERE ";
-    append_key_condition(f, keyed);
+    if (it != identity_.end() && it->second.object == object)
+      append_key_condition(f, it->second.snapshot);  // the key it was loaded with
+    else
+      append_key_condition(f, *object);
     query::Statement statement = query::finish(std::move(f));
     statement.params.set_binary_results(binary_rows<T>());
     return statement;
@@ -362,13 +363,13 @@ class ModelWork final : public ModelWorkBase {
     RowReader<T> reader(r);
     reader.read(0, *object);
     if (it != identity_.end() && it->second.object == object) {
-      copy_columns(it->second.snapshot, *object);
+      it->second.snapshot.assign(*object);
     } else {
       std::string key = key_of(*object);
       note(key);
       Entry& e = identity_[key];
       e.object = object;
-      copy_columns(e.snapshot, *object);
+      e.snapshot.assign(*object);
     }
   }
 
@@ -419,7 +420,7 @@ class ModelWork final : public ModelWorkBase {
     pending_.clear();
     gone_.clear();
     for (auto& [key, e] : identity_) {
-      copy_columns(*e.object, e.snapshot);
+      e.snapshot.restore(*e.object);
       // Raw SQL inside the savepoint may have changed rows too: the next read refreshes them.
       e.expired = true;
       // Relationships may refer to objects that left the session: they are reloaded on demand.
@@ -458,7 +459,7 @@ class ModelWork final : public ModelWorkBase {
  private:
   struct Entry {
     std::shared_ptr<T> object;
-    T snapshot;  // the column values last read from or written to the database
+    ColumnValues<T> snapshot;  // the column values last read from or written to the database
     bool deleted = false;
     bool hard = false;
     bool expired = false;  // committed since it was read: the next read refreshes it
@@ -473,7 +474,10 @@ class ModelWork final : public ModelWorkBase {
     std::unordered_map<std::string, Saved> saved;
   };
 
-  static std::string key_of(const T& object) { return identity_key(object); }
+  template <class S>
+  static std::string key_of(const S& source) {
+    return identity_key(source);
+  }
 
   // Journals the entry under `key` before it changes, when a savepoint is open.
   void note(const std::string& key) {
@@ -489,23 +493,23 @@ class ModelWork final : public ModelWorkBase {
   }
 
   // WHERE of a flush UPDATE/DELETE: the key as loaded and, with Versioned, the version read.
-  static void append_row_condition(query::Fragment& f, const T& snapshot) {
+  static void append_row_condition(query::Fragment& f, const ColumnValues<T>& snapshot) {
     append_key_condition(f, snapshot);
     if constexpr (model_traits<T>::versioned) {
       f += " AND \"version\" = ";
-      f.add_param(snapshot.version);
+      f.add_param(snapshot.template get<column_of_t<T, &T::version>>());
     }
   }
 
   // "id=42" for error messages.
-  static std::string describe_key(const T& object) {
+  static std::string describe_key(const ColumnValues<T>& snapshot) {
     std::string out;
     for_each_key_column<T>([&](const auto& def) {
       using Def = std::remove_cvref_t<decltype(def)>;
       if (!out.empty()) out += ", ";
       out += def.name();
       out += "=";
-      encode_value(Def::ref(object), out);
+      encode_value(snapshot.template get<Def>(), out);
     });
     return out;
   }
@@ -578,7 +582,7 @@ class ModelWork final : public ModelWorkBase {
         note(key);
         Entry& e = identity_[key];
         e.object = object;
-        copy_columns(e.snapshot, *object);
+        e.snapshot.assign(*object);
         e.deleted = false;
       }
     };
