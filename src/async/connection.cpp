@@ -350,13 +350,14 @@ void AsyncConnection::send_now() {
       int ok;
       const std::string* named =
           s.prepared && options_.prepared_statements ? prepared_.find(s.sql) : nullptr;
+      const int format = options_.binary_results ? s.params.result_format() : 0;
       if (named)
         ok = PQsendQueryPrepared(conn_, named->c_str(), n, values.data(), nullptr, nullptr,
-                                 s.params.result_format());
+                                 format);
       else
         ok =
             PQsendQueryParams(conn_, s.sql.c_str(), n, nullptr, values.data(), nullptr, nullptr,
-                              s.params.result_format());
+                              format);
       if (!ok) return send_failed();
       batch->slots.push_back({i, false});
       if (batch->per_statement && !PQpipelineSync(conn_)) return send_failed();

@@ -34,6 +34,7 @@ struct AsyncEngine::State {
       std::optional<AsyncClock::time_point> until) {
     AsyncConnectionOptions c;
     c.prepared_statements = detail::uses_prepared_statements(options);
+    c.binary_results = options.binary_results;
     c.cancel_grace = options.cancel_grace;
     auto deadline = detail::earliest(until, AsyncClock::now() + options.connect_timeout);
     auto connection = co_await AsyncConnection::open(executor, conninfo, c, deadline);

@@ -314,7 +314,7 @@ Result Connection::execute(std::string_view sql, const Params& params) {
     ++statements_;
     ++round_trips_;
     return check(PQexecParams(impl_->conn, text.c_str(), static_cast<int>(params.size()), nullptr,
-                              params.values().data(), nullptr, nullptr, params.result_format()),
+                              params.values().data(), nullptr, nullptr, (binary_results_ ? params.result_format() : 0)),
                  sql);
   });
 }
@@ -345,7 +345,7 @@ Result Connection::prepare_and_execute(std::string_view sql, const Params& param
   if (const std::string* name = impl_->prepared.find(text)) {
     ++statements_;
     return check(PQexecPrepared(impl_->conn, name->c_str(), static_cast<int>(params.size()),
-                                params.values().data(), nullptr, nullptr, params.result_format()),
+                                params.values().data(), nullptr, nullptr, (binary_results_ ? params.result_format() : 0)),
                  sql);
   }
   // A full cache drops its least recently used statement; the DEALLOCATE rides in front of the
@@ -363,7 +363,7 @@ Result Connection::prepare_and_execute(std::string_view sql, const Params& param
                    PQpipelineSync(conn) != 1)) ||
       PQsendPrepare(conn, name.c_str(), text.c_str(), 0, nullptr) != 1 ||
       PQsendQueryPrepared(conn, name.c_str(), static_cast<int>(params.size()),
-                          params.values().data(), nullptr, nullptr, params.result_format()) != 1 ||
+                          params.values().data(), nullptr, nullptr, (binary_results_ ? params.result_format() : 0)) != 1 ||
       PQpipelineSync(conn) != 1) {
     drain_pipeline();
     return check(nullptr, sql);
@@ -501,7 +501,7 @@ void Connection::send_pipeline(const std::vector<PipelineItem>& items, std::vect
       text.assign(items[i].sql);
       const Params& p = *items[i].params;
       sent = PQsendQueryParams(conn, text.c_str(), static_cast<int>(p.size()), nullptr,
-                               p.values().data(), nullptr, nullptr, p.result_format()) == 1;
+                               p.values().data(), nullptr, nullptr, (binary_results_ ? p.result_format() : 0)) == 1;
     }
     if (!sent || PQpipelineSync(conn) != 1) {
       drain_pipeline();

@@ -71,9 +71,10 @@ Pool::Factory connection_factory(std::string conninfo, const EngineOptions& o) {
   ConnectionSetup setup{o.pooler == Pooler::transaction, detail::session_setup(o),
                         detail::transaction_setup(o)};
   return [conninfo = std::move(conninfo), setup = std::move(setup),
-          prepared = detail::uses_prepared_statements(o)] {
+          prepared = detail::uses_prepared_statements(o), binary = o.binary_results] {
     auto connection = std::make_unique<Connection>(conninfo, setup);
     connection->set_prepared_statements(prepared);
+    connection->set_binary_results(binary);
     return connection;
   };
 }

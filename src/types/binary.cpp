@@ -3,12 +3,17 @@
 #include "pgorm/types/binary.hpp"
 
 #include <bit>
+#include <charconv>
+#include <cmath>
 #include <cstring>
 #include <limits>
 
 #include <fmt/format.h>
 
 #include "pgorm/errors.hpp"
+#include "pgorm/types/bytea.hpp"
+#include "pgorm/types/timestamp.hpp"
+#include "pgorm/types/uuid.hpp"
 
 namespace pgorm::detail {
 namespace {
@@ -100,9 +105,90 @@ std::string_view binary_type_name(unsigned type) {
 void throw_binary_type(unsigned type, std::string_view cpp_sql_type) {
   const std::string_view name = binary_type_name(type);
   throw_data_error(fmt::format(
-      "a value of type {} cannot be read as {} (the server's column type differs from the "
-      "model's declaration)",
+      "a value of type {} cannot be read as {} from a binary result (the server's column type "
+      "differs from the model's declaration: declare it with pgorm::sql_type, or set "
+      "EngineOptions::binary_results = false to read results as text)",
       name.empty() ? fmt::format("OID {}", type) : std::string(name), cpp_sql_type));
+}
+
+bool binary_to_text(std::string_view bytes, unsigned type, std::string& out) {
+  out.clear();
+  if (is_text_type(type)) {
+    out.assign(bytes);
+    return true;
+  }
+  char buffer[64];
+  auto append_number = [&](auto value) {
+    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);  // shortest round trip
+    (void)ec;  // 64 characters hold any of them
+    out.append(buffer, end);
+  };
+  switch (type) {
+    case kInt2:
+    case kInt4:
+    case kInt8: {
+      std::int64_t v = 0;
+      binary_int(bytes, type, std::numeric_limits<std::int64_t>::min(),
+                 std::numeric_limits<std::int64_t>::max(), "bigint", v);
+      append_number(v);
+      return true;
+    }
+    case kBool: {
+      bool v = false;
+      binary_bool(bytes, type, v);
+      out.push_back(v ? 't' : 'f');
+      return true;
+    }
+    case kFloat4:
+    case kFloat8: {
+      double v = 0;
+      if (type == kFloat8) {
+        binary_double(bytes, type, v);
+      } else {
+        float f = 0;
+        binary_float(bytes, type, f);
+        if (!std::isnan(f) && !std::isinf(f)) {
+          append_number(f);
+          return true;
+        }
+        v = f;
+      }
+      if (std::isnan(v))
+        out.append("NaN");
+      else if (std::isinf(v))
+        out.append(v > 0 ? "Infinity" : "-Infinity");
+      else
+        append_number(v);
+      return true;
+    }
+    case kBytea: {
+      std::vector<std::byte> v;
+      binary_bytea(bytes, type, v);
+      encode_bytea(v, out);
+      return true;
+    }
+    case kDate: {
+      std::chrono::year_month_day v{};
+      binary_date(bytes, type, v);
+      encode_date(v, out);
+      return true;
+    }
+    case kTimestamp:
+    case kTimestamptz: {
+      std::chrono::microseconds v{};
+      binary_timestamp(bytes, type, v);
+      encode_timestamp(v, type == kTimestamptz, out);
+      return true;
+    }
+    case kUuid: {
+      std::array<std::uint8_t, 16> v{};
+      binary_uuid(bytes, type, v);
+      out.append(Uuid(v).str());
+      return true;
+    }
+    default:
+      return false;
+  }
 }
 
 bool binary_int(std::string_view bytes, unsigned type, std::int64_t min, std::int64_t max,
@@ -147,11 +233,8 @@ bool binary_double(std::string_view bytes, unsigned type, double& out) {
     out = std::bit_cast<double>(big_endian<std::uint64_t>(bytes));
     return true;
   }
-  if (type == kFloat4) {
-    if (bytes.size() != 4) throw_size("real", bytes.size());
-    out = std::bit_cast<float>(big_endian<std::uint32_t>(bytes));
-    return true;
-  }
+  // A real is read through its text form (its shortest decimal, as from a text result): widening
+  // the float would give 0.10000000149011612 for 0.1.
   return false;
 }
 

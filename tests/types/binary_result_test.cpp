@@ -51,17 +51,37 @@ struct Document : Model<Document, TableName<"documents">> {
   static constexpr auto columns = pgorm::columns(column<&Document::body>(sql_type("jsonb")));
 };
 
-// Declares an integer where the table (created by hand below) has text.
+// Declares an integer where the table (created by hand below) has numeric.
 struct Drift : Model<Drift, TableName<"drifts">> {
   std::int32_t n = 0;
   static constexpr auto columns = pgorm::columns(column<&Drift::n>());
+};
+
+// Declares what the table (created by hand below) holds as other, compatible types.
+struct Widened : Model<Widened, TableName<"widened">> {
+  double d = 0;            // integer
+  Timestamp at{};          // date
+  std::string token;       // uuid
+  double r = 0;            // real
+  std::int32_t n = 0;      // bigint
+  std::int64_t label = 0;  // text
+  static constexpr auto columns =
+      pgorm::columns(column<&Widened::d>(), column<&Widened::at>(), column<&Widened::token>(),
+                     column<&Widened::r>(), column<&Widened::n>(), column<&Widened::label>());
+};
+
+struct RealValue : Model<RealValue, TableName<"real_values">> {
+  double r = 0;
+  static constexpr auto columns = pgorm::columns(column<&RealValue::r>(sql_type("real")));
 };
 
 }  // namespace binarytest
 
 using binarytest::Document;
 using binarytest::Drift;
+using binarytest::RealValue;
 using binarytest::Scalars;
+using binarytest::Widened;
 
 namespace {
 
@@ -229,24 +249,58 @@ TEST_CASE("tracked loads, get() and refresh() read binary results", "[session][b
   CHECK(equal_columns(again[2], text[2]));
 }
 
-TEST_CASE("a column whose server type differs from the model's is a DataError naming it",
+TEST_CASE("a server column of another type than declared is read through its text form",
           "[types][binary]") {
   test::TestSchema db;
-  db.conn().exec("CREATE TABLE drifts (id serial PRIMARY KEY, n text NOT NULL)");
-  db.conn().exec("INSERT INTO drifts (n) VALUES ('12')");
+  db.conn().exec(
+      "CREATE TABLE widened (id serial PRIMARY KEY, d integer NOT NULL, at date NOT NULL, "
+      "token uuid NOT NULL, r real NOT NULL, n bigint NOT NULL, label text NOT NULL)");
+  db.conn().exec(
+      "INSERT INTO widened (d, at, token, r, n, label) VALUES (5, '2024-02-29', "
+      "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 0.1, 7, '12')");
+  REQUIRE(detail::binary_rows<Widened>());
   Engine engine(db.conninfo());
   Session s(engine);
-  try {
-    s.values(select<Drift>());
-    FAIL("a text column was read as an integer");
-  } catch (const DataError& e) {
-    CHECK(e.column() == "n");
-    CHECK_THAT(std::string(e.what()), Catch::Contains("text") && Catch::Contains("integer"));
+  auto rows = s.values(select<Widened>());
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].d == 5.0);
+  CHECK(rows[0].at == Timestamp{sys_days{year{2024} / 2 / 29}});
+  CHECK(rows[0].token == "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+  CHECK(rows[0].r == 0.1);  // the real's shortest decimal, as text gives, not the widened float
+  CHECK(rows[0].n == 7);
+  CHECK(rows[0].label == 12);
+  // A double declared real is read as text.
+  CHECK_FALSE(detail::binary_rows<RealValue>());
+}
+
+TEST_CASE("a column of a type pgorm cannot read in binary is a DataError naming it",
+          "[types][binary]") {
+  test::TestSchema db;
+  db.conn().exec("CREATE TABLE drifts (id serial PRIMARY KEY, n numeric NOT NULL)");
+  db.conn().exec("INSERT INTO drifts (n) VALUES (12)");
+  {
+    Engine engine(db.conninfo());
+    Session s(engine);
+    try {
+      s.values(select<Drift>());
+      FAIL("a numeric column was read from a binary result");
+    } catch (const DataError& e) {
+      CHECK(e.column() == "n");
+      CHECK_THAT(std::string(e.what()), Catch::Contains("OID 1700") && Catch::Contains("integer") &&
+                                            Catch::Contains("binary_results"));
+    }
+    REQUIRE_THROWS_AS(s.execute(select<Drift>()), DataError);
+    REQUIRE_THROWS_AS(s.get<Drift>(1), DataError);
   }
-  REQUIRE_THROWS_AS(s.execute(select<Drift>()), DataError);
-  REQUIRE_THROWS_AS(s.get<Drift>(1), DataError);
-  // Read as text (a connection's own query), the same row is an integer.
-  CHECK(db.conn().query<Drift>(sql::select_all<Drift>()).at(0).n == 12);
+  // Results as text (EngineOptions::binary_results = false) read it as text always did.
+  EngineOptions options;
+  options.binary_results = false;
+  Engine engine(db.conninfo(), options);
+  Session s(engine);
+  auto rows = s.values(select<Drift>());
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].n == 12);
+  CHECK(s.get<Drift>(1)->n == 12);
 }
 
 TEST_CASE("a connection returns binary results when the parameters ask for them", "[binary]") {

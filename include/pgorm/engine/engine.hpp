@@ -37,6 +37,12 @@ struct EngineOptions {
   // Named server-side prepared statements for Connection::execute_prepared. Turn off behind
   // PgBouncer in transaction pooling mode (before 1.21), where they break.
   bool prepared_statements = true;
+  // Read selects of models in PostgreSQL's binary result format where every column of the model
+  // allows it (docs/PERFORMANCE.md, "Binary results"). A server column of another type than the
+  // model declares is still read through its text form when pgorm knows that type's binary form,
+  // and is a DataError naming the column otherwise (a view's numeric aggregate read into a
+  // double: declare it with pgorm::sql_type("numeric"), or turn this off to read all as text).
+  bool binary_results = true;
   // Server-side limit for every statement; a statement running longer fails with QueryCanceled.
   // Sent in the startup packet (libpq's `options`), so it costs no round trip; behind a pooler
   // with SET instead (see `pooler`).

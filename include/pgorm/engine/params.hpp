@@ -63,6 +63,7 @@ class Params {
   void clear() noexcept {
     buffer_.clear();
     starts_.clear();
+    binary_results_ = false;
   }
   // Pointers for libpq, valid until the next add(): nullptr for NULL.
   const std::vector<const char*>& values() const;

@@ -89,7 +89,7 @@ struct type_traits<double> {
     return detail::binary_double(b, type, out);
   }
   static bool binary_declared(std::string_view t) {
-    return detail::binary_declared(t, {"double precision", "float8", "real", "float4"});
+    return detail::binary_declared(t, {"double precision", "float8"});
   }
 };
 template <>

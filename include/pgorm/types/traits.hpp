@@ -73,6 +73,9 @@ concept binary_readable =
 namespace detail {
 // DataError: a result column of type OID `type` cannot be read into a member of `cpp_sql_type`.
 [[noreturn]] void throw_binary_type(unsigned type, std::string_view cpp_sql_type);
+// PostgreSQL's text output of a binary value of a built-in type pgorm knows (integers, floats,
+// bool, text types, bytea, date, timestamps, uuid); false for other types.
+bool binary_to_text(std::string_view bytes, unsigned type, std::string& out);
 }  // namespace detail
 
 // Encodes a value (or optional) as PostgreSQL text; returns false for NULL.
@@ -107,28 +110,31 @@ bool decode_value(std::string_view text, bool is_null, T& out) {
 }
 
 // Decodes a value of a binary-format result column of type OID `type`, as decode_value does text.
+// A column of another type than the C++ type reads in binary (a schema that differs from the
+// model, a view) is read through its text form when pgorm knows that type's binary form.
 template <column_type T>
 bool decode_binary_value(std::string_view bytes, bool is_null, unsigned type, T& out) {
   using U = unwrap_optional_t<T>;
-  if constexpr (!binary_readable<U>) {
-    detail::throw_binary_type(type, type_traits<U>::sql_type());
-  } else {
-    U* target = nullptr;
-    if constexpr (is_optional_v<T>) {
-      if (is_null) {
-        out.reset();
-        return true;
-      }
-      if (!out) out.emplace();
-      target = &*out;
-    } else {
-      if (is_null) return false;
-      target = &out;
+  U* target = nullptr;
+  if constexpr (is_optional_v<T>) {
+    if (is_null) {
+      out.reset();
+      return true;
     }
-    if (!type_traits<U>::decode_binary(bytes, type, *target))
-      detail::throw_binary_type(type, type_traits<U>::sql_type());
-    return true;
+    if (!out) out.emplace();
+    target = &*out;
+  } else {
+    if (is_null) return false;
+    target = &out;
   }
+  if constexpr (binary_readable<U>) {
+    if (type_traits<U>::decode_binary(bytes, type, *target)) return true;
+  }
+  std::string text;
+  if (!detail::binary_to_text(bytes, type, text))
+    detail::throw_binary_type(type, type_traits<U>::sql_type());
+  type_traits<U>::decode(text, *target);
+  return true;
 }
 
 }  // namespace pgorm
