@@ -493,22 +493,85 @@ void Connection::execute_pipeline(const std::vector<PipelineItem>& items,
 
 void Connection::send_pipeline(const std::vector<PipelineItem>& items, std::vector<Result>& out) {
   PGconn* conn = impl_->conn;
+  std::string text;
   for (std::size_t start = 0; start < items.size(); start += kPipelineChunk) {
     std::size_t end = std::min(items.size(), start + kPipelineChunk);
+    // Statements with parameters run as named prepared statements, as execute_prepared() runs
+    // them (the server parses and plans each text once per connection, not once per row of a
+    // flush). Those not prepared yet are prepared in a segment of their own ahead of the chunk,
+    // while the cache has room (no eviction here: the evicted statement could be one of the
+    // chunk's).
+    std::vector<const std::string*> names(end - start, nullptr);
+    std::vector<std::pair<std::string, std::string>> preparing;  // SQL text, new name
+    preparing.reserve(end - start);  // `names` points into it
+    if (use_prepared_) {
+      for (std::size_t i = start; i < end; ++i) {
+        if (items[i].params->empty()) continue;
+        text.assign(items[i].sql);
+        if (const std::string* name = impl_->prepared.find(text)) {
+          names[i - start] = name;
+          continue;
+        }
+        auto same = std::find_if(preparing.begin(), preparing.end(),
+                                 [&](const auto& p) { return p.first == text; });
+        if (same != preparing.end()) {
+          names[i - start] = &same->second;
+        } else if (impl_->prepared.size() + preparing.size() <
+                   detail::PreparedCache::default_capacity) {
+          preparing.emplace_back(text, detail::PreparedCache::new_name());
+          names[i - start] = &preparing.back().second;
+        }
+      }
+    }
     bool sent = PQenterPipelineMode(conn) == 1;
-    std::string text;
+    for (const auto& [sql, name] : preparing)
+      sent = sent && PQsendPrepare(conn, name.c_str(), sql.c_str(), 0, nullptr) == 1;
+    if (!preparing.empty()) sent = sent && PQpipelineSync(conn) == 1;
     for (std::size_t i = start; sent && i < end; ++i) {
-      text.assign(items[i].sql);
       const Params& p = *items[i].params;
-      sent = PQsendQueryParams(conn, text.c_str(), static_cast<int>(p.size()), nullptr,
-                               p.values().data(), nullptr, nullptr, (binary_results_ ? p.result_format() : 0)) == 1;
+      const int format = binary_results_ ? p.result_format() : 0;
+      if (const std::string* name = names[i - start]) {
+        sent = PQsendQueryPrepared(conn, name->c_str(), static_cast<int>(p.size()),
+                                   p.values().data(), nullptr, nullptr, format) == 1;
+      } else {
+        text.assign(items[i].sql);
+        sent = PQsendQueryParams(conn, text.c_str(), static_cast<int>(p.size()), nullptr,
+                                 p.values().data(), nullptr, nullptr, format) == 1;
+      }
     }
     if (!sent || PQpipelineSync(conn) != 1) {
       drain_pipeline();
       check(nullptr, items[start].sql);
     }
-    statements_ += end - start;
+    statements_ += end - start + preparing.size();
     ++round_trips_;
+    // The prepare segment: each statement that was prepared is recorded (it exists on the server
+    // whatever its executions do); a failed Parse is reported for the first statement using it.
+    PGresult* prepare_failure = nullptr;
+    const std::string* failed_name = nullptr;
+    for (std::size_t k = 0; k < preparing.size(); ++k) {
+      PGresult* r = PQgetResult(conn);
+      if (r == nullptr) break;  // the connection broke: the chunk's results below tell
+      while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
+      if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+        impl_->prepared.insert(preparing[k].first, preparing[k].second);
+      } else if (prepare_failure == nullptr && PQresultStatus(r) == PGRES_FATAL_ERROR) {
+        prepare_failure = r;
+        failed_name = &preparing[k].second;
+        continue;
+      }
+      PQclear(r);
+    }
+    if (!preparing.empty()) {
+      PGresult* sync = PQgetResult(conn);
+      if (sync == nullptr || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
+        PQclear(sync);
+        PQclear(prepare_failure);
+        drain_pipeline();
+        check(nullptr, items[start].sql);
+      }
+      PQclear(sync);
+    }
     std::optional<std::size_t> failed;
     PGresult* failure = nullptr;
     std::size_t received = 0;
@@ -524,6 +587,19 @@ void Connection::send_pipeline(const std::vector<PipelineItem>& items, std::vect
         failure = r;
       } else {
         out.emplace_back(r);
+      }
+    }
+    if (prepare_failure) {
+      // The statement whose Parse failed did not run, nor anything after it in the chunk. Its
+      // error is the one to report, unless a statement before it failed first.
+      std::size_t first_use = start;
+      while (first_use < end && names[first_use - start] != failed_name) ++first_use;
+      if (!failed || *failed >= first_use) {
+        PQclear(failure);
+        failure = prepare_failure;
+        failed = first_use;
+      } else {
+        PQclear(prepare_failure);
       }
     }
     PGresult* at_sync = drain(conn, broken_);
