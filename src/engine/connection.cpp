@@ -313,8 +313,9 @@ Result Connection::execute(std::string_view sql, const Params& params) {
     std::string text(sql);
     ++statements_;
     ++round_trips_;
+    const int format = binary_results_ ? params.result_format() : 0;
     return check(PQexecParams(impl_->conn, text.c_str(), static_cast<int>(params.size()), nullptr,
-                              params.values().data(), nullptr, nullptr, (binary_results_ ? params.result_format() : 0)),
+                              params.values().data(), nullptr, nullptr, format),
                  sql);
   });
 }
@@ -345,7 +346,8 @@ Result Connection::prepare_and_execute(std::string_view sql, const Params& param
   if (const std::string* name = impl_->prepared.find(text)) {
     ++statements_;
     return check(PQexecPrepared(impl_->conn, name->c_str(), static_cast<int>(params.size()),
-                                params.values().data(), nullptr, nullptr, (binary_results_ ? params.result_format() : 0)),
+                                params.values().data(), nullptr, nullptr,
+                                binary_results_ ? params.result_format() : 0),
                  sql);
   }
   // A full cache drops its least recently used statement; the DEALLOCATE rides in front of the
@@ -363,7 +365,8 @@ Result Connection::prepare_and_execute(std::string_view sql, const Params& param
                    PQpipelineSync(conn) != 1)) ||
       PQsendPrepare(conn, name.c_str(), text.c_str(), 0, nullptr) != 1 ||
       PQsendQueryPrepared(conn, name.c_str(), static_cast<int>(params.size()),
-                          params.values().data(), nullptr, nullptr, (binary_results_ ? params.result_format() : 0)) != 1 ||
+                          params.values().data(), nullptr, nullptr,
+                          binary_results_ ? params.result_format() : 0) != 1 ||
       PQpipelineSync(conn) != 1) {
     drain_pipeline();
     return check(nullptr, sql);

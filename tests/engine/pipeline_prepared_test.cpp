@@ -41,9 +41,8 @@ TEST_CASE("a pipelined statement that fails to parse is the error, and its segme
           "[engine][failure]") {
   test::SessionFixture fx;
   Connection c(fx.db.conninfo());
-  const std::string insert =
-      fmt::format("INSERT INTO todos (title, user_id) VALUES ($1, {})",
-                  fx.insert_user("owner@example.com"));
+  const std::string insert = fmt::format("INSERT INTO todos (title, user_id) VALUES ($1, {})",
+                                         fx.insert_user("owner@example.com"));
   Params one, two, three;
   one.add("one");
   two.add("two");

@@ -51,7 +51,8 @@ struct StatementOutcome {
 struct AsyncConnectionOptions {
   // Named prepared statements (off behind PgBouncer in transaction mode before 1.21).
   bool prepared_statements = true;
-  // Whether statements whose Params ask for binary results get them (EngineOptions::binary_results).
+  // Whether statements whose Params ask for binary results get them
+  // (EngineOptions::binary_results).
   bool binary_results = true;
   // After a deadline, how long to wait for the server to confirm the cancel (and for the
   // connection to drain to a clean state, which tells what the statements did) before the

@@ -156,7 +156,8 @@ class Connection {
   bool lazy_begin_safe() const noexcept { return lazy_begin_safe_; }
   void set_prepared_statements(bool enabled) noexcept { use_prepared_ = enabled; }
   bool prepared_statements() const noexcept { return use_prepared_; }
-  // Whether statements whose Params ask for binary results get them (EngineOptions::binary_results).
+  // Whether statements whose Params ask for binary results get them
+  // (EngineOptions::binary_results).
   void set_binary_results(bool enabled) noexcept { binary_results_ = enabled; }
   std::size_t prepared_count() const noexcept;
   // Statements sent on this connection (a round-trip counter for tests and metrics).

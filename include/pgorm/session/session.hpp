@@ -401,7 +401,8 @@ class Session : public detail::Tracker {
   template <class Row, class From, class Models>
   auto execute(const query::Select<Row, From, Models>& select) {
     prepare_read();
-    Result result = run(detail::rows_statement(select), select.parts().lock != query::LockMode::none);
+    Result result =
+        run(detail::rows_statement(select), select.parts().lock != query::LockMode::none);
     if constexpr (model<Row>) {
       auto rows = work<Row>().load(result);
       detail::read_eager(select, result, rows, works_);
