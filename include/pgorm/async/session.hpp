@@ -118,7 +118,7 @@ class AsyncSession : public detail::Tracker {
         [this](Ms timeout, const auto&... keys) {
           static_assert(sizeof...(keys) > 0,
                         "pgorm: get<T>(key...) needs the primary key value(s)");
-          return this->template get_impl<T>(detail::identity_key_of(keys...),
+          return this->template get_impl<T>(detail::identity_key_of<T>(keys...),
                                             detail::ModelWork<T>::get_statement(keys...), timeout);
         },
         args...);
@@ -408,10 +408,11 @@ class AsyncSession : public detail::Tracker {
     co_return then(result);
   }
   template <model T>
-  asio::awaitable<std::shared_ptr<T>> get_impl(std::string key, query::Statement statement,
-                                               Ms timeout) {
+  asio::awaitable<std::shared_ptr<T>> get_impl(std::optional<detail::identity_key_t<T>> key,
+                                               query::Statement statement, Ms timeout) {
     Deadline deadline = deadline_for(timeout);
-    if (auto loaded = work<T>().find_loaded(key)) co_return *loaded;
+    if (key)
+      if (auto loaded = work<T>().find_loaded(*key)) co_return *loaded;
     Result result = co_await run(std::move(statement), false, deadline, true);
     auto loaded = work<T>().load(result);
     co_return loaded.empty() ? nullptr : loaded.front();

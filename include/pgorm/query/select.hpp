@@ -111,7 +111,7 @@ class Select {
     return Select(*this).where(condition_expr);
   }
   template <class E>
-  Select&& where(const E& condition_expr) && {
+  Select where(const E& condition_expr) && {
     check_condition<E>();
     parts_.add_where(condition_expr.to_expr().fragment);
     return std::move(*this);
@@ -216,11 +216,16 @@ class Select {
   }
 
   // ORDER BY: columns (ascending), col.asc(), col.desc(), .nulls_last() ...
+  // (On a temporary, as in a chain of calls, these move the query instead of copying it, and
+  // return a new one, so that a reference bound to the result never outlives it.)
   template <class... Terms>
-  Select order_by(const Terms&... terms) const {
-    Select out(*this);
-    (out.add_order(terms), ...);
-    return out;
+  Select order_by(const Terms&... terms) const& {
+    return Select(*this).order_by(terms...);
+  }
+  template <class... Terms>
+  Select order_by(const Terms&... terms) && {
+    (add_order(terms), ...);
+    return std::move(*this);
   }
   template <class... Es>
   Select group_by(const Es&... exprs) const {
@@ -266,15 +271,15 @@ class Select {
     (out.parts_.distinct_on.push_back(exprs.to_expr().fragment), ...);
     return out;
   }
-  Select limit(std::int64_t n) const {
-    Select out(*this);
-    out.parts_.limit = n;
-    return out;
+  Select limit(std::int64_t n) const& { return Select(*this).limit(n); }
+  Select limit(std::int64_t n) && {
+    parts_.limit = n;
+    return std::move(*this);
   }
-  Select offset(std::int64_t n) const {
-    Select out(*this);
-    out.parts_.offset = n;
-    return out;
+  Select offset(std::int64_t n) const& { return Select(*this).offset(n); }
+  Select offset(std::int64_t n) && {
+    parts_.offset = n;
+    return std::move(*this);
   }
   // Row locks: FOR UPDATE, FOR NO KEY UPDATE, FOR SHARE, FOR KEY SHARE, each waiting for rows
   // other transactions hold (LockWait::wait), failing at once (nowait: LockNotAvailable) or

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "pgorm/relations/operations.hpp"
+#include "pgorm/session/identity_map.hpp"
 #include "pgorm/session/session.hpp"
 
 namespace pgorm::detail {
@@ -24,6 +25,8 @@ namespace pgorm::detail {
 template <model T>
 class ModelWork final : public ModelWorkBase {
  public:
+  using Key = identity_key_t<T>;
+
   const TableInfo& table() const noexcept override { return table_info<T>(); }
 
   bool has_changes() const override {
@@ -112,7 +115,8 @@ class ModelWork final : public ModelWorkBase {
 
   template <class... Keys>
   std::shared_ptr<T> get(Session& session, const Keys&... keys) {
-    if (auto loaded = find_loaded(identity_key_of(keys...))) return *loaded;
+    if (auto key = identity_key_of<T>(keys...))
+      if (auto loaded = find_loaded(*key)) return *loaded;
     auto rows = session.run(get_statement(keys...), false);
     auto loaded = load(rows);
     return loaded.empty() ? nullptr : loaded.front();
@@ -159,7 +163,7 @@ class ModelWork final : public ModelWorkBase {
       pending_.erase(p);
       return true;
     }
-    std::string key = key_of(*object);
+    const Key key = key_of(*object);
     auto it = identity_.find(key);
     if (it == identity_.end() || it->second.object != object) throw_not_in_session(table().name);
     note(key);
@@ -198,7 +202,7 @@ class ModelWork final : public ModelWorkBase {
   }
 
   std::shared_ptr<T> merge(Session& session, const T& detached) {
-    std::string key = key_of(detached);
+    const Key key = key_of(detached);
     auto it = identity_.find(key);
     std::shared_ptr<T> target;
     if (it != identity_.end()) {
@@ -327,7 +331,7 @@ class ModelWork final : public ModelWorkBase {
 
   // The tracked object with this identity key: std::nullopt when not loaded, nullptr when it was
   // removed in this session.
-  std::optional<std::shared_ptr<T>> find_loaded(const std::string& key) const {
+  std::optional<std::shared_ptr<T>> find_loaded(const Key& key) const {
     auto it = identity_.find(key);
     if (it == identity_.end()) return std::nullopt;
     if (it->second.deleted) return nullptr;  // removed in this session, expired or not
@@ -365,7 +369,7 @@ class ModelWork final : public ModelWorkBase {
     if (it != identity_.end() && it->second.object == object) {
       it->second.snapshot.assign(*object);
     } else {
-      std::string key = key_of(*object);
+      const Key key = key_of(*object);
       note(key);
       Entry& e = identity_[key];
       e.object = object;
@@ -471,16 +475,16 @@ class ModelWork final : public ModelWorkBase {
   };
   struct Level {
     int depth = 0;
-    std::unordered_map<std::string, Saved> saved;
+    std::unordered_map<Key, Saved, IdentityHash> saved;
   };
 
   template <class S>
-  static std::string key_of(const S& source) {
+  static Key key_of(const S& source) {
     return identity_key(source);
   }
 
   // Journals the entry under `key` before it changes, when a savepoint is open.
-  void note(const std::string& key) {
+  void note(const Key& key) {
     if (depth_ == 0) return;
     if (journal_.empty() || journal_.back().depth != depth_) journal_.push_back({depth_, {}});
     auto& saved = journal_.back().saved;
@@ -578,7 +582,7 @@ class ModelWork final : public ModelWorkBase {
         const auto& object = chunk[i];
         reader.read(static_cast<int>(i), *object);
         if constexpr (relation_count<T> > 0) propagate_keys(*object);
-        std::string key = key_of(*object);
+        const Key key = key_of(*object);
         note(key);
         Entry& e = identity_[key];
         e.object = object;
@@ -615,18 +619,25 @@ class ModelWork final : public ModelWorkBase {
   }
   // Objects whose key changed in an update move to their new identity.
   void rekey() {
-    std::vector<std::string> moved;
+    std::vector<Key> moved;
     for (const auto& [key, e] : identity_)
       if (key_of(e.snapshot) != key) moved.push_back(key);
+    // All leave before any arrives, so that two objects that swapped keys both keep theirs.
+    std::vector<Entry> entries;
+    entries.reserve(moved.size());
     for (const auto& old_key : moved) {
-      auto node = identity_.extract(old_key);
-      node.key() = key_of(node.mapped().snapshot);
-      note(node.key());
-      identity_.insert(std::move(node));
+      auto it = identity_.find(old_key);
+      entries.push_back(std::move(it->second));
+      identity_.erase(it);
+    }
+    for (auto& entry : entries) {
+      const Key key = key_of(entry.snapshot);
+      note(key);
+      identity_[key] = std::move(entry);
     }
   }
 
-  std::unordered_map<std::string, Entry> identity_;
+  IdentityMap<Key, Entry> identity_;
   std::vector<std::shared_ptr<T>> pending_;
   std::vector<std::shared_ptr<T>> gone_;  // deleted by the flush under way
   std::vector<Level> journal_;            // one level per open savepoint that changed something
