@@ -737,19 +737,13 @@ void detail::column_positions(const Result& result, std::string_view prefix,
   const int n = result.columns();
   const int cached = std::min(n, kCached);
   for (int c = 0; c < cached; ++c) columns[c] = result.column_name(c);
-  // The search for each name starts after the column the previous one was found in: results
-  // rendered by pgorm have the names in order, so each is found at the first try.
-  int next = 0;
   for (std::size_t i = 0; i < names.size(); ++i) {
     const std::size_t size = prefix.size() + names[i].size();
     int found = -1;
-    for (int k = 0; k < cached && found < 0; ++k) {
-      const int c = (next + k) % cached;
+    for (int c = 0; c < cached && found < 0; ++c)
       if (columns[c].size() == size && columns[c].starts_with(prefix) &&
           columns[c].substr(prefix.size()) == names[i])
         found = c;
-    }
-    if (found >= 0) next = found + 1;
     if (found < 0 && n > cached) {
       std::string name(prefix);
       name.append(names[i]);

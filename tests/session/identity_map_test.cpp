@@ -191,3 +191,41 @@ TEST_CASE("an object whose primary key changes moves to its new identity", "[ses
   CHECK(s.get<TodoCategory>(todo->id, b->id) == link);
   CHECK(s.get<TodoCategory>(todo->id, a->id) == nullptr);
 }
+
+TEST_CASE("get() with an optional key, or key text the map cannot read, still honours removal",
+          "[session]") {
+  test::SessionFixture fx;
+  auto s = fx.session();
+  auto user = s.add(User{});
+  user->email = "optional-key@example.com";
+  s.commit();
+  const std::int32_t id = user->id;
+  auto before = s.statements_executed();
+  CHECK(s.get<User>(std::optional<std::int32_t>(id)) == user);
+  CHECK(s.get<User>(std::optional<std::int64_t>{}) == nullptr);  // a NULL key: no row
+  // " 7" and "+7" are keys to the server, not to from_chars: read, then found in the map.
+  CHECK(s.get<User>("+" + std::to_string(id)) == user);
+  s.remove(user);
+  CHECK(s.get<User>(std::optional<std::int32_t>(id)) == nullptr);
+  CHECK(s.get<User>(" " + std::to_string(id)) == nullptr);  // removed, though the row is there
+  CHECK(s.statements_executed() - before <= 4);
+  s.commit();
+  CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM users WHERE id = $1", id) == 0);
+}
+
+TEST_CASE("a result with a repeated column name is read from the first column of that name",
+          "[session]") {
+  test::SessionFixture fx;
+  auto s = fx.session();
+  auto user = s.add(User{});
+  user->email = "first@example.com";
+  s.commit();
+  // The model's columns are matched by name; the later "id" and "email" belong to no one.
+  auto rows = fx.db.conn().query<User>(
+      "SELECT u.email, u.id, u.created_at, u.updated_at, 99 AS id, 'late@example.com' AS email "
+      "FROM users u WHERE u.id = $1",
+      user->id);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].id == user->id);
+  CHECK(rows[0].email == "first@example.com");
+}

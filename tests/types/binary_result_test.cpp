@@ -392,3 +392,53 @@ TEST_CASE("a user's type with a binary reader is read in binary, one without as 
   REQUIRE(labels.size() == 1);
   CHECK(labels[0].label.value == "x y");
 }
+
+TEST_CASE("the flush reads the RETURNING rows of inserts and updates in binary",
+          "[session][binary]") {
+  test::TestSchema db;
+  Metadata::of<Scalars>().create_all(db.conn());
+  // The server changes what it stores, so the objects hold it only if the rows are read back.
+  db.conn().exec(R"(CREATE FUNCTION scalars_touch() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      NEW.big := NEW.big + 1;
+      NEW.blob := '\x00ff00';
+      NEW.maybe_at := '2024-02-29 12:34:56.000001+00';
+      NEW.maybe_token := 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11';
+      NEW.status := 'completed';
+      RETURN NEW;
+    END $$)");
+  db.conn().exec(
+      "CREATE TRIGGER touch BEFORE INSERT OR UPDATE ON scalars FOR EACH ROW "
+      "EXECUTE FUNCTION scalars_touch()");
+  Engine engine(db.conninfo());
+  Session s(engine);
+  std::vector<Scalars> values(3);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    values[i].id = static_cast<std::int64_t>(i) + 1;
+    values[i].big = std::numeric_limits<std::int64_t>::max() - 10;
+    values[i].text = "héllo ✓";
+    values[i].at = Timestamp{seconds{946684800}};
+  }
+  auto one = s.add(values[0]);
+  s.commit();  // one INSERT ... RETURNING
+  auto many = s.add_all(std::vector<Scalars>{values[1], values[2]});
+  s.commit();  // several rows in one statement
+  auto text = read_as_text(db);
+  REQUIRE(text.size() == 3);
+  const Timestamp touched{sys_days{year{2024} / 2 / 29} + hours{12} + minutes{34} + seconds{56} +
+                          microseconds{1}};
+  for (const auto* object : {one.get(), many[0].get(), many[1].get()}) {
+    CAPTURE(object->id);
+    CHECK(object->big == std::numeric_limits<std::int64_t>::max() - 9);
+    CHECK(object->blob == Bytes{std::byte{0}, std::byte{0xff}, std::byte{0}});
+    CHECK(object->maybe_at == touched);
+    CHECK(object->maybe_token == Uuid::parse("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"));
+    CHECK(object->status == TodoStatus::completed);
+    CHECK(equal_columns(*object, text[static_cast<std::size_t>(object->id - 1)]));
+  }
+  // An UPDATE's RETURNING row too: the trigger adds one again.
+  one->text = "changed";
+  s.commit();
+  CHECK(one->big == std::numeric_limits<std::int64_t>::max() - 8);
+  CHECK(equal_columns(*one, read_as_text(db)[0]));
+}

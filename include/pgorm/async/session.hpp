@@ -414,8 +414,7 @@ class AsyncSession : public detail::Tracker {
     if (key)
       if (auto loaded = work<T>().find_loaded(*key)) co_return *loaded;
     Result result = co_await run(std::move(statement), false, deadline, true);
-    auto loaded = work<T>().load(result);
-    co_return loaded.empty() ? nullptr : loaded.front();
+    co_return work<T>().get_result(result);
   }
   template <model T>
   asio::awaitable<void> refresh_impl(std::shared_ptr<T> object, query::Statement statement,

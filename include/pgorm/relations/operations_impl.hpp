@@ -42,13 +42,19 @@ class SelectinLevel {
 
   std::optional<query::Statement> statement() const {
     if (keys_.empty()) return std::nullopt;
-    if constexpr (R::kind == relation_kind::belongs_to) {
-      return select<Target>().where(col<R::key>.in(keys_)).statement();
-    } else if constexpr (R::kind == relation_kind::has_many || R::kind == relation_kind::has_one) {
-      return select<Target>()
-          .where(col<R::fk>.in(keys_))
-          .order_by(primary_key_order<Target>())
-          .statement();
+    if constexpr (R::kind != relation_kind::many_to_many) {
+      // Rows of Target only, read by the identity map: in binary when Target's columns read so.
+      query::Statement statement = [&] {
+        if constexpr (R::kind == relation_kind::belongs_to)
+          return select<Target>().where(col<R::key>.in(keys_)).statement();
+        else
+          return select<Target>()
+              .where(col<R::fk>.in(keys_))
+              .order_by(primary_key_order<Target>())
+              .statement();
+      }();
+      statement.params.set_binary_results(binary_rows<Target>());
+      return statement;
     } else {
       // Many-to-many: one statement through the association table.
       using Through = typename R::member_type::through_type;

@@ -119,8 +119,11 @@ std::optional<identity_key_t<T>> identity_key_of(const Keys&... keys) {
   } else {
     const auto& k = std::get<0>(std::tie(keys...));
     using K = std::remove_cvref_t<decltype(k)>;
-    if constexpr (std::is_same_v<Key, std::int64_t> && std::is_integral_v<K> &&
-                  !std::is_same_v<K, bool>) {
+    if constexpr (is_optional_v<K>) {
+      if (!k) return std::nullopt;  // no row has a NULL key: the server answers none
+      return identity_key_of<T>(*k);
+    } else if constexpr (std::is_same_v<Key, std::int64_t> && std::is_integral_v<K> &&
+                         !std::is_same_v<K, bool>) {
       return static_cast<std::int64_t>(k);
     } else if constexpr (std::is_same_v<Key, Uuid> && std::is_same_v<K, Uuid>) {
       return k;

@@ -117,9 +117,15 @@ class ModelWork final : public ModelWorkBase {
   std::shared_ptr<T> get(Session& session, const Keys&... keys) {
     if (auto key = identity_key_of<T>(keys...))
       if (auto loaded = find_loaded(*key)) return *loaded;
-    auto rows = session.run(get_statement(keys...), false);
-    auto loaded = load(rows);
-    return loaded.empty() ? nullptr : loaded.front();
+    return get_result(session.run(get_statement(keys...), false));
+  }
+
+  // get()'s answer from its SELECT: nullptr when there is no row, or when the row's object was
+  // removed in this session (a spelling of the key the identity map could not look up).
+  std::shared_ptr<T> get_result(const Result& result) {
+    auto loaded = load(result);
+    if (loaded.empty() || is_removed(loaded.front())) return nullptr;
+    return loaded.front();
   }
 
   // Objects for the rows of a result: rows already in the identity map give the tracked object
@@ -267,7 +273,7 @@ class ModelWork final : public ModelWorkBase {
       f += " WHERE ";
       append_row_condition(f, e.snapshot);
       f += sql::returning_all<T>();
-      out.push_back({query::finish(std::move(f)),
+      out.push_back({returning_rows(std::move(f)),
                      [this, key = key](const Result& r) {
                        auto it = identity_.find(key);
                        if (it == identity_.end()) return;
@@ -496,6 +502,14 @@ class ModelWork final : public ModelWorkBase {
       saved.emplace(key, Saved{true, it->second});
   }
 
+  // A flush statement whose RETURNING rows (every column of T) are read back into the objects:
+  // in binary when T's columns read so, as select<T>() results are.
+  static query::Statement returning_rows(query::Fragment f) {
+    query::Statement statement = query::finish(std::move(f));
+    statement.params.set_binary_results(binary_rows<T>());
+    return statement;
+  }
+
   // WHERE of a flush UPDATE/DELETE: the key as loaded and, with Versioned, the version read.
   static void append_row_condition(query::Fragment& f, const ColumnValues<T>& snapshot) {
     append_key_condition(f, snapshot);
@@ -540,7 +554,7 @@ class ModelWork final : public ModelWorkBase {
         query::append_values_row(f, *chunk[i]);
       }
       f += sql::returning_all<T>();
-      out.push_back({query::finish(std::move(f)), write_back(std::move(chunk)), n == 1, false});
+      out.push_back({returning_rows(std::move(f)), write_back(std::move(chunk)), n == 1, false});
       done += n;
     }
   }
@@ -565,7 +579,7 @@ class ModelWork final : public ModelWorkBase {
     std::optional<query::Fragment> f = query::render_unnest_insert(table_info<T>(), first, rows);
     if (!f) return false;
     *f += sql::returning_all<T>();
-    out.push_back({query::finish(std::move(*f)), write_back(objects), true, false});
+    out.push_back({returning_rows(std::move(*f)), write_back(objects), true, false});
     return true;
   }
 
