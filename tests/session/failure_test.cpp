@@ -345,6 +345,43 @@ TEST_CASE("a versioned row changed by another session since it was read throws S
   CHECK(stored_version(id) == 2);
 }
 
+TEST_CASE("a session's later updates of the same columns still check each row's version",
+          "[session][failure]") {
+  using failure::Document;
+  test::SessionFixture fx;
+  Metadata::of<Document>().create_all(fx.db.conn());
+  auto stored = [&]() {
+    return fx.db.conn().query<std::tuple<std::int32_t, std::string, std::int32_t>>(
+        "SELECT id, title, version FROM failure_documents ORDER BY id");
+  };
+  using Row = std::tuple<std::int32_t, std::string, std::int32_t>;
+  auto s = fx.session();
+  auto a = s.add(Document{});
+  auto b = s.add(Document{});
+  a->title = "a";
+  b->title = "b";
+  s.commit();
+  a->title = "a2";  // the same column of both rows: one UPDATE text, two rows' keys and versions
+  b->title = "b2";
+  s.commit();
+  CHECK(a->version == 2);
+  CHECK(b->version == 2);
+  REQUIRE(stored() == std::vector<Row>{{a->id, "a2", 2}, {b->id, "b2", 2}});
+
+  // Another session bumps b: this session's next update of b (its kept text) must miss it.
+  fx.db.conn().exec("UPDATE failure_documents SET title = 'elsewhere', version = 3 WHERE id = $1",
+                    b->id);
+  a->title = "a3";
+  b->title = "b3";
+  try {
+    s.commit();
+    FAIL("expected a StaleDataError");
+  } catch (const StaleDataError& e) {
+    CHECK(e.table() == "failure_documents");
+  }
+  CHECK(stored() == std::vector<Row>{{a->id, "a2", 2}, {b->id, "elsewhere", 3}});
+}
+
 // ---- misuse ----
 
 TEST_CASE("using one session from two threads at once throws InterfaceError instead of hanging",

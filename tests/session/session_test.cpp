@@ -114,6 +114,46 @@ TEST_CASE("dirty checking sends only the changed columns", "[session]") {
         todo->updated_at);
 }
 
+TEST_CASE("updates of the same columns reuse one statement text, each row with its own values",
+          "[session]") {
+  test::SessionFixture fx;
+  auto uid = fx.insert_user("erin@example.com");
+  std::vector<std::int32_t> ids;
+  for (const char* title : {"t1", "t2", "t3", "t4"}) ids.push_back(fx.insert_todo(uid, title));
+  auto stored = [&](std::int32_t id) {
+    return fx.db.conn().query<std::tuple<std::string, std::optional<std::string>, std::string>>(
+        "SELECT title, description, status::text FROM todos WHERE id = $1", id);
+  };
+  using Row = std::tuple<std::string, std::optional<std::string>, std::string>;
+  auto s = fx.session();
+  std::vector<std::shared_ptr<Todo>> todos;
+  for (auto id : ids) todos.push_back(s.get<Todo>(id));
+  todos[0]->title = "a1";  // title only, three times: the text rendered once, then reused
+  todos[1]->title = "a2";
+  todos[2]->title = "a3";
+  todos[3]->description = "d4";  // another set of columns, another text
+  s.commit();
+  CHECK(stored(ids[0]) == std::vector<Row>{{"a1", std::nullopt, "pending"}});
+  CHECK(stored(ids[1]) == std::vector<Row>{{"a2", std::nullopt, "pending"}});
+  CHECK(stored(ids[2]) == std::vector<Row>{{"a3", std::nullopt, "pending"}});
+  CHECK(stored(ids[3]) == std::vector<Row>{{"t4", "d4", "pending"}});
+
+  // The same session again: kept texts and a new one, in one flush.
+  todos[0]->description = "d1";
+  todos[1]->title = "b2";
+  todos[2]->title = "b3";
+  todos[2]->status = TodoStatus::completed;
+  todos[3]->description = std::nullopt;
+  s.commit();
+  CHECK(stored(ids[0]) == std::vector<Row>{{"a1", "d1", "pending"}});
+  CHECK(stored(ids[1]) == std::vector<Row>{{"b2", std::nullopt, "pending"}});
+  CHECK(stored(ids[2]) == std::vector<Row>{{"b3", std::nullopt, "completed"}});
+  CHECK(stored(ids[3]) == std::vector<Row>{{"t4", std::nullopt, "pending"}});
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    CHECK(fx.db.scalar<Timestamp>("SELECT updated_at FROM todos WHERE id = $1", ids[i]) ==
+          todos[i]->updated_at);
+}
+
 TEST_CASE("an unchanged object costs no statement at commit", "[session]") {
   test::SessionFixture fx;
   auto uid = fx.insert_user("dave@example.com");

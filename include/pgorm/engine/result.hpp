@@ -84,7 +84,8 @@ namespace detail {
 [[noreturn]] void throw_missing_key_column(std::string_view table, std::string_view column,
                                            const Result& result);
 
-// positions[i]: the index of the result's first column named prefix + names[i], or -1.
+// positions[i]: the index of the result's first column named prefix + names[i], or -1. The names
+// are distinct (a model's columns).
 void column_positions(const Result& result, std::string_view prefix,
                       std::span<const std::string_view> names, int* positions);
 

@@ -42,6 +42,20 @@ struct Fragment {
   bool empty() const noexcept { return sql.empty(); }
 };
 
+// Takes what renders into a Fragment and keeps only the parameters: for a statement whose text
+// was rendered before and kept, rendering again by the same code gives its parameters in order.
+struct ParamsOnly {
+  Params params;
+
+  ParamsOnly& operator+=(std::string_view) { return *this; }
+  template <class T>
+  ParamsOnly& add_param(const T& value) {
+    params.add(value);
+    return *this;
+  }
+  ParamsOnly& add_identifier(std::string_view) { return *this; }
+};
+
 // A finished statement: SQL with $N placeholders and its parameters.
 struct Statement {
   std::string sql;

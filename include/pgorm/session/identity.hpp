@@ -149,8 +149,8 @@ std::optional<identity_key_t<T>> identity_key_of(const Keys&... keys) {
 
 // WHERE "t"."pk1" = $n AND ... for an object's key (as held in `source`: the object, or the
 // column values kept of it).
-template <class S>
-void append_key_condition(query::Fragment& out, const S& source) {
+template <class S, class Out>
+void append_key_condition(Out& out, const S& source) {
   using T = source_model_t<S>;
   bool first = true;
   for_each_key_column<T>([&](const auto& def) {

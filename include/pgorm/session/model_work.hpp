@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bitset>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -248,32 +249,16 @@ class ModelWork final : public ModelWorkBase {
     std::size_t first = out.size();
     for (auto& [key, e] : identity_) {
       if (e.deleted) continue;
-      query::Fragment set;
-      bool updated_at_changed = false;
+      Changed changed;
+      std::size_t i = 0;
       model_traits<T>::for_each_column([&](const auto& def) {
         using Def = std::remove_cvref_t<decltype(def)>;
-        if (same_value(Def::ref(*e.object), e.snapshot.template get<Def>())) return;
-        if (model_traits<T>::versioned && def.name() == "version") return;  // bumped below
-        if (!set.empty()) set += ", ";
-        set.add_identifier(def.name());
-        set += " = ";
-        set.add_param(Def::ref(*e.object));
-        if (def.name() == "updated_at") updated_at_changed = true;
+        const std::size_t column = i++;
+        if (model_traits<T>::versioned && def.name() == "version") return;  // bumped by the SET
+        if (!same_value(Def::ref(*e.object), e.snapshot.template get<Def>())) changed.set(column);
       });
-      if (set.empty()) continue;
-      if constexpr (model_traits<T>::timestamps) {
-        if (!updated_at_changed) set += ", \"updated_at\" = now()";
-      }
-      if constexpr (model_traits<T>::versioned) set += ", \"version\" = \"version\" + 1";
-      query::Fragment f;
-      f += "UPDATE ";
-      f.add_identifier(table().name);
-      f += " SET ";
-      f += set;
-      f += " WHERE ";
-      append_row_condition(f, e.snapshot);
-      f += sql::returning_all<T>();
-      out.push_back({returning_rows(std::move(f)),
+      if (changed.none()) continue;
+      out.push_back({update_statement(e, changed),
                      [this, key = key](const Result& r) {
                        auto it = identity_.find(key);
                        if (it == identity_.end()) return;
@@ -510,8 +495,59 @@ class ModelWork final : public ModelWorkBase {
     return statement;
   }
 
+  // The columns a flush UPDATE sets, by column index.
+  using Changed = std::bitset<model_traits<T>::column_count>;
+
+  // `UPDATE t SET <changed> = ..., "updated_at" = now() WHERE <key> [AND "version" = ...]
+  // RETURNING <every column>`. Its text depends on the changed columns only: it is rendered
+  // once per set of changed columns in this session, and later updates of the same columns only
+  // collect their parameters (render_update() into a query::ParamsOnly, so that both take the
+  // parameters in the same order).
+  query::Statement update_statement(const Entry& e, const Changed& changed) {
+    for (const auto& [columns, sql] : update_sql_) {
+      if (columns != changed) continue;
+      query::ParamsOnly only;
+      render_update(only, e, changed);
+      query::Statement statement{sql, std::move(only.params)};
+      statement.params.set_binary_results(binary_rows<T>());
+      return statement;
+    }
+    query::Fragment f;
+    render_update(f, e, changed);
+    query::Statement statement = returning_rows(std::move(f));
+    if (update_sql_.size() < kCachedUpdates) update_sql_.emplace_back(changed, statement.sql);
+    return statement;
+  }
+
+  template <class Out>
+  void render_update(Out& f, const Entry& e, const Changed& changed) const {
+    f += "UPDATE ";
+    f.add_identifier(table().name);
+    f += " SET ";
+    bool first = true, updated_at_set = false;
+    std::size_t i = 0;
+    model_traits<T>::for_each_column([&](const auto& def) {
+      using Def = std::remove_cvref_t<decltype(def)>;
+      if (!changed.test(i++)) return;
+      if (!first) f += ", ";
+      first = false;
+      f.add_identifier(def.name());
+      f += " = ";
+      f.add_param(Def::ref(*e.object));
+      if (def.name() == "updated_at") updated_at_set = true;
+    });
+    if constexpr (model_traits<T>::timestamps) {
+      if (!updated_at_set) f += ", \"updated_at\" = now()";
+    }
+    if constexpr (model_traits<T>::versioned) f += ", \"version\" = \"version\" + 1";
+    f += " WHERE ";
+    append_row_condition(f, e.snapshot);
+    f += sql::returning_all<T>();
+  }
+
   // WHERE of a flush UPDATE/DELETE: the key as loaded and, with Versioned, the version read.
-  static void append_row_condition(query::Fragment& f, const ColumnValues<T>& snapshot) {
+  template <class Out>
+  static void append_row_condition(Out& f, const ColumnValues<T>& snapshot) {
     append_key_condition(f, snapshot);
     if constexpr (model_traits<T>::versioned) {
       f += " AND \"version\" = ";
@@ -652,6 +688,8 @@ class ModelWork final : public ModelWorkBase {
   }
 
   IdentityMap<Key, Entry> identity_;
+  static constexpr std::size_t kCachedUpdates = 16;
+  std::vector<std::pair<Changed, std::string>> update_sql_;  // UPDATE text per changed columns
   std::vector<std::shared_ptr<T>> pending_;
   std::vector<std::shared_ptr<T>> gone_;  // deleted by the flush under way
   std::vector<Level> journal_;            // one level per open savepoint that changed something
