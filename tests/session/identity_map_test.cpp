@@ -213,6 +213,30 @@ TEST_CASE("get() with an optional key, or key text the map cannot read, still ho
   CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM users WHERE id = $1", id) == 0);
 }
 
+namespace {
+struct Setting : Model<Setting, CustomKey, TableName<"idmap_settings">> {
+  std::string name;
+  std::string value;
+  static constexpr auto columns =
+      pgorm::columns(column<&Setting::name>(primary_key), column<&Setting::value>());
+};
+}  // namespace
+
+TEST_CASE("get() with a NULL key does not find a tracked row whose text key is empty",
+          "[session]") {
+  test::SessionFixture fx;
+  Metadata::of<Setting>().create_all(fx.db.conn());
+  auto s = fx.session();
+  Setting blank;
+  blank.value = "the empty name";
+  auto tracked = s.add(std::move(blank));
+  s.commit();
+  REQUIRE(fx.db.scalar<std::int64_t>("SELECT count(*) FROM idmap_settings WHERE name = ''") == 1);
+  CHECK(s.get<Setting>(std::string()) == tracked);
+  CHECK(s.get<Setting>(std::optional<std::string>("")) == tracked);
+  CHECK(s.get<Setting>(std::optional<std::string>{}) == nullptr);  // WHERE name = NULL: no row
+}
+
 TEST_CASE("a result with a repeated column name is read from the first column of that name",
           "[session]") {
   test::SessionFixture fx;

@@ -442,3 +442,41 @@ TEST_CASE("the flush reads the RETURNING rows of inserts and updates in binary",
   CHECK(one->big == std::numeric_limits<std::int64_t>::max() - 8);
   CHECK(equal_columns(*one, read_as_text(db)[0]));
 }
+
+TEST_CASE("an insert whose RETURNING row cannot be read in binary fails after COMMIT, saying so",
+          "[types][binary][failure]") {
+  test::TestSchema db;
+  db.conn().exec("CREATE TABLE drifts (id serial PRIMARY KEY, n numeric NOT NULL)");
+  {
+    Engine engine(db.conninfo());
+    Session s(engine);
+    Drift d;
+    d.n = 7;
+    auto object = s.add(std::move(d));
+    try {
+      s.commit();
+      FAIL("a numeric column was written back from a binary result");
+    } catch (const InterfaceError& e) {
+      CHECK(e.column() == "n");
+      CHECK_THAT(std::string(e.what()), Catch::Contains("was committed") &&
+                                            Catch::Contains("OID 1700") &&
+                                            Catch::Contains("binary_results"));
+    }
+    CHECK_FALSE(s.in_transaction());
+    CHECK(engine.pool().stats().checked_out == 0);
+  }
+  // The row was committed: the error says so, and it is there.
+  CHECK(db.scalar<std::int64_t>("SELECT count(*) FROM drifts WHERE n = 7") == 1);
+
+  // Results as text write the row back as before.
+  EngineOptions options;
+  options.binary_results = false;
+  Engine engine(db.conninfo(), options);
+  Session s(engine);
+  Drift d;
+  d.n = 8;
+  auto object = s.add(std::move(d));
+  s.commit();
+  CHECK(object->id > 0);
+  CHECK(db.scalar<std::int64_t>("SELECT id FROM drifts WHERE n = 8") == object->id);
+}

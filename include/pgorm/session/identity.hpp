@@ -113,6 +113,15 @@ template <model T, class... Keys>
 std::optional<identity_key_t<T>> identity_key_of(const Keys&... keys) {
   using Key = identity_key_t<T>;
   if constexpr (std::is_same_v<Key, std::string>) {
+    // A NULL key part names no row (the server answers none); it must not match a tracked key
+    // whose part is the empty string.
+    const bool null_part = ([](const auto& k) {
+      if constexpr (is_optional_v<std::remove_cvref_t<decltype(k)>>)
+        return !k.has_value();
+      else
+        return false;
+    }(keys) || ...);
+    if (null_part) return std::nullopt;
     return encoded_key_of(keys...);
   } else if constexpr (sizeof...(Keys) != 1) {
     return std::nullopt;  // the server refuses the statement
