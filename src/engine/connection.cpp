@@ -737,26 +737,26 @@ void detail::column_positions(const Result& result, std::string_view prefix,
   const int n = result.columns();
   const int cached = std::min(n, kCached);
   for (int c = 0; c < cached; ++c) columns[c] = result.column_name(c);
+  // Whether cached column c is named prefix + names[i].
+  auto named = [&](int c, std::size_t i) {
+    return columns[c].size() == prefix.size() + names[i].size() && columns[c].starts_with(prefix) &&
+           columns[c].substr(prefix.size()) == names[i];
+  };
   // The common case first: the result's columns are exactly the names, in order (a statement
   // pgorm rendered). Then every name is found where the search below would find it, since the
   // names are distinct (a model's columns).
   if (static_cast<std::size_t>(n) == names.size() && n <= kCached) {
     bool in_order = true;
-    for (int c = 0; c < n && in_order; ++c)
-      in_order = columns[c].size() == prefix.size() + names[c].size() &&
-                 columns[c].starts_with(prefix) && columns[c].substr(prefix.size()) == names[c];
+    for (int c = 0; c < n && in_order; ++c) in_order = named(c, static_cast<std::size_t>(c));
     if (in_order) {
       for (int c = 0; c < n; ++c) positions[c] = c;
       return;
     }
   }
   for (std::size_t i = 0; i < names.size(); ++i) {
-    const std::size_t size = prefix.size() + names[i].size();
     int found = -1;
     for (int c = 0; c < cached && found < 0; ++c)
-      if (columns[c].size() == size && columns[c].starts_with(prefix) &&
-          columns[c].substr(prefix.size()) == names[i])
-        found = c;
+      if (named(c, i)) found = c;
     if (found < 0 && n > cached) {
       std::string name(prefix);
       name.append(names[i]);

@@ -196,8 +196,7 @@ TEST_CASE("get() with an optional key, or key text the map cannot read, still ho
           "[session]") {
   test::SessionFixture fx;
   auto s = fx.session();
-  auto user = s.add(User{});
-  user->email = "optional-key@example.com";
+  auto user = test::new_user(s, "optional-key@example.com");
   s.commit();
   const std::int32_t id = user->id;
   auto before = s.statements_executed();
@@ -241,8 +240,7 @@ TEST_CASE("a result with a repeated column name is read from the first column of
           "[session]") {
   test::SessionFixture fx;
   auto s = fx.session();
-  auto user = s.add(User{});
-  user->email = "first@example.com";
+  auto user = test::new_user(s, "first@example.com");
   s.commit();
   // The model's columns are matched by name; the later "id" and "email" belong to no one.
   auto rows = fx.db.conn().query<User>(
