@@ -57,7 +57,12 @@ class Result {
 
   // Decodes one field; NULL into a non-optional type, or bad text, is a DataError naming it.
   template <column_type T>
-  void read(int row, int column, T& out) const;
+  void read(int row, int column, T& out) const {
+    read(row, column, binary_ ? column_oid(column) : 0u, out);
+  }
+  // The same with the column's type OID already known (binary results; ignored for text).
+  template <column_type T>
+  void read(int row, int column, unsigned oid, T& out) const;
   template <column_type T>
   T value(int row, int column) const {
     T out{};
@@ -114,6 +119,7 @@ class RowReader {
       model_traits<Row>::for_each_column([&](const auto& def) { names[i++] = def.name(); });
       column_positions(result, prefix, names, positions_);
       for (i = 0; i < static_cast<int>(row_width<Row>()); ++i) {
+        if (positions_[i] >= 0 && result.binary()) oids_[i] = result.column_oid(positions_[i]);
         // Without its key a row cannot be an object of the model (an object with id 0 would be
         // a wrong row): the result is not what this reader was given it for.
         if (positions_[i] < 0)
@@ -148,8 +154,9 @@ class RowReader {
       int i = 0;
       model_traits<Row>::for_each_column([&](const auto& def) {
         using Def = std::remove_cvref_t<decltype(def)>;
-        int position = positions_[i++];
-        if (position >= 0) result_.read(row, position, Def::ref(out));
+        const int position = positions_[i];
+        if (position >= 0) result_.read(row, position, oids_[i], Def::ref(out));
+        ++i;
       });
     } else if constexpr (is_tuple<Row>::value) {
       std::apply(
@@ -167,14 +174,16 @@ class RowReader {
   const Result& result_;
   struct none {};
   std::conditional_t<model<Row>, int[row_width<Row>()], none> positions_{};
+  // The columns' type OIDs, read once (binary results only).
+  std::conditional_t<model<Row>, unsigned[row_width<Row>()], none> oids_{};
 };
 }  // namespace detail
 
 template <column_type T>
-void Result::read(int row, int column, T& out) const {
+void Result::read(int row, int column, unsigned oid, T& out) const {
   bool null = is_null(row, column);
   try {
-    const bool read = binary_ ? decode_binary_value(get(row, column), null, column_oid(column), out)
+    const bool read = binary_ ? decode_binary_value(get(row, column), null, oid, out)
                               : decode_value(get(row, column), null, out);
     if (!read) detail::throw_null_in_column(column_name(column));
   } catch (const DataError& e) {

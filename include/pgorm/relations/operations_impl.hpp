@@ -15,22 +15,27 @@ class SelectinLevel {
  public:
   using R = resolved_relation<Owner, Member>;
   using Target = typename R::target;
+  // How rows find their owners: integer keys as integers, others by their text.
+  using MatchKey = std::conditional_t<R::kind != relation_kind::many_to_many &&
+                                          integer_key_v<column_value_t<R::key>> &&
+                                          integer_key_v<column_value_t<R::fk>>,
+                                      std::int64_t, std::string>;
 
   explicit SelectinLevel(std::vector<std::shared_ptr<Owner>> owners) : owners_(std::move(owners)) {
     for (const auto& o : owners_) {
       if constexpr (R::kind == relation_kind::belongs_to) {
         // Many-to-one: the owners hold the foreign keys.
         const auto& fk = member_value<R::fk>(*o);
-        auto text = key_text(fk);
-        if (!text || !by_key_.emplace(*text, nullptr).second) continue;
+        auto key = match_key<MatchKey>(fk);
+        if (!key || !by_key_.emplace(*key, nullptr).second) continue;
         if constexpr (is_optional_v<std::remove_cvref_t<decltype(fk)>>)
           keys_.push_back(*fk);
         else
           keys_.push_back(fk);
       } else {
         // One-to-many and many-to-many: the owners' keys are looked up.
-        auto text = key_text(member_value<R::key>(*o));
-        if (!text || !by_key_.emplace(*text, o).second) continue;
+        auto key = match_key<MatchKey>(member_value<R::key>(*o));
+        if (!key || !by_key_.emplace(*key, o).second) continue;
         keys_.push_back(member_value<R::key>(*o));
         if constexpr (R::kind == relation_kind::many_to_many)
           ((*o).*Member).pgorm_assign({});
@@ -95,22 +100,23 @@ class SelectinLevel {
     std::vector<std::shared_ptr<Target>> loaded;
     if (result) loaded = work_in<Target>(*works).load(*result);
     if constexpr (R::kind == relation_kind::belongs_to) {
-      std::unordered_map<std::string, std::shared_ptr<Target>> by_key;
-      for (const auto& t : loaded) by_key[*key_text(member_value<R::key>(*t))] = t;
+      std::unordered_map<MatchKey, std::shared_ptr<Target>> by_key;
+      by_key.reserve(loaded.size());
+      for (const auto& t : loaded) by_key[*match_key<MatchKey>(member_value<R::key>(*t))] = t;
       for (const auto& o : owners_) {
-        auto text = key_text(member_value<R::fk>(*o));
+        auto key = match_key<MatchKey>(member_value<R::fk>(*o));
         std::shared_ptr<Target> target;
-        if (text) {
-          auto it = by_key.find(*text);
+        if (key) {
+          auto it = by_key.find(*key);
           if (it != by_key.end()) target = it->second;
         }
         assign_many_to_one<Owner, Member>(*o, std::move(target));
       }
     } else if constexpr (R::kind == relation_kind::has_many || R::kind == relation_kind::has_one) {
       for (const auto& t : loaded) {
-        auto text = key_text(member_value<R::fk>(*t));
-        if (!text) continue;
-        auto it = by_key_.find(*text);
+        auto key = match_key<MatchKey>(member_value<R::fk>(*t));
+        if (!key) continue;
+        auto it = by_key_.find(*key);
         if (it == by_key_.end()) continue;
         collection_of((*it->second).*Member).pgorm_append_loaded(t);
         if constexpr (R::inverse != npos) {
@@ -132,8 +138,8 @@ class SelectinLevel {
  private:
   std::vector<std::shared_ptr<Owner>> owners_;
   std::vector<column_value_t<R::key>> keys_;
-  // Owners by key text (one-to-many, many-to-many); the keys already asked for (many-to-one).
-  std::unordered_map<std::string, std::shared_ptr<Owner>> by_key_;
+  // Owners by key (one-to-many, many-to-many); the keys already asked for (many-to-one).
+  std::unordered_map<MatchKey, std::shared_ptr<Owner>> by_key_;
 };
 
 // A selectin path selectin(&User::todos, &Todo::tags) as a LoadCursor: one level per statement,

@@ -393,4 +393,29 @@ std::optional<std::string> key_text(const V& value) {
   return out;
 }
 
+// Whether key values of type V (or std::optional<V>) match as std::int64_t: integers of at most
+// 64 signed bits. Other keys match by their text (key_text).
+template <class V>
+inline constexpr bool integer_key_v = [] {
+  using U = unwrap_optional_t<V>;
+  return std::is_integral_v<U> && !std::is_same_v<U, bool> &&
+         (std::is_signed_v<U> || sizeof(U) < sizeof(std::int64_t));
+}();
+
+// A key value as K (std::int64_t, for integer keys on both sides, or std::string: its text) for
+// matching rows to objects; nullopt for NULL.
+template <class K, class V>
+std::optional<K> match_key(const V& value) {
+  if constexpr (std::is_same_v<K, std::int64_t>) {
+    if constexpr (is_optional_v<V>) {
+      if (!value) return std::nullopt;
+      return static_cast<std::int64_t>(*value);
+    } else {
+      return static_cast<std::int64_t>(value);
+    }
+  } else {
+    return key_text(value);
+  }
+}
+
 }  // namespace pgorm::detail
