@@ -545,60 +545,125 @@ std::optional<std::string> unnest_element_type(std::string_view type) {
 }
 }  // namespace
 
-std::optional<Fragment> render_unnest_insert(const TableInfo& table,
-                                             const std::vector<bool>& defaults,
-                                             const std::vector<Fragment>& rows) {
-  std::vector<std::size_t> copied;  // the table's columns that are sent
-  std::vector<std::string> casts;   // the array type each is sent as
-  for (std::size_t i = 0; i < table.columns.size(); ++i) {
-    if (defaults[i]) continue;
+std::optional<UnnestArrays> UnnestArrays::of(const TableInfo& table,
+                                             const std::vector<std::size_t>& columns) {
+  if (columns.empty()) return std::nullopt;
+  UnnestArrays out;
+  for (std::size_t i : columns) {
     std::optional<std::string> element = unnest_element_type(table.columns[i].sql_type);
     if (!element) return std::nullopt;
-    copied.push_back(i);
-    casts.push_back(*element + "[]");
+    out.casts_.push_back("::" + *element + "[]");
   }
-  if (copied.empty()) return std::nullopt;
+  out.arrays_.resize(columns.size());
+  for (auto& array : out.arrays_) array.push_back('{');
+  return out;
+}
+
+// Elements quoted, \ and " escaped, NULL bare.
+void UnnestArrays::add(std::size_t array, std::string_view text) {
+  std::string& out = arrays_[array];
+  if (out.size() > 1) out += ',';
+  out += '"';
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char ch = text[i];
+    if (ch != '\\' && ch != '"') continue;
+    out.append(text.substr(run, i - run));
+    out += '\\';
+    out += ch;
+    run = i + 1;
+  }
+  out.append(text.substr(run));
+  out += '"';
+}
+
+void UnnestArrays::add_null(std::size_t array) {
+  std::string& out = arrays_[array];
+  if (out.size() > 1) out += ',';
+  out += "NULL";
+}
+
+void UnnestArrays::append_to(Fragment& out) && {
+  out += "unnest(";
+  for (std::size_t j = 0; j < arrays_.size(); ++j) {
+    arrays_[j] += '}';
+    if (j) out += ", ";
+    out.add_param(std::string_view(arrays_[j]));
+    out += casts_[j];
+  }
+  out += ")";
+}
+
+Fragment render_unnest_insert(const TableInfo& table, const std::vector<std::size_t>& columns,
+                              UnnestArrays arrays) {
   Fragment out;
   out += "INSERT INTO ";
   out.add_identifier(table.name);
   out += " (";
-  for (std::size_t j = 0; j < copied.size(); ++j) {
+  for (std::size_t j = 0; j < columns.size(); ++j) {
     if (j) out += ", ";
-    out.add_identifier(table.columns[copied[j]].name);
+    out.add_identifier(table.columns[columns[j]].name);
   }
-  out += ") SELECT * FROM unnest(";
-  std::string array;
-  for (std::size_t j = 0; j < copied.size(); ++j) {
-    // One text array of the column's values: elements quoted, \ and " escaped, NULL bare.
-    array.clear();  // not assign("{"): GCC 12 at -O3 warns (-Wrestrict) on it, wrongly
-    array.push_back('{');
-    for (std::size_t r = 0; r < rows.size(); ++r) {
-      if (r) array += ',';
-      const char* value = rows[r].params.value(j);
-      if (value == nullptr) {
-        array += "NULL";
-        continue;
-      }
-      array += '"';
-      const char* run = value;
-      for (const char* c = value;; ++c) {
-        const char ch = *c;
-        if (ch != '\0' && ch != '\\' && ch != '"') continue;
-        array.append(run, static_cast<std::size_t>(c - run));
-        if (ch == '\0') break;
-        array += '\\';
-        array += ch;
-        run = c + 1;
-      }
-      array += '"';
-    }
-    array += '}';
+  out += ") SELECT * FROM ";
+  std::move(arrays).append_to(out);
+  return out;
+}
+
+Fragment render_unnest_update(const TableInfo& table, const std::vector<std::size_t>& match,
+                              const std::vector<std::size_t>& set, std::string_view extra_sets,
+                              UnnestArrays arrays) {
+  constexpr std::string_view kValues = "\"pgorm_v\".";
+  const auto value = [&](Fragment& out, std::size_t j) {
+    out += kValues;
+    out += "\"c";
+    out += std::to_string(j);
+    out += "\"";
+  };
+  Fragment out;
+  out += "UPDATE ";
+  out.add_identifier(table.name);
+  out += " SET ";
+  for (std::size_t j = 0; j < set.size(); ++j) {
     if (j) out += ", ";
-    out.add_param(std::string_view(array));
-    out += "::";
-    out += casts[j];
+    out.add_identifier(table.columns[set[j]].name);
+    out += " = ";
+    value(out, match.size() + j);
   }
+  out += extra_sets;
+  out += " FROM ";
+  // The first array (the first key column's values) is also compared with ANY below: its number
+  // is one past the parameters already in the text, which finish() numbers in order.
+  const std::string first_key = "$" + std::to_string(out.params.size() + 1) + arrays.cast(0);
+  std::move(arrays).append_to(out);
+  out += " WITH ORDINALITY AS \"pgorm_v\"(";
+  for (std::size_t j = 0; j < match.size() + set.size(); ++j) {
+    out += "\"c";
+    out += std::to_string(j);
+    out += "\", ";
+  }
+  out += "\"n\") WHERE ";
+  for (std::size_t j = 0; j < match.size(); ++j) {
+    if (j) out += " AND ";
+    out.add_identifier(table.name);
+    out += ".";
+    out.add_identifier(table.columns[match[j]].name);
+    out += " = ";
+    value(out, j);
+  }
+  // Lets the planner find the rows through the key's index: joined to unnest() alone, whose
+  // row count it knows, it may rather hash the whole table.
+  out += " AND ";
+  out.add_identifier(table.name);
+  out += ".";
+  out.add_identifier(table.columns[match[0]].name);
+  out += " = ANY(";
+  out += first_key;
   out += ")";
+  out += " RETURNING ";
+  append_qualified_columns(out, table);
+  out += ", ";
+  out += kValues;
+  out += "\"n\"";
   return out;
 }
 

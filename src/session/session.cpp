@@ -645,12 +645,12 @@ ErrorInfo detail::commit_in_doubt(ErrorInfo cause, std::string_view what) {
   return cause;
 }
 
-void detail::throw_returned_rows(int rows, std::size_t objects) {
+void detail::throw_returned_rows(std::string_view action, int rows, std::size_t objects) {
   ErrorInfo info;
   info.message = fmt::format(
-      "an INSERT of the flush returned {} rows for {} objects (a trigger or rule skipped some), "
+      "an {} of the flush returned {} rows for {} objects (a trigger or rule skipped some), "
       "so the rows cannot be matched to their objects: none was written back",
-      rows, objects);
+      action, rows, objects);
   throw InterfaceError(std::move(info));
 }
 

@@ -53,21 +53,8 @@ Sample tricky_sample(int i) {
 
 }  // namespace
 
-namespace {
-
-// Engine options that keep the text of every statement sent.
-EngineOptions recording(std::vector<std::string>& sent) {
-  EngineOptions options;
-  options.hooks.before_statement = [&sent](const StatementEvent& e) { sent.emplace_back(e.sql); };
-  return options;
-}
-
-bool any_starts_with(const std::vector<std::string>& sent, std::string_view prefix) {
-  return std::any_of(sent.begin(), sent.end(),
-                     [&](const std::string& s) { return s.rfind(prefix, 0) == 0; });
-}
-
-}  // namespace
+using test::any_starts_with;
+using test::recording;
 
 TEST_CASE("COPY text for many rows: the columns not left to defaults, delimiters escaped",
           "[query][copy]") {

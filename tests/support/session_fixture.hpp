@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <map>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -38,6 +40,17 @@ inline std::shared_ptr<testmodels::Todo> new_todo(detail::Tracker& s, std::int32
   t.title = std::move(title);
   t.user_id = user_id;
   return s.add(std::move(t));
+}
+
+// Engine options that keep the text of every statement sent.
+inline EngineOptions recording(std::vector<std::string>& sent) {
+  EngineOptions options;
+  options.hooks.before_statement = [&sent](const StatementEvent& e) { sent.emplace_back(e.sql); };
+  return options;
+}
+inline bool any_starts_with(const std::vector<std::string>& sent, std::string_view prefix) {
+  return std::any_of(sent.begin(), sent.end(),
+                     [&](const std::string& s) { return s.rfind(prefix, 0) == 0; });
 }
 
 // A deferred constraint trigger that makes every COMMIT of a transaction that inserted into

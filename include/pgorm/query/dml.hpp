@@ -248,10 +248,22 @@ class Delete {
   DeleteParts parts_;
 };
 
-// Appends one object's values as a VALUES row. A serial key holding 0, a UUID key holding the nil
-// UUID and a column with a server default holding its unset value (std::nullopt, Timestamp{}) are
-// sent as DEFAULT, so the server fills them in (and RETURNING brings them back). column() refuses a
-// server default on members whose default-constructed value is an ordinary value (0, false, "").
+// Whether an object's column holding `value` is sent as DEFAULT, so that the server fills it in
+// (and RETURNING brings it back): a serial key holding 0, a UUID key holding the nil UUID and a
+// column with a server default holding its unset value (std::nullopt, Timestamp{}). column()
+// refuses a server default on members whose default-constructed value is an ordinary value (0,
+// false, "").
+template <class Def>
+bool sends_default(const typename Def::member_type& value) {
+  if constexpr ((Def::template has<serial_t> || Def::template has<server_default>) &&
+                std::is_default_constructible_v<typename Def::member_type> &&
+                std::equality_comparable<typename Def::member_type>)
+    return value == typename Def::member_type{};
+  else
+    return false;
+}
+
+// Appends one object's values as a VALUES row, DEFAULT where sends_default() says so.
 // `defaults`, when given, gets whether each column was left to its default.
 template <model T>
 void append_values_row(Fragment& out, const T& object, std::vector<bool>* defaults = nullptr) {
@@ -262,14 +274,7 @@ void append_values_row(Fragment& out, const T& object, std::vector<bool>* defaul
     if (!first) out += ", ";
     first = false;
     const auto& value = Def::ref(object);
-    bool use_default = false;
-    if constexpr (Def::template has<serial_t> || Def::template has<server_default>) {
-      // The "unset" value (see server_default_fits): 0 for a serial key, std::nullopt, the nil
-      // UUID, the epoch Timestamp{}.
-      if constexpr (std::is_default_constructible_v<typename Def::member_type> &&
-                    std::equality_comparable<typename Def::member_type>)
-        use_default = value == typename Def::member_type{};
-    }
+    const bool use_default = sends_default<Def>(value);
     if (defaults) defaults->push_back(use_default);
     if (use_default)
       out += "DEFAULT";

@@ -9,6 +9,7 @@
 
 #include "pgorm/model/metadata.hpp"
 #include "pgorm/query/fragment.hpp"
+#include "pgorm/types/traits.hpp"
 
 namespace pgorm::query {
 
@@ -157,13 +158,54 @@ struct CopyIn {
 CopyIn render_copy(const TableInfo& table, const std::vector<bool>& defaults,
                    const std::vector<Fragment>& rows);
 
-// INSERT INTO "table" (columns) SELECT * FROM unnest($1::type[], ...): many rows in one statement
-// whose text does not depend on their number (so it can be prepared), one array parameter per
-// column. Same `defaults` and rows as render_copy. Without RETURNING; std::nullopt when a copied
-// column is itself an array (unnest would flatten it) or none is copied.
-std::optional<Fragment> render_unnest_insert(const TableInfo& table,
-                                             const std::vector<bool>& defaults,
-                                             const std::vector<Fragment>& rows);
+// The arrays of unnest($1::type[], ...) for many rows sent in one statement whose text does not
+// depend on their number (so it can be prepared): one text array parameter per column, built a
+// value at a time.
+class UnnestArrays {
+ public:
+  // Arrays for these columns of the table, in this order; std::nullopt when one of them is
+  // itself an array (unnest would flatten it), its type cannot be cast without changing a value,
+  // or there is none.
+  static std::optional<UnnestArrays> of(const TableInfo& table,
+                                        const std::vector<std::size_t>& columns);
+  // The next element of array `array` (0-based, in the order given to of()).
+  template <column_type V>
+  void add_value(std::size_t array, const V& value) {
+    text_.clear();
+    if (encode_value(value, text_))
+      add(array, text_);
+    else
+      add_null(array);
+  }
+  // An element from its text (Params' encoding, without NUL bytes), or NULL.
+  void add(std::size_t array, std::string_view text);
+  void add_null(std::size_t array);
+  // "::type[]": the cast array `array` is sent with.
+  const std::string& cast(std::size_t array) const { return casts_[array]; }
+  // Appends unnest($n::type[], ...) with the arrays as its parameters.
+  void append_to(Fragment& out) &&;
+
+ private:
+  UnnestArrays() = default;
+  std::vector<std::string> arrays_;  // "{...": one per column
+  std::vector<std::string> casts_;
+  std::string text_;
+};
+
+// INSERT INTO "table" (columns) SELECT * FROM unnest(arrays), without RETURNING: the arrays hold
+// the values of `columns` (UnnestArrays::of(table, columns)).
+Fragment render_unnest_insert(const TableInfo& table, const std::vector<std::size_t>& columns,
+                              UnnestArrays arrays);
+
+// UPDATE "t" SET "a" = "pgorm_v"."c2", ...<extra_sets> FROM unnest(arrays) WITH ORDINALITY AS
+// "pgorm_v"("c0", ..., "n") WHERE "t"."k" = "pgorm_v"."c0" AND ... AND "t"."k" = ANY($1::type[])
+// RETURNING every column of the table, qualified, then "pgorm_v"."n": the ordinal of the row's
+// values in the arrays. The arrays hold the values of `match` (compared in WHERE: the key as
+// loaded, the version read), then of `set` (UnnestArrays::of(table, match + set)). `extra_sets`
+// is appended to the SET list as is (", \"updated_at\" = now()").
+Fragment render_unnest_update(const TableInfo& table, const std::vector<std::size_t>& match,
+                              const std::vector<std::size_t>& set, std::string_view extra_sets,
+                              UnnestArrays arrays);
 
 // "todos"."id", "todos"."title", ... for every column of a table.
 void append_qualified_columns(Fragment& out, const TableInfo& table);

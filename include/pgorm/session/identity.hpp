@@ -112,16 +112,16 @@ identity_key_t<source_model_t<S>> identity_key(const S& source) {
 template <model T, class... Keys>
 std::optional<identity_key_t<T>> identity_key_of(const Keys&... keys) {
   using Key = identity_key_t<T>;
+  // A NULL key part names no row (the server answers none); it must not match a tracked key
+  // whose part is the empty string.
+  const bool null_part = ([](const auto& k) {
+    if constexpr (is_optional_v<std::remove_cvref_t<decltype(k)>>)
+      return !k.has_value();
+    else
+      return false;
+  }(keys) || ...);
+  if (null_part) return std::nullopt;
   if constexpr (std::is_same_v<Key, std::string>) {
-    // A NULL key part names no row (the server answers none); it must not match a tracked key
-    // whose part is the empty string.
-    const bool null_part = ([](const auto& k) {
-      if constexpr (is_optional_v<std::remove_cvref_t<decltype(k)>>)
-        return !k.has_value();
-      else
-        return false;
-    }(keys) || ...);
-    if (null_part) return std::nullopt;
     return encoded_key_of(keys...);
   } else if constexpr (sizeof...(Keys) != 1) {
     return std::nullopt;  // the server refuses the statement
@@ -129,7 +129,6 @@ std::optional<identity_key_t<T>> identity_key_of(const Keys&... keys) {
     const auto& k = std::get<0>(std::tie(keys...));
     using K = std::remove_cvref_t<decltype(k)>;
     if constexpr (is_optional_v<K>) {
-      if (!k) return std::nullopt;  // no row has a NULL key: the server answers none
       return identity_key_of<T>(*k);
     } else if constexpr (std::is_same_v<Key, std::int64_t> && std::is_integral_v<K> &&
                          !std::is_same_v<K, bool>) {

@@ -3,12 +3,14 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <bitset>
 #include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "pgorm/relations/operations.hpp"
@@ -22,6 +24,61 @@ namespace pgorm::detail {
 // A flush UPDATE or DELETE matched no row. `action` is "UPDATE" or "DELETE".
 [[noreturn]] void throw_stale(std::string_view table, std::string_view action, std::string key,
                               bool versioned);
+
+// The objects added to a session and not inserted yet, in the order they were added. Whether an
+// object is among them is a hash lookup once there are more than a few, so that adding many
+// objects is not quadratic; the index exists exactly when there are more than kScan.
+template <class T>
+class PendingObjects {
+ public:
+  using const_iterator = typename std::vector<std::shared_ptr<T>>::const_iterator;
+
+  bool contains(const std::shared_ptr<T>& object) const {
+    if (objects_.size() <= kScan)
+      return std::find(objects_.begin(), objects_.end(), object) != objects_.end();
+    return index_.count(object.get()) != 0;
+  }
+  void push_back(std::shared_ptr<T> object) {
+    objects_.push_back(std::move(object));
+    if (objects_.size() == kScan + 1) {
+      index_.reserve(2 * objects_.size());
+      for (const auto& o : objects_) index_.insert(o.get());
+    } else if (objects_.size() > kScan) {
+      index_.insert(objects_.back().get());
+    }
+  }
+  // Removes the object; false when it was not pending.
+  bool erase(const std::shared_ptr<T>& object) {
+    auto it = std::find(objects_.begin(), objects_.end(), object);
+    if (it == objects_.end()) return false;
+    objects_.erase(it);
+    if (objects_.size() <= kScan)
+      index_.clear();
+    else
+      index_.erase(object.get());
+    return true;
+  }
+  void assign(std::vector<std::shared_ptr<T>> objects) {
+    clear();
+    objects_.reserve(objects.size());
+    for (auto& o : objects) push_back(std::move(o));
+  }
+  void clear() noexcept {
+    objects_.clear();
+    index_.clear();
+  }
+
+  const std::vector<std::shared_ptr<T>>& objects() const noexcept { return objects_; }
+  const_iterator begin() const noexcept { return objects_.begin(); }
+  const_iterator end() const noexcept { return objects_.end(); }
+  bool empty() const noexcept { return objects_.empty(); }
+  std::size_t size() const noexcept { return objects_.size(); }
+
+ private:
+  static constexpr std::size_t kScan = 16;
+  std::vector<std::shared_ptr<T>> objects_;
+  std::unordered_set<const T*> index_;
+};
 
 template <model T>
 class ModelWork final : public ModelWorkBase {
@@ -43,7 +100,7 @@ class ModelWork final : public ModelWorkBase {
   std::size_t tracked() const noexcept override { return identity_.size() + pending_.size(); }
 
   bool contains(const std::shared_ptr<T>& object) const {
-    if (std::find(pending_.begin(), pending_.end(), object) != pending_.end()) return true;
+    if (pending_.contains(object)) return true;
     auto it = identity_.find(key_of(*object));
     return it != identity_.end() && it->second.object == object;
   }
@@ -165,11 +222,7 @@ class ModelWork final : public ModelWorkBase {
 
   // Returns true when the object was pending (never inserted): it leaves the session at once.
   bool remove(const std::shared_ptr<T>& object, bool hard) {
-    auto p = std::find(pending_.begin(), pending_.end(), object);
-    if (p != pending_.end()) {
-      pending_.erase(p);
-      return true;
-    }
+    if (pending_.erase(object)) return true;
     const Key key = key_of(*object);
     auto it = identity_.find(key);
     if (it == identity_.end() || it->second.object != object) throw_not_in_session(table().name);
@@ -193,11 +246,7 @@ class ModelWork final : public ModelWorkBase {
 
   // Returns true when the session tracked the object.
   bool expunge(const std::shared_ptr<T>& object) {
-    auto p = std::find(pending_.begin(), pending_.end(), object);
-    if (p != pending_.end()) {
-      pending_.erase(p);
-      return true;
-    }
+    if (pending_.erase(object)) return true;
     auto it = identity_.find(key_of(*object));
     if (it == identity_.end() || it->second.object != object) return false;
     identity_.erase(it);
@@ -234,7 +283,7 @@ class ModelWork final : public ModelWorkBase {
                     const std::unordered_set<const void*>& waiting) override {
     if (pending_.empty()) return;
     if (waiting.empty()) {
-      plan_insert_batch(out, pending_);
+      plan_insert_batch(out, pending_.objects());
       pending_.clear();
       return;
     }
@@ -242,11 +291,15 @@ class ModelWork final : public ModelWorkBase {
     for (const auto& p : pending_) (waiting.count(p.get()) ? later : wave).push_back(p);
     if (wave.empty()) return;
     plan_insert_batch(out, wave);
-    pending_ = std::move(later);
+    pending_.assign(std::move(later));
   }
 
+  // The changed objects, grouped by the columns they change: a group of several is one
+  // UPDATE ... FROM unnest(...) (plan_batch_update), a lone object (or one whose key changed)
+  // its own UPDATE.
   void plan_updates(std::vector<PlannedWrite>& out) override {
-    std::size_t first = out.size();
+    const std::size_t first = out.size();
+    std::vector<std::pair<Changed, std::vector<Key>>> groups;
     for (auto& [key, e] : identity_) {
       if (e.deleted) continue;
       Changed changed;
@@ -258,19 +311,16 @@ class ModelWork final : public ModelWorkBase {
         if (!same_value(Def::ref(*e.object), e.snapshot.template get<Def>())) changed.set(column);
       });
       if (changed.none()) continue;
-      out.push_back({update_statement(e, changed),
-                     [this, key = key](const Result& r) {
-                       auto it = identity_.find(key);
-                       if (it == identity_.end()) return;
-                       Entry& entry = it->second;
-                       if (r.rows() != 1)
-                         throw_stale(table().name, "UPDATE", describe_key(entry.snapshot),
-                                     model_traits<T>::versioned);
-                       note(key);
-                       RowReader<T>(r).read(0, *entry.object);
-                       entry.snapshot.assign(*entry.object);
-                     },
-                     true, true});
+      auto group = std::find_if(groups.begin(), groups.end(),
+                                [&](const auto& g) { return g.first == changed; });
+      if (group == groups.end())
+        groups.push_back({changed, {key}});
+      else
+        group->second.push_back(key);
+    }
+    for (auto& [changed, keys] : groups) {
+      if (keys.size() > 1 && plan_batch_update(out, changed, keys)) continue;
+      for (const Key& key : keys) plan_row_update(out, key, changed);
     }
     if (out.size() > first) {
       // Objects whose key changed move to their new identity once every update is applied.
@@ -489,14 +539,129 @@ class ModelWork final : public ModelWorkBase {
 
   // A flush statement whose RETURNING rows (every column of T) are read back into the objects:
   // in binary when T's columns read so, as select<T>() results are.
-  static query::Statement returning_rows(query::Fragment f) {
-    query::Statement statement = query::finish(std::move(f));
+  static query::Statement returning_rows(query::Statement statement) {
     statement.params.set_binary_results(binary_rows<T>());
     return statement;
   }
 
   // The columns a flush UPDATE sets, by column index.
   using Changed = std::bitset<model_traits<T>::column_count>;
+
+  // One object's UPDATE ... RETURNING: StaleDataError when it matches no row.
+  void plan_row_update(std::vector<PlannedWrite>& out, const Key& key, const Changed& changed) {
+    out.push_back({update_statement(identity_.find(key)->second, changed),
+                   [this, key](const Result& r) {
+                     auto it = identity_.find(key);
+                     if (it == identity_.end()) return;
+                     Entry& entry = it->second;
+                     if (r.rows() != 1)
+                       throw_stale(table().name, "UPDATE", describe_key(entry.snapshot),
+                                   model_traits<T>::versioned);
+                     note(key);
+                     RowReader<T>(r).read(0, *entry.object);
+                     entry.snapshot.assign(*entry.object);
+                   },
+                   true, true});
+  }
+
+  // The objects of `keys`, all changing the same columns, in one statement:
+  //   UPDATE t SET <changed> = v.c.., "updated_at" = now(), "version" = t."version" + 1
+  //   FROM unnest($1::key[], [$2::int[] version,] $3::type[], ...) WITH ORDINALITY AS v(..., n)
+  //   WHERE t.<key> = v.c0 [AND t."version" = v.c1] RETURNING <every column>, v.n
+  // Each returned row finds its object by the ordinal n; an object without one matched no row
+  // (StaleDataError). False (nothing planned) when the key changes or a column cannot travel in
+  // unnest: the objects then get one UPDATE each.
+  bool plan_batch_update(std::vector<PlannedWrite>& out, const Changed& changed,
+                         std::vector<Key>& keys) {
+    constexpr std::size_t columns = model_traits<T>::column_count;
+    static const std::vector<std::size_t> match = [] {
+      const TableInfo& table = table_info<T>();
+      std::vector<std::size_t> out;
+      const auto index_of = [&](std::string_view name) {
+        for (std::size_t i = 0; i < table.columns.size(); ++i)
+          if (table.columns[i].name == name) return i;
+        return table.columns.size();
+      };
+      for (const auto& key : table.primary_key) out.push_back(index_of(key));
+      if constexpr (model_traits<T>::versioned) out.push_back(index_of("version"));
+      return out;
+    }();
+    std::vector<std::size_t> set;
+    // slot[c]: the array column c's value goes to, for the row condition and for the SET list
+    std::array<std::size_t, columns> match_slot, set_slot;
+    match_slot.fill(columns);
+    set_slot.fill(columns);
+    for (std::size_t j = 0; j < match.size(); ++j) {
+      if (match[j] >= columns || changed.test(match[j])) return false;
+      match_slot[match[j]] = j;
+    }
+    for (std::size_t c = 0; c < columns; ++c)
+      if (changed.test(c)) {
+        set_slot[c] = match.size() + set.size();
+        set.push_back(c);
+      }
+    std::vector<std::size_t> sent = match;
+    sent.insert(sent.end(), set.begin(), set.end());
+    std::optional<query::UnnestArrays> arrays = query::UnnestArrays::of(table(), sent);
+    if (!arrays) return false;
+    for (const Key& key : keys) {
+      const Entry& e = identity_.find(key)->second;
+      std::size_t c = 0;
+      model_traits<T>::for_each_column([&](const auto& def) {
+        using Def = std::remove_cvref_t<decltype(def)>;
+        if (match_slot[c] < columns)
+          arrays->add_value(match_slot[c], e.snapshot.template get<Def>());
+        if (set_slot[c] < columns) arrays->add_value(set_slot[c], Def::ref(*e.object));
+        ++c;
+      });
+    }
+    std::string extra_sets;
+    if constexpr (model_traits<T>::timestamps) {
+      std::size_t c = 0;
+      bool updated_at_set = false;
+      model_traits<T>::for_each_column([&](const auto& def) {
+        if (changed.test(c++) && def.name() == "updated_at") updated_at_set = true;
+      });
+      if (!updated_at_set) extra_sets += ", \"updated_at\" = now()";
+    }
+    if constexpr (model_traits<T>::versioned) {
+      extra_sets += ", \"version\" = ";
+      sql::append_identifier(extra_sets, table().name);
+      extra_sets += ".\"version\" + 1";
+    }
+    query::Statement statement = returning_rows(query::finish(
+        query::render_unnest_update(table(), match, set, extra_sets, std::move(*arrays))));
+    out.push_back({std::move(statement),
+                   [this, keys = std::move(keys)](const Result& r) {
+                     const int ordinal_column = static_cast<int>(columns);
+                     std::vector<int> row_of(keys.size(), -1);
+                     for (int row = 0; row < r.rows(); ++row) {
+                       const auto n = r.value<std::int64_t>(row, ordinal_column);
+                       if (n < 1 || static_cast<std::size_t>(n) > keys.size() ||
+                           row_of[static_cast<std::size_t>(n - 1)] >= 0)
+                         throw_returned_rows("UPDATE", r.rows(), keys.size());
+                       row_of[static_cast<std::size_t>(n - 1)] = row;
+                     }
+                     for (std::size_t i = 0; i < keys.size(); ++i) {
+                       if (row_of[i] >= 0) continue;
+                       auto it = identity_.find(keys[i]);
+                       throw_stale(table().name, "UPDATE",
+                                   it == identity_.end() ? std::string()
+                                                         : describe_key(it->second.snapshot),
+                                   model_traits<T>::versioned);
+                     }
+                     RowReader<T> reader(r);
+                     for (std::size_t i = 0; i < keys.size(); ++i) {
+                       auto it = identity_.find(keys[i]);
+                       if (it == identity_.end()) continue;
+                       note(keys[i]);
+                       reader.read(row_of[i], *it->second.object);
+                       it->second.snapshot.assign(*it->second.object);
+                     }
+                   },
+                   true, true});
+    return true;
+  }
 
   // `UPDATE t SET <changed> = ..., "updated_at" = now() WHERE <key> [AND "version" = ...]
   // RETURNING <every column>`. Its text depends on the changed columns only: it is rendered
@@ -508,13 +673,11 @@ class ModelWork final : public ModelWorkBase {
       if (columns != changed) continue;
       query::ParamsOnly only;
       render_update(only, e, changed);
-      query::Statement statement{sql, std::move(only.params)};
-      statement.params.set_binary_results(binary_rows<T>());
-      return statement;
+      return returning_rows({sql, std::move(only.params)});
     }
     query::Fragment f;
     render_update(f, e, changed);
-    query::Statement statement = returning_rows(std::move(f));
+    query::Statement statement = returning_rows(query::finish(std::move(f)));
     if (update_sql_.size() < kCachedUpdates) update_sql_.emplace_back(changed, statement.sql);
     return statement;
   }
@@ -590,7 +753,8 @@ class ModelWork final : public ModelWorkBase {
         query::append_values_row(f, *chunk[i]);
       }
       f += sql::returning_all<T>();
-      out.push_back({returning_rows(std::move(f)), write_back(std::move(chunk)), n == 1, false});
+      out.push_back({returning_rows(query::finish(std::move(f))), write_back(std::move(chunk)),
+                     n == 1, false});
       done += n;
     }
   }
@@ -602,20 +766,35 @@ class ModelWork final : public ModelWorkBase {
   bool plan_unnest_insert(std::vector<PlannedWrite>& out,
                           const std::vector<std::shared_ptr<T>>& objects) {
     constexpr std::size_t columns = model_traits<T>::column_count;
-    std::vector<query::Fragment> rows(objects.size());
-    std::vector<bool> defaults;
-    defaults.reserve(objects.size() * columns);
-    for (std::size_t i = 0; i < objects.size(); ++i) {
-      query::append_values_row(rows[i], *objects[i], &defaults);
-      if (!std::equal(defaults.begin(), defaults.begin() + columns,
-                      defaults.begin() + static_cast<std::ptrdiff_t>(i * columns)))
-        return false;
+    using Mask = std::bitset<columns>;
+    const auto defaults_of = [](const T& object) {
+      Mask mask;
+      std::size_t i = 0;
+      model_traits<T>::for_each_column([&](const auto& def) {
+        using Def = std::remove_cvref_t<decltype(def)>;
+        mask[i++] = query::sends_default<Def>(Def::ref(object));
+      });
+      return mask;
+    };
+    const Mask defaults = defaults_of(*objects.front());
+    for (const auto& object : objects)
+      if (defaults_of(*object) != defaults) return false;
+    std::vector<std::size_t> sent;
+    for (std::size_t i = 0; i < columns; ++i)
+      if (!defaults[i]) sent.push_back(i);
+    std::optional<query::UnnestArrays> arrays = query::UnnestArrays::of(table(), sent);
+    if (!arrays) return false;
+    // Each value straight into its column's array: no statement per object.
+    for (const auto& object : objects) {
+      std::size_t i = 0, j = 0;
+      model_traits<T>::for_each_column([&](const auto& def) {
+        using Def = std::remove_cvref_t<decltype(def)>;
+        if (!defaults[i++]) arrays->add_value(j++, Def::ref(*object));
+      });
     }
-    std::vector<bool> first(defaults.begin(), defaults.begin() + columns);
-    std::optional<query::Fragment> f = query::render_unnest_insert(table_info<T>(), first, rows);
-    if (!f) return false;
-    *f += sql::returning_all<T>();
-    out.push_back({returning_rows(std::move(*f)), write_back(objects), true, false});
+    query::Fragment f = query::render_unnest_insert(table(), sent, std::move(*arrays));
+    f += sql::returning_all<T>();
+    out.push_back({returning_rows(query::finish(std::move(f))), write_back(objects), true, false});
     return true;
   }
 
@@ -626,7 +805,8 @@ class ModelWork final : public ModelWorkBase {
     return [this, chunk = std::move(chunk)](const Result& r) {
       // A row per object, or the rows cannot be matched to their objects: a BEFORE INSERT
       // trigger that returned NULL, or a rule, dropped some. No object is changed then.
-      if (static_cast<std::size_t>(r.rows()) != chunk.size()) throw_returned_rows(r.rows(), chunk.size());
+      if (static_cast<std::size_t>(r.rows()) != chunk.size())
+        throw_returned_rows("INSERT", r.rows(), chunk.size());
       RowReader<T> reader(r);
       for (std::size_t i = 0; i < chunk.size(); ++i) {
         const auto& object = chunk[i];
@@ -690,7 +870,7 @@ class ModelWork final : public ModelWorkBase {
   IdentityMap<Key, Entry> identity_;
   static constexpr std::size_t kCachedUpdates = 16;
   std::vector<std::pair<Changed, std::string>> update_sql_;  // UPDATE text per changed columns
-  std::vector<std::shared_ptr<T>> pending_;
+  PendingObjects<T> pending_;
   std::vector<std::shared_ptr<T>> gone_;  // deleted by the flush under way
   std::vector<Level> journal_;            // one level per open savepoint that changed something
   int depth_ = 0;                         // savepoints open in the session

@@ -159,9 +159,9 @@ class ModelWork;
 ErrorInfo commit_in_doubt(ErrorInfo cause, std::string_view what);
 // the deadline cancelled the transaction before it committed (DeadlineExceeded).
 ErrorInfo commit_cancelled(ErrorInfo cause);
-// An INSERT ... RETURNING of a flush came back with another number of rows than it had objects
-// (InterfaceError).
-[[noreturn]] void throw_returned_rows(int rows, std::size_t objects);
+// An INSERT or UPDATE ... RETURNING of a flush (`action`) came back with rows that cannot be
+// matched to its objects (InterfaceError).
+[[noreturn]] void throw_returned_rows(std::string_view action, int rows, std::size_t objects);
 
 // The model's entry in a session's work list, created on first use (definitions in
 // model_work.hpp). Shared by Session and AsyncSession.

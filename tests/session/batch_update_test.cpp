@@ -1,0 +1,285 @@
+// A flush UPDATE of many objects that change the same columns is one statement:
+//   UPDATE t SET ... FROM unnest($1::key[], ...) WITH ORDINALITY ... RETURNING every column
+// Every row must be read back into its own object, a row missing from the result (deleted
+// elsewhere, another version) fails the whole flush with nothing written, and the cases the
+// statement cannot carry (a key that changes, a lone object) keep one UPDATE per object.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "support/session_fixture.hpp"
+
+using namespace pgorm;
+using namespace testmodels;
+
+using test::recording;
+
+namespace batch {
+
+struct Document : pgorm::Model<Document, pgorm::Versioned, pgorm::TableName<"batch_documents">> {
+  std::string title;
+  static constexpr auto columns = pgorm::columns(pgorm::column<&Document::title>());
+};
+
+}  // namespace batch
+
+namespace {
+
+std::size_t count_containing(const std::vector<std::string>& sent, std::string_view prefix,
+                             std::string_view part) {
+  return static_cast<std::size_t>(std::count_if(sent.begin(), sent.end(), [&](const auto& q) {
+    return q.rfind(prefix, 0) == 0 && q.find(part) != std::string::npos;
+  }));
+}
+
+using Stored = std::tuple<std::int32_t, std::string, std::optional<std::string>>;
+
+// `n` todos of one new user, inserted directly.
+void insert_todos(test::SessionFixture& fx, int n) {
+  auto uid = fx.insert_user("owner@example.com");
+  for (int i = 0; i < n; ++i) fx.insert_todo(uid, fmt::format("todo {}", i));
+}
+
+std::vector<Stored> stored_todos(test::SessionFixture& fx) {
+  return fx.db.conn().query<Stored>("SELECT id, title, description FROM todos ORDER BY id");
+}
+
+}  // namespace
+
+TEST_CASE("many objects changing the same columns are one UPDATE, every row read back",
+          "[session][batch_update]") {
+  std::vector<std::string> sent;
+  test::SessionFixture fx(recording(sent));
+  insert_todos(fx, 40);
+  fx.db.conn().exec("UPDATE todos SET description = 'before'");  // every description changes
+  const std::vector<std::string> titles = {"plain", "quote\"d", "back\\slash", "{brace}", "NULL",
+                                           "",      "comma,here", "tab\there", "ünïcode ✓"};
+  auto s = fx.session();
+  auto todos = s.execute(select<Todo>().order_by(col<&Todo::id>));
+  REQUIRE(todos.size() == 40);
+  const Timestamp loaded_at = todos[0]->updated_at;
+  std::vector<Stored> expected;
+  for (std::size_t i = 0; i < todos.size(); ++i) {
+    auto& t = todos[i];
+    t->title = titles[i % titles.size()] + " " + std::to_string(i);
+    if (i % 3 == 0)
+      t->description = std::nullopt;
+    else
+      t->description = i % 2 ? "NULL" : "\"quoted\" and \\";
+    expected.emplace_back(t->id, t->title, t->description);
+  }
+  sent.clear();
+  s.commit();
+  CHECK(count_containing(sent, "UPDATE \"todos\"", "FROM unnest(") == 1);
+  CHECK(count_containing(sent, "UPDATE \"todos\"", "") == 1);
+  CHECK(stored_todos(fx) == expected);
+  // The server's updated_at = now() came back into each object.
+  for (const auto& t : todos) {
+    CHECK(t->updated_at != loaded_at);
+    CHECK(t->updated_at ==
+          fx.db.scalar<Timestamp>("SELECT updated_at FROM todos WHERE id = $1", t->id));
+  }
+  // The snapshots took the written values: nothing is dirty any more.
+  sent.clear();
+  s.commit();
+  CHECK(count_containing(sent, "UPDATE", "") == 0);
+}
+
+TEST_CASE("objects changing different columns: one UPDATE per set of columns",
+          "[session][batch_update]") {
+  std::vector<std::string> sent;
+  test::SessionFixture fx(recording(sent));
+  insert_todos(fx, 6);
+  auto s = fx.session();
+  auto todos = s.execute(select<Todo>().order_by(col<&Todo::id>));
+  REQUIRE(todos.size() == 6);
+  for (int i : {0, 1, 2}) todos[i]->title = fmt::format("title {}", i);
+  for (int i : {3, 4}) todos[i]->description = fmt::format("description {}", i);
+  todos[5]->title = "both";  // alone with this set of columns: an UPDATE of its own
+  todos[5]->status = TodoStatus::archived;
+  sent.clear();
+  s.commit();
+  CHECK(count_containing(sent, "UPDATE \"todos\" SET \"title\" = \"pgorm_v\"", "unnest(") == 1);
+  CHECK(count_containing(sent, "UPDATE \"todos\" SET \"description\" = \"pgorm_v\"", "unnest(") ==
+        1);
+  CHECK(count_containing(sent, "UPDATE \"todos\" SET \"title\" = $1, \"status\" = $2", "") == 1);
+  CHECK(count_containing(sent, "UPDATE", "") == 3);
+  std::vector<Stored> expected;
+  for (const auto& t : todos) expected.emplace_back(t->id, t->title, t->description);
+  CHECK(stored_todos(fx) == expected);
+  CHECK(fx.db.scalar<std::string>("SELECT status::text FROM todos WHERE id = $1", todos[5]->id) ==
+        "archived");
+}
+
+TEST_CASE("a row of the batch deleted elsewhere fails the flush naming its key, nothing written",
+          "[session][batch_update][failure]") {
+  test::SessionFixture fx;
+  insert_todos(fx, 5);
+  auto s = fx.session();
+  auto todos = s.execute(select<Todo>().order_by(col<&Todo::id>));
+  REQUIRE(todos.size() == 5);
+  const auto before = stored_todos(fx);
+  const std::int32_t gone = todos[2]->id;
+  fx.db.conn().exec("DELETE FROM todos WHERE id = $1", gone);
+  for (auto& t : todos) t->title += " changed";
+  test::new_user(s, "bystander@example.com");  // in the same flush: not written either
+  try {
+    s.commit();
+    FAIL("expected a StaleDataError");
+  } catch (const StaleDataError& e) {
+    CHECK(e.table() == "todos");
+    CHECK_THAT(e.what(), Catch::Contains(fmt::format("id={}", gone)));
+  }
+  CHECK_FALSE(s.in_transaction());
+  auto expected = before;
+  expected.erase(expected.begin() + 2);
+  CHECK(stored_todos(fx) == expected);
+  CHECK(fx.count("users") == 1);
+}
+
+TEST_CASE("a trigger that rewrites rows on update: each object gets what its row holds",
+          "[session][batch_update]") {
+  test::SessionFixture fx;
+  fx.db.conn().execute_script(R"sql(
+    CREATE FUNCTION batch_rewrite() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        NEW.title := upper(NEW.title) || ' #' || NEW.id;
+        NEW.description := coalesce(NEW.description, 'was null');
+        RETURN NEW;
+      END $$;
+    CREATE TRIGGER batch_rewrite BEFORE UPDATE ON todos
+      FOR EACH ROW EXECUTE FUNCTION batch_rewrite();
+  )sql");
+  insert_todos(fx, 8);
+  auto s = fx.session();
+  auto todos = s.execute(select<Todo>().order_by(col<&Todo::id>.desc()));
+  REQUIRE(todos.size() == 8);
+  for (auto& t : todos) t->title = "new " + std::to_string(t->id);
+  s.commit();
+  for (const auto& t : todos) {
+    CHECK(t->title == fmt::format("NEW {} #{}", t->id, t->id));
+    CHECK(t->description == "was null");
+  }
+  std::vector<Stored> expected;
+  for (auto it = todos.rbegin(); it != todos.rend(); ++it)
+    expected.emplace_back((*it)->id, (*it)->title, (*it)->description);
+  CHECK(stored_todos(fx) == expected);
+}
+
+TEST_CASE("a changed key keeps its own UPDATE, and the identity map follows it",
+          "[session][batch_update]") {
+  std::vector<std::string> sent;
+  test::SessionFixture fx(recording(sent));
+  auto s = fx.session();
+  std::vector<User> users(4);
+  for (int i = 0; i < 4; ++i) users[i].email = fmt::format("u{}@example.com", i);
+  auto added = s.add_all(users);
+  s.commit();
+  const std::int32_t old_ids[] = {added[0]->id, added[1]->id};
+  // Two objects change their keys (and the same other column): one UPDATE each.
+  added[0]->id = 9000;
+  added[1]->id = 9001;
+  for (int i : {0, 1, 2, 3}) added[i]->email = fmt::format("changed{}@example.com", i);
+  sent.clear();
+  s.commit();
+  CHECK(count_containing(sent, "UPDATE \"users\"", "unnest(") == 1);  // the two others
+  CHECK(count_containing(sent, "UPDATE", "") == 3);
+  CHECK(s.get<User>(9000) == added[0]);
+  CHECK(s.get<User>(9001) == added[1]);
+  for (std::int32_t old_id : old_ids) CHECK(s.get<User>(old_id) == nullptr);
+  for (const auto& u : added)
+    CHECK(fx.db.scalar<std::string>("SELECT email FROM users WHERE id = $1", u->id) == u->email);
+  CHECK(fx.count("users") == 4);
+}
+
+TEST_CASE("versioned objects in one UPDATE: each version checked and bumped",
+          "[session][batch_update][failure]") {
+  using batch::Document;
+  test::SessionFixture fx;
+  Metadata::of<Document>().create_all(fx.db.conn());
+  using Row = std::tuple<std::int32_t, std::string, std::int32_t>;
+  auto stored = [&]() {
+    return fx.db.conn().query<Row>("SELECT id, title, version FROM batch_documents ORDER BY id");
+  };
+  auto s = fx.session();
+  std::vector<Document> docs(3);
+  for (int i = 0; i < 3; ++i) docs[i].title = fmt::format("draft {}", i);
+  auto added = s.add_all(docs);
+  s.commit();
+  for (auto& d : added) d->title += " edited";
+  s.commit();
+  std::vector<Row> expected;
+  for (const auto& d : added) {
+    CHECK(d->version == 2);
+    expected.emplace_back(d->id, d->title, 2);
+  }
+  CHECK(stored() == expected);
+
+  // Another session bumps the middle one: the whole batch must fail, nothing written.
+  fx.db.conn().exec("UPDATE batch_documents SET title = 'elsewhere', version = 3 WHERE id = $1",
+                    added[1]->id);
+  std::get<1>(expected[1]) = "elsewhere";
+  std::get<2>(expected[1]) = 3;
+  for (auto& d : added) d->title += " again";
+  try {
+    s.commit();
+    FAIL("expected a StaleDataError");
+  } catch (const StaleDataError& e) {
+    CHECK(e.table() == "batch_documents");
+    CHECK_THAT(e.what(), Catch::Contains(fmt::format("id={}", added[1]->id)));
+  }
+  CHECK(stored() == expected);
+}
+
+TEST_CASE("a batch UPDATE inside a savepoint that is rolled back: objects get their values back",
+          "[session][batch_update][failure]") {
+  test::SessionFixture fx;
+  insert_todos(fx, 5);
+  auto s = fx.session();
+  auto tx = s.begin();
+  auto todos = s.execute(select<Todo>().order_by(col<&Todo::id>));
+  REQUIRE(todos.size() == 5);
+  const auto before = stored_todos(fx);
+  {
+    auto sp = s.begin_nested();
+    for (auto& t : todos) t->title = "inside " + std::to_string(t->id);
+    s.flush();
+    CHECK(todos[0]->title == "inside " + std::to_string(todos[0]->id));
+    sp.rollback();
+  }
+  for (std::size_t i = 0; i < todos.size(); ++i) CHECK(todos[i]->title == std::get<1>(before[i]));
+  tx.commit();
+  CHECK(stored_todos(fx) == before);
+}
+
+TEST_CASE("add_all of many objects: one added twice is inserted once, removed ones not at all",
+          "[session][batch_update]") {
+  test::SessionFixture fx;
+  auto s = fx.session();
+  std::vector<User> users(40);
+  for (int i = 0; i < 40; ++i) users[i].email = fmt::format("many{}@example.com", i);
+  auto added = s.add_all(users);
+  CHECK(s.add(added[7]) == added[7]);  // already pending: not a second row
+  CHECK(s.contains(added[39]));
+  s.remove(added[5]);
+  s.expunge(added[6]);
+  CHECK_FALSE(s.contains(added[5]));
+  CHECK_FALSE(s.contains(added[6]));
+  CHECK(s.contains(added[7]));
+  // Down to a few pending again: membership still right.
+  for (int i = 8; i < 39; ++i) s.expunge(added[i]);
+  CHECK(s.contains(added[39]));
+  CHECK_FALSE(s.contains(added[20]));
+  s.commit();
+  CHECK(fx.count("users") == 7);  // 0-4, 7, 39
+  for (int i : {0, 1, 2, 3, 4, 7, 39})
+    CHECK(fx.db.scalar<std::string>("SELECT email FROM users WHERE id = $1", added[i]->id) ==
+          users[i].email);
+  const auto removed = fx.db.scalar<std::int64_t>(
+      "SELECT count(*) FROM users WHERE email IN ('many5@example.com', 'many6@example.com')");
+  CHECK(removed == 0);
+}
