@@ -213,6 +213,14 @@ inline constexpr std::string_view kInsertTodo =
     "$3, $4) RETURNING \"id\"";
 inline constexpr std::string_view kUpdateDescription =
     "UPDATE \"todos\" SET \"description\" = $1, \"updated_at\" = now() WHERE \"id\" = $2";
+// What pgorm's flush sends for many objects changing the same column (one statement for all).
+inline const std::string kUpdateDescriptions =
+    "UPDATE \"todos\" SET \"description\" = \"pgorm_v\".\"c1\", \"updated_at\" = now() FROM "
+    "unnest($1::integer[], $2::text[]) WITH ORDINALITY AS \"pgorm_v\"(\"c0\", \"c1\", \"n\") "
+    "WHERE \"todos\".\"id\" = \"pgorm_v\".\"c0\" AND \"todos\".\"id\" = ANY($1::integer[]) "
+    "RETURNING \"todos\".\"id\", \"todos\".\"title\", \"todos\".\"description\", "
+    "\"todos\".\"status\", \"todos\".\"user_id\", \"todos\".\"created_at\", "
+    "\"todos\".\"updated_at\", \"todos\".\"deleted_at\", \"pgorm_v\".\"n\"";
 inline constexpr std::string_view kCopyTodos =
     "COPY \"todos\" (\"title\", \"description\", \"status\", \"user_id\") FROM STDIN";
 }  // namespace sql

@@ -26,6 +26,7 @@ class Pq {
     prepare("list", sql::kList);
     prepare("insert", sql::kInsertTodo);
     prepare("update", sql::kUpdateDescription);
+    prepare("update_all", sql::kUpdateDescriptions);
   }
   ~Pq() { PQfinish(conn_); }
   Pq(const Pq&) = delete;
@@ -86,6 +87,13 @@ std::vector<TodoRow> decode_todos(const PGresult* r) {
   out.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) out.push_back(decode_todo(r, i));
   return out;
+}
+
+// The live todos with id <= last, decoded (the prepared "load_up_to").
+std::vector<TodoRow> load_up_to(Pq& pq, int last) {
+  const std::string limit = std::to_string(last);
+  const char* values[] = {limit.c_str()};
+  return decode_todos(pq.run("load_up_to", 1, values).get());
 }
 
 // COPY text format: backslash, tab and newline are escaped.
@@ -241,10 +249,7 @@ void register_libpq(Registry& registry, const std::string& conninfo) {
   registry.add("load_10k", name, [pq] {
     Outcome o;
     o.seconds = timed([&] {
-      std::string limit = std::to_string(kLoadSmall);
-      const char* values[] = {limit.c_str()};
-      auto r = pq->run("load_up_to", 1, values);
-      auto todos = decode_todos(r.get());
+      auto todos = load_up_to(*pq, kLoadSmall);
       o.rows = static_cast<std::int64_t>(todos.size());
     });
     return o;
@@ -299,10 +304,7 @@ void register_libpq(Registry& registry, const std::string& conninfo) {
     PGconn* c = pq->get();
     Outcome o;
     o.seconds = timed([&] {
-      std::string limit = std::to_string(kUpdates);
-      const char* lv[] = {limit.c_str()};
-      auto r = pq->run("load_up_to", 1, lv);
-      auto todos = decode_todos(r.get());
+      auto todos = load_up_to(*pq, kUpdates);
       for (auto& t : todos) t.description = updated_description(run, t.id);
       if (!PQenterPipelineMode(c)) throw std::runtime_error("libpq: no pipeline mode");
       int in_flight = 0;
@@ -328,6 +330,61 @@ void register_libpq(Registry& registry, const std::string& conninfo) {
       PQsendQueryParams(c, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0);
       ++in_flight;
       sync();
+      PQexitPipelineMode(c);
+    });
+    return o;
+  });
+
+  // The statement pgorm's flush sends for the same work: BEGIN, one UPDATE ... FROM unnest of
+  // every id and description with RETURNING (each row read back, as pgorm does), COMMIT,
+  // pipelined together.
+  registry.add("update_1000", name + " (same SQL)", [pq] {
+    long run = next_update_run();
+    PGconn* c = pq->get();
+    Outcome o;
+    o.seconds = timed([&] {
+      auto todos = load_up_to(*pq, kUpdates);
+      std::string ids = "{", descriptions = "{";
+      for (auto& t : todos) {
+        t.description = updated_description(run, t.id);
+        if (ids.size() > 1) {
+          ids += ',';
+          descriptions += ',';
+        }
+        ids += std::to_string(t.id);
+        descriptions += '"';
+        for (char ch : *t.description) {
+          if (ch == '"' || ch == '\\') descriptions += '\\';
+          descriptions += ch;
+        }
+        descriptions += '"';
+      }
+      ids += '}';
+      descriptions += '}';
+      if (!PQenterPipelineMode(c)) throw std::runtime_error("libpq: no pipeline mode");
+      const char* values[] = {ids.c_str(), descriptions.c_str()};
+      PQsendQueryParams(c, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 0);
+      PQsendQueryPrepared(c, "update_all", 2, values, nullptr, nullptr, 0);
+      PQsendQueryParams(c, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0);
+      PQpipelineSync(c);
+      pq->check(PQgetResult(c), PGRES_COMMAND_OK);
+      while (PGresult* rest = PQgetResult(c)) PQclear(rest);
+      {
+        PGresult* rows = PQgetResult(c);
+        pq->check_keep(rows, PGRES_TUPLES_OK);
+        std::unique_ptr<PGresult, decltype(&PQclear)> updated(rows, &PQclear);
+        const int n = PQntuples(updated.get());
+        for (int i = 0; i < n; ++i) {
+          const std::size_t at =
+              static_cast<std::size_t>(parse_int(field(updated.get(), i, 8))) - 1;
+          todos.at(at) = decode_todo(updated.get(), i);
+        }
+        o.rows = n;
+      }
+      while (PGresult* rest = PQgetResult(c)) PQclear(rest);
+      pq->check(PQgetResult(c), PGRES_COMMAND_OK);
+      while (PGresult* rest = PQgetResult(c)) PQclear(rest);
+      pq->check(PQgetResult(c), PGRES_PIPELINE_SYNC);
       PQexitPipelineMode(c);
     });
     return o;

@@ -121,8 +121,28 @@ void check_pgorm_sql() {
   expect(list_query(1).statement().sql, sql::kList);
 }
 
+// The flush's UPDATE of many objects, seen as sent (rolled back).
+void check_pgorm_flush_sql(const std::string& conninfo) {
+  std::string sent;
+  pgorm::EngineOptions options;
+  options.hooks.before_statement = [&](const pgorm::StatementEvent& e) {
+    if (e.sql.rfind("UPDATE", 0) == 0) sent = std::string(e.sql);
+  };
+  pgorm::Engine engine(conninfo, options);
+  pgorm::Session s(engine);
+  auto tx = s.begin();
+  for (auto& t : s.execute(select<Todo>().where(col<&Todo::id> <= 2))) t->description = "check";
+  s.flush();
+  tx.rollback();
+  if (sent != sql::kUpdateDescriptions)
+    throw std::runtime_error("bench: pgorm's flush sends\n  " + sent +
+                             "\nbut the raw contenders send\n  " + sql::kUpdateDescriptions +
+                             "\n(update bench/common.hpp)");
+}
+
 void register_pgorm(Registry& registry, const std::string& conninfo) {
   check_pgorm_sql();
+  check_pgorm_flush_sql(conninfo);
   auto engine = std::make_shared<pgorm::Engine>(conninfo);
   {
     // Open the pooled connection now, as the raw contenders open theirs before measuring.
