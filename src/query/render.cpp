@@ -612,9 +612,11 @@ Fragment render_unnest_insert(const TableInfo& table, const std::vector<std::siz
 Fragment render_unnest_update(const TableInfo& table, const std::vector<std::size_t>& match,
                               const std::vector<std::size_t>& set, std::string_view extra_sets,
                               UnnestArrays arrays) {
-  constexpr std::string_view kValues = "\"pgorm_v\".";
+  // The arrays' alias: any name but the table's own (PostgreSQL refuses a name twice).
+  const std::string_view alias = table.name == "pgorm_v" ? "pgorm_values" : "pgorm_v";
   const auto value = [&](Fragment& out, std::size_t j) {
-    out += kValues;
+    out.add_identifier(alias);
+    out += ".";
     out += "\"c";
     out += std::to_string(j);
     out += "\"";
@@ -632,10 +634,13 @@ Fragment render_unnest_update(const TableInfo& table, const std::vector<std::siz
   out += extra_sets;
   out += " FROM ";
   // The first array (the first key column's values) is also compared with ANY below: its number
-  // is one past the parameters already in the text, which finish() numbers in order.
+  // is one past the parameters already in the text, which finish() numbers in order (so the
+  // fragment must be finished as it is, not appended to another with parameters before it).
   const std::string first_key = "$" + std::to_string(out.params.size() + 1) + arrays.cast(0);
   std::move(arrays).append_to(out);
-  out += " WITH ORDINALITY AS \"pgorm_v\"(";
+  out += " WITH ORDINALITY AS ";
+  out.add_identifier(alias);
+  out += "(";
   for (std::size_t j = 0; j < match.size() + set.size(); ++j) {
     out += "\"c";
     out += std::to_string(j);
@@ -662,8 +667,8 @@ Fragment render_unnest_update(const TableInfo& table, const std::vector<std::siz
   out += " RETURNING ";
   append_qualified_columns(out, table);
   out += ", ";
-  out += kValues;
-  out += "\"n\"";
+  out.add_identifier(alias);
+  out += ".\"n\"";
   return out;
 }
 

@@ -25,6 +25,12 @@ struct Document : pgorm::Model<Document, pgorm::Versioned, pgorm::TableName<"bat
   static constexpr auto columns = pgorm::columns(pgorm::column<&Document::title>());
 };
 
+// A table whose name is the batched UPDATE's usual alias for its arrays.
+struct Aliased : pgorm::Model<Aliased, pgorm::TableName<"pgorm_v">> {
+  std::string n;  // and a column named as the ordinal
+  static constexpr auto columns = pgorm::columns(pgorm::column<&Aliased::n>());
+};
+
 }  // namespace batch
 
 namespace {
@@ -61,11 +67,14 @@ TEST_CASE("many objects changing the same columns are one UPDATE, every row read
   auto s = fx.session();
   auto todos = s.execute(select<Todo>().order_by(col<&Todo::id>));
   REQUIRE(todos.size() == 40);
-  const Timestamp loaded_at = todos[0]->updated_at;
+  std::vector<Timestamp> loaded_at;
   std::vector<Stored> expected;
   for (std::size_t i = 0; i < todos.size(); ++i) {
     auto& t = todos[i];
-    t->title = titles[i % titles.size()] + " " + std::to_string(i);
+    loaded_at.push_back(t->updated_at);
+    // Each title once as it is ("", "NULL", ...), then numbered.
+    t->title = titles[i % titles.size()];
+    if (i >= titles.size()) t->title += " " + std::to_string(i);
     if (i % 3 == 0)
       t->description = std::nullopt;
     else
@@ -78,8 +87,9 @@ TEST_CASE("many objects changing the same columns are one UPDATE, every row read
   CHECK(count_containing(sent, "UPDATE \"todos\"", "") == 1);
   CHECK(stored_todos(fx) == expected);
   // The server's updated_at = now() came back into each object.
-  for (const auto& t : todos) {
-    CHECK(t->updated_at != loaded_at);
+  for (std::size_t i = 0; i < todos.size(); ++i) {
+    const auto& t = todos[i];
+    CHECK(t->updated_at > loaded_at[i]);
     CHECK(t->updated_at ==
           fx.db.scalar<Timestamp>("SELECT updated_at FROM todos WHERE id = $1", t->id));
   }
@@ -282,4 +292,45 @@ TEST_CASE("add_all of many objects: one added twice is inserted once, removed on
   const auto removed = fx.db.scalar<std::int64_t>(
       "SELECT count(*) FROM users WHERE email IN ('many5@example.com', 'many6@example.com')");
   CHECK(removed == 0);
+}
+
+TEST_CASE("more objects than one batched UPDATE carries: split, every row written",
+          "[session][batch_update]") {
+  std::vector<std::string> sent;
+  test::SessionFixture fx(recording(sent));
+  fx.db.conn().exec(
+      "INSERT INTO users (email) SELECT 'user' || g || '@example.com' FROM generate_series(1, "
+      "10001) g");
+  auto s = fx.session();
+  auto users = s.execute(select<User>());
+  REQUIRE(users.size() == 10001);
+  for (auto& u : users) u->email = "changed." + u->email;
+  sent.clear();
+  s.commit();
+  // 10,000 in one statement; the one left over alone.
+  CHECK(count_containing(sent, "UPDATE \"users\"", "unnest(") == 1);
+  CHECK(count_containing(sent, "UPDATE", "") == 2);
+  CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM users WHERE email LIKE 'changed.user%'") ==
+        10001);
+}
+
+TEST_CASE("a table named as the batch's alias, with a column named as its ordinal",
+          "[session][batch_update]") {
+  using batch::Aliased;
+  std::vector<std::string> sent;
+  test::SessionFixture fx(recording(sent));
+  Metadata::of<Aliased>().create_all(fx.db.conn());
+  auto s = fx.session();
+  std::vector<Aliased> rows(3);
+  for (int i = 0; i < 3; ++i) rows[i].n = fmt::format("row {}", i);
+  auto added = s.add_all(rows);
+  s.commit();
+  for (auto& a : added) a->n += " changed";
+  sent.clear();
+  s.commit();
+  CHECK(count_containing(sent, "UPDATE \"pgorm_v\"", "unnest(") == 1);
+  for (const auto& a : added) {
+    CHECK(a->n.find(" changed") != std::string::npos);
+    CHECK(fx.db.scalar<std::string>("SELECT n FROM pgorm_v WHERE id = $1", a->id) == a->n);
+  }
 }

@@ -319,8 +319,13 @@ class ModelWork final : public ModelWorkBase {
         group->second.push_back(key);
     }
     for (auto& [changed, keys] : groups) {
-      if (keys.size() > 1 && plan_batch_update(out, changed, keys)) continue;
-      for (const Key& key : keys) plan_row_update(out, key, changed);
+      for (std::size_t start = 0; start < keys.size(); start += kBatchedUpdates) {
+        const std::size_t end = std::min(keys.size(), start + kBatchedUpdates);
+        std::vector<Key> chunk(keys.begin() + static_cast<std::ptrdiff_t>(start),
+                               keys.begin() + static_cast<std::ptrdiff_t>(end));
+        if (chunk.size() > 1 && plan_batch_update(out, changed, chunk)) continue;
+        for (const Key& key : chunk) plan_row_update(out, key, changed);
+      }
     }
     if (out.size() > first) {
       // Objects whose key changed move to their new identity once every update is applied.
@@ -574,6 +579,7 @@ class ModelWork final : public ModelWorkBase {
   bool plan_batch_update(std::vector<PlannedWrite>& out, const Changed& changed,
                          std::vector<Key>& keys) {
     constexpr std::size_t columns = model_traits<T>::column_count;
+    if (table_info<T>().primary_key.empty()) return false;  // no key to find the rows by
     static const std::vector<std::size_t> match = [] {
       const TableInfo& table = table_info<T>();
       std::vector<std::size_t> out;
@@ -869,6 +875,9 @@ class ModelWork final : public ModelWorkBase {
 
   IdentityMap<Key, Entry> identity_;
   static constexpr std::size_t kCachedUpdates = 16;
+  // The most objects one batched UPDATE carries: its arrays stay far from PostgreSQL's limit of
+  // 1 GB per value.
+  static constexpr std::size_t kBatchedUpdates = 10000;
   std::vector<std::pair<Changed, std::string>> update_sql_;  // UPDATE text per changed columns
   PendingObjects<T> pending_;
   std::vector<std::shared_ptr<T>> gone_;  // deleted by the flush under way
