@@ -50,6 +50,16 @@ void insert_todos(test::SessionFixture& fx, int n) {
   for (int i = 0; i < n; ++i) fx.insert_todo(uid, fmt::format("todo {}", i));
 }
 
+// Three new objects of T with `Member` set to "<label> 0", "<label> 1", "<label> 2", committed.
+template <class T, auto Member>
+std::vector<std::shared_ptr<T>> add_three(Session& s, std::string_view label) {
+  std::vector<T> objects(3);
+  for (int i = 0; i < 3; ++i) objects[i].*Member = fmt::format("{} {}", label, i);
+  auto added = s.add_all(objects);
+  s.commit();
+  return added;
+}
+
 std::vector<Stored> stored_todos(test::SessionFixture& fx) {
   return fx.db.conn().query<Stored>("SELECT id, title, description FROM todos ORDER BY id");
 }
@@ -216,10 +226,7 @@ TEST_CASE("versioned objects in one UPDATE: each version checked and bumped",
     return fx.db.conn().query<Row>("SELECT id, title, version FROM batch_documents ORDER BY id");
   };
   auto s = fx.session();
-  std::vector<Document> docs(3);
-  for (int i = 0; i < 3; ++i) docs[i].title = fmt::format("draft {}", i);
-  auto added = s.add_all(docs);
-  s.commit();
+  auto added = add_three<Document, &Document::title>(s, "draft");
   for (auto& d : added) d->title += " edited";
   s.commit();
   std::vector<Row> expected;
@@ -321,10 +328,7 @@ TEST_CASE("a table named as the batch's alias, with a column named as its ordina
   test::SessionFixture fx(recording(sent));
   Metadata::of<Aliased>().create_all(fx.db.conn());
   auto s = fx.session();
-  std::vector<Aliased> rows(3);
-  for (int i = 0; i < 3; ++i) rows[i].n = fmt::format("row {}", i);
-  auto added = s.add_all(rows);
-  s.commit();
+  auto added = add_three<Aliased, &Aliased::n>(s, "row");
   for (auto& a : added) a->n += " changed";
   sent.clear();
   s.commit();

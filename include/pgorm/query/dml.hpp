@@ -255,10 +255,10 @@ class Delete {
 // false, "").
 template <class Def>
 bool sends_default(const typename Def::member_type& value) {
-  if constexpr ((Def::template has<serial_t> || Def::template has<server_default>) &&
-                std::is_default_constructible_v<typename Def::member_type> &&
-                std::equality_comparable<typename Def::member_type>)
-    return value == typename Def::member_type{};
+  using M = typename Def::member_type;
+  constexpr bool server_fills = Def::template has<serial_t> || Def::template has<server_default>;
+  if constexpr (server_fills && std::is_default_constructible_v<M> && std::equality_comparable<M>)
+    return value == M{};
   else
     return false;
 }

@@ -583,13 +583,8 @@ class ModelWork final : public ModelWorkBase {
     static const std::vector<std::size_t> match = [] {
       const TableInfo& table = table_info<T>();
       std::vector<std::size_t> out;
-      const auto index_of = [&](std::string_view name) {
-        for (std::size_t i = 0; i < table.columns.size(); ++i)
-          if (table.columns[i].name == name) return i;
-        return table.columns.size();
-      };
-      for (const auto& key : table.primary_key) out.push_back(index_of(key));
-      if constexpr (model_traits<T>::versioned) out.push_back(index_of("version"));
+      for (const auto& key : table.primary_key) out.push_back(column_index(key));
+      if constexpr (model_traits<T>::versioned) out.push_back(column_index("version"));
       return out;
     }();
     std::vector<std::size_t> set;
@@ -621,22 +616,10 @@ class ModelWork final : public ModelWorkBase {
         ++c;
       });
     }
-    std::string extra_sets;
-    if constexpr (model_traits<T>::timestamps) {
-      std::size_t c = 0;
-      bool updated_at_set = false;
-      model_traits<T>::for_each_column([&](const auto& def) {
-        if (changed.test(c++) && def.name() == "updated_at") updated_at_set = true;
-      });
-      if (!updated_at_set) extra_sets += ", \"updated_at\" = now()";
-    }
-    if constexpr (model_traits<T>::versioned) {
-      extra_sets += ", \"version\" = ";
-      sql::append_identifier(extra_sets, table().name);
-      extra_sets += ".\"version\" + 1";
-    }
+    query::Fragment extra_sets;
+    append_bookkeeping_sets(extra_sets, changed, table().name);
     query::Statement statement = returning_rows(query::finish(
-        query::render_unnest_update(table(), match, set, extra_sets, std::move(*arrays))));
+        query::render_unnest_update(table(), match, set, extra_sets.sql, std::move(*arrays))));
     out.push_back({std::move(statement),
                    [this, keys = std::move(keys)](const Result& r) {
                      const int ordinal_column = static_cast<int>(columns);
@@ -688,12 +671,40 @@ class ModelWork final : public ModelWorkBase {
     return statement;
   }
 
+  // The index of T's column with this name; column_count when there is none.
+  static std::size_t column_index(std::string_view name) {
+    const TableInfo& table = table_info<T>();
+    const ColumnInfo* column = table.column(name);
+    return column ? static_cast<std::size_t>(column - table.columns.data())
+                  : model_traits<T>::column_count;
+  }
+
+  // What every flush UPDATE sets besides the changed columns: "updated_at" = now() (Timestamps,
+  // unless updated_at itself changed) and the version bump (Versioned), its old value read from
+  // `qualifier`."version" when given (an UPDATE with a FROM list).
+  template <class Out>
+  static void append_bookkeeping_sets(Out& f, const Changed& changed, std::string_view qualifier) {
+    if constexpr (model_traits<T>::timestamps) {
+      static const std::size_t updated_at = column_index("updated_at");
+      if (updated_at >= changed.size() || !changed.test(updated_at))
+        f += ", \"updated_at\" = now()";
+    }
+    if constexpr (model_traits<T>::versioned) {
+      f += ", \"version\" = ";
+      if (!qualifier.empty()) {
+        f.add_identifier(qualifier);
+        f += ".";
+      }
+      f += "\"version\" + 1";
+    }
+  }
+
   template <class Out>
   void render_update(Out& f, const Entry& e, const Changed& changed) const {
     f += "UPDATE ";
     f.add_identifier(table().name);
     f += " SET ";
-    bool first = true, updated_at_set = false;
+    bool first = true;
     std::size_t i = 0;
     model_traits<T>::for_each_column([&](const auto& def) {
       using Def = std::remove_cvref_t<decltype(def)>;
@@ -703,12 +714,8 @@ class ModelWork final : public ModelWorkBase {
       f.add_identifier(def.name());
       f += " = ";
       f.add_param(Def::ref(*e.object));
-      if (def.name() == "updated_at") updated_at_set = true;
     });
-    if constexpr (model_traits<T>::timestamps) {
-      if (!updated_at_set) f += ", \"updated_at\" = now()";
-    }
-    if constexpr (model_traits<T>::versioned) f += ", \"version\" = \"version\" + 1";
+    append_bookkeeping_sets(f, changed, {});
     f += " WHERE ";
     append_row_condition(f, e.snapshot);
     f += sql::returning_all<T>();
