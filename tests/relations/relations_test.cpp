@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
 
 #include "support/session_fixture.hpp"
@@ -317,6 +318,73 @@ TEST_CASE("many-to-many members are added and removed through the association ta
   CHECK(fx.count("categories") == 2);  // removing from the collection keeps the category
 }
 
+TEST_CASE("a large collection's orphans and many-to-many changes are found at flush",
+          "[relations]") {
+  test::SessionFixture fx;
+  const auto users = seed(fx, 1, 3000);
+  fx.db.conn().exec(
+      "INSERT INTO categories (name, slug) SELECT 'c' || g, 'slug' || g FROM generate_series(1, "
+      "40) g");
+  const auto first_todo = fx.db.scalar<std::int32_t>("SELECT min(id) FROM todos");
+  fx.db.conn().exec(
+      "INSERT INTO todo_categories (todo_id, category_id) SELECT $1, id FROM categories",
+      first_todo);
+  auto s = fx.session();
+  auto user = s.execute(select<User>().options(selectin(&User::todos))).at(0);
+  REQUIRE(user->todos.size() == 3000);
+  // Nothing changed: the flush sends nothing.
+  auto statements = s.statements_executed();
+  s.commit();
+  CHECK(s.statements_executed() == statements);
+
+  auto orphan_a = user->todos[10];
+  auto orphan_b = user->todos[2500];
+  user->todos.remove(orphan_a);
+  user->todos.remove(orphan_b);
+  auto added = std::make_shared<Todo>();
+  added->title = "added to a large collection";
+  user->todos.add(added);
+  auto todo =
+      s.execute(
+           select<Todo>().where(col<&Todo::id> == first_todo).options(selectin(&Todo::categories)))
+          .at(0);
+  REQUIRE(todo->categories.size() == 40);
+  std::vector<std::int32_t> dropped;
+  for (int i : {3, 17, 39}) dropped.push_back(todo->categories[static_cast<std::size_t>(i)]->id);
+  for (auto id : dropped) {
+    auto it = std::find_if(todo->categories.begin(), todo->categories.end(),
+                           [&](const auto& c) { return c->id == id; });
+    REQUIRE(it != todo->categories.end());
+    auto category = *it;
+    todo->categories.remove(category);
+  }
+  auto fresh = std::make_shared<Category>();
+  fresh->name = "fresh";
+  fresh->slug = "fresh-slug";
+  todo->categories.add(fresh);
+  s.commit();
+
+  // Two orphans soft-deleted (delete-orphan), the rest untouched, the new one inserted.
+  CHECK(fx.db.scalar<std::int64_t>(
+            "SELECT count(*) FROM todos WHERE user_id = $1 AND deleted_at IS NULL", users[0]) ==
+        2999);
+  for (const auto& gone : {orphan_a, orphan_b})
+    CHECK(fx.db.scalar<bool>("SELECT deleted_at IS NOT NULL FROM todos WHERE id = $1", gone->id));
+  CHECK(added->id > 0);
+  CHECK(fx.db.scalar<std::int32_t>("SELECT user_id FROM todos WHERE id = $1", added->id) ==
+        users[0]);
+  // Association rows: 40 - 3 + 1.
+  CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM todo_categories WHERE todo_id = $1",
+                                   first_todo) == 38);
+  for (auto id : dropped)
+    CHECK(fx.db.scalar<std::int64_t>(
+              "SELECT count(*) FROM todo_categories WHERE todo_id = $1 AND category_id = $2",
+              first_todo, id) == 0);
+  CHECK(fx.db.scalar<std::int64_t>(
+            "SELECT count(*) FROM todo_categories WHERE todo_id = $1 AND category_id = $2",
+            first_todo, fresh->id) == 1);
+}
+
 TEST_CASE("a nested path loads one query per level", "[relations]") {
   test::SessionFixture fx;
   seed(fx, 2, 2);
@@ -384,6 +452,79 @@ TEST_CASE("two foreign keys to one table stay apart", "[relations]") {
   CHECK(writers[0]->reviewed.empty());
   CHECK(writers[1]->written.empty());
   CHECK(writers[1]->reviewed.size() == 1);
+}
+
+TEST_CASE("two joined collections of one model hold each member once", "[relations]") {
+  // Joining both collections repeats each written article once per reviewed one and back.
+  test::SessionFixture fx;
+  Metadata::of<rel::Writer, rel::Article>().create_all(fx.db.conn());
+  fx.db.conn().exec("INSERT INTO writers (name) VALUES ('ann'), ('bob')");
+  fx.db.conn().exec(
+      "INSERT INTO articles (title, author_id, reviewer_id) SELECT 'a' || g, "
+      "(SELECT id FROM writers WHERE name = 'ann'), (SELECT id FROM writers WHERE name = 'bob') "
+      "FROM generate_series(1, 3) g");
+  fx.db.conn().exec(
+      "INSERT INTO articles (title, author_id, reviewer_id) SELECT 'b' || g, "
+      "(SELECT id FROM writers WHERE name = 'bob'), (SELECT id FROM writers WHERE name = 'ann') "
+      "FROM generate_series(1, 4) g");
+  auto ids = [&](std::string_view column, std::int32_t writer) {
+    return fx.db.conn().query<std::int32_t>(
+        fmt::format("SELECT id FROM articles WHERE {} = $1 ORDER BY id", column), writer);
+  };
+  auto sorted_ids = [](const auto& collection) {
+    std::vector<std::int32_t> out;
+    for (const auto& a : collection) out.push_back(a->id);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  auto s = fx.session();
+  auto writers =
+      s.execute(select<rel::Writer>()
+                    .order_by(col<&rel::Writer::name>)
+                    .options(joined(&rel::Writer::written), joined(&rel::Writer::reviewed)));
+  REQUIRE(writers.size() == 2);
+  for (const auto& w : writers) {
+    INFO(w->name);
+    CHECK(sorted_ids(w->written) == ids("author_id", w->id));
+    CHECK(sorted_ids(w->reviewed) == ids("reviewer_id", w->id));
+  }
+  CHECK(writers[0]->written.size() == 3);
+  CHECK(writers[0]->reviewed.size() == 4);
+}
+
+TEST_CASE("a collection of thousands of members loads each once, by every strategy",
+          "[relations]") {
+  test::SessionFixture fx;
+  const auto users = seed(fx, 2, 3000);
+  const auto expected = [&](std::int32_t user) {
+    auto ids = fx.db.conn().query<std::int32_t>(
+        "SELECT id FROM todos WHERE user_id = $1 ORDER BY id", user);
+    REQUIRE(ids.size() == 3000);
+    return ids;
+  };
+  const auto held = [](const User& u) {
+    std::vector<std::int32_t> ids;
+    for (const auto& t : u.todos) ids.push_back(t->id);
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  for (int strategy = 0; strategy < 3; ++strategy) {
+    INFO("strategy " << strategy);
+    auto s = fx.session();
+    auto q = select<User>().order_by(col<&User::id>);
+    std::vector<std::shared_ptr<User>> loaded;
+    if (strategy == 0) loaded = s.execute(q.options(selectin(&User::todos)));
+    if (strategy == 1) loaded = s.execute(q.options(joined(&User::todos)));
+    if (strategy == 2) {
+      loaded = s.execute(q);
+      s.load(loaded, &User::todos);
+    }
+    REQUIRE(loaded.size() == 2);
+    for (std::size_t i = 0; i < loaded.size(); ++i) {
+      CHECK(loaded[i]->id == users[i]);
+      CHECK(held(*loaded[i]) == expected(users[i]));
+    }
+  }
 }
 
 TEST_CASE("passive deletes leave the children to ON DELETE CASCADE", "[relations]") {

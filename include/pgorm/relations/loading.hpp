@@ -94,6 +94,7 @@ struct JoinedOption {
         detail::RowReader<Target> reader(result, alias + "__");
         auto& tracked = detail::work_in<Target>(works);
         std::set<const Row*> started;
+        detail::AppendedPairs appended;
         for (std::size_t i = 0; i < rows.size(); ++i) {
           int r = static_cast<int>(i);
           std::shared_ptr<Target> target =
@@ -104,7 +105,7 @@ struct JoinedOption {
           } else {
             auto& coll = detail::collection_of(member);
             if (started.insert(rows[i].get()).second) coll.pgorm_assign({});
-            if (!target) continue;
+            if (!target || !appended.insert(rows[i].get(), target.get())) continue;
             coll.pgorm_append_loaded(target);
             if constexpr (R::inverse != detail::npos) {
               using Inv = std::remove_cvref_t<

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <tuple>
 #include <type_traits>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "pgorm/errors.hpp"
@@ -18,6 +20,46 @@ namespace pgorm {
 namespace detail {
 [[noreturn]] void throw_not_loaded(std::string_view relation);
 [[noreturn]] void throw_parent_gone();
+
+// The (owner, object) pairs one load has appended to collections, so that a row that comes back
+// twice (a join's repeated rows, a duplicated association row) is appended once, in constant time
+// however large the collection grows.
+class AppendedPairs {
+ public:
+  // False when the pair was appended before.
+  bool insert(const void* owner, const void* object) {
+    return seen_.insert({owner, object}).second;
+  }
+
+ private:
+  using Pair = std::pair<const void*, const void*>;
+  struct Hash {
+    std::size_t operator()(const Pair& p) const noexcept {
+      const std::hash<const void*> h;
+      return h(p.first) * 31 + h(p.second);
+    }
+  };
+  std::unordered_set<Pair, Hash> seen_;
+};
+
+// The objects of `from` that `in` does not hold, in from's order. Past a few objects `in` is
+// hashed, so comparing a collection with its snapshot stays linear however large it grows.
+template <class P>
+std::vector<P> not_in(const std::vector<P>& from, const std::vector<P>& in) {
+  std::vector<P> out;
+  if (from.empty()) return out;
+  if (in.size() <= 16) {
+    for (const auto& p : from)
+      if (std::find(in.begin(), in.end(), p) == in.end()) out.push_back(p);
+    return out;
+  }
+  std::unordered_set<const void*> held;
+  held.reserve(in.size());
+  for (const auto& p : in) held.insert(p.get());
+  for (const auto& p : from)
+    if (!held.count(p.get())) out.push_back(p);
+  return out;
+}
 
 // Set by the session on the members of the objects it tracks, so that changing one side of a
 // relationship updates the other side in memory (back_populates).
@@ -185,12 +227,11 @@ class Collection {
     loaded_ = true;
     snapshot_ = items_;
   }
+  // A loaded member; the loader has checked (AppendedPairs) that it is not in the collection yet.
   void pgorm_append_loaded(std::shared_ptr<Target> object) {
     if (!loaded_) pgorm_assign({});
-    if (std::find(items_.begin(), items_.end(), object) == items_.end()) {
-      items_.push_back(object);
-      snapshot_.push_back(std::move(object));
-    }
+    items_.push_back(object);
+    snapshot_.push_back(std::move(object));
   }
   void pgorm_mark_loaded_empty() {
     if (!loaded_) pgorm_assign({});

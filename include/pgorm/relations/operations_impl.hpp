@@ -1,6 +1,8 @@
 // Definitions of the relationship operations that need the complete Session.
 #pragma once
 
+#include <unordered_set>
+
 #include "pgorm/relations/operations.hpp"
 #include "pgorm/session/session.hpp"
 
@@ -113,11 +115,12 @@ class SelectinLevel {
         assign_many_to_one<Owner, Member>(*o, std::move(target));
       }
     } else if constexpr (R::kind == relation_kind::has_many || R::kind == relation_kind::has_one) {
+      AppendedPairs appended;
       for (const auto& t : loaded) {
         auto key = match_key<MatchKey>(member_value<R::fk>(*t));
         if (!key) continue;
         auto it = by_key_.find(*key);
-        if (it == by_key_.end()) continue;
+        if (it == by_key_.end() || !appended.insert(it->second.get(), t.get())) continue;
         collection_of((*it->second).*Member).pgorm_append_loaded(t);
         if constexpr (R::inverse != npos) {
           using Inv = std::remove_cvref_t<std::tuple_element_t<R::inverse, relations_t<Target>>>;
@@ -126,10 +129,12 @@ class SelectinLevel {
       }
     } else if (result) {
       int owner_column = result->column_index("pgorm_owner_key");
+      AppendedPairs appended;
       for (int r = 0; r < result->rows(); ++r) {
         auto it = by_key_.find(std::string(result->get(r, owner_column)));
-        if (it != by_key_.end())
-          ((*it->second).*Member).pgorm_append_loaded(loaded[static_cast<std::size_t>(r)]);
+        const auto& t = loaded[static_cast<std::size_t>(r)];
+        if (it != by_key_.end() && appended.insert(it->second.get(), t.get()))
+          ((*it->second).*Member).pgorm_append_loaded(t);
       }
     }
     return loaded;
@@ -274,10 +279,14 @@ bool cascade_relations(CascadeState& state, const std::shared_ptr<T>& object, bo
         using Target = typename R::target;
         std::vector<std::shared_ptr<Target>> children = coll.pgorm_raw();
         if constexpr (R::kind != relation_kind::many_to_many) {
+          std::unordered_set<const Target*> listed;
+          listed.reserve(children.size());
+          for (const auto& child : children) listed.insert(child.get());
           auto add_child = [&](std::shared_ptr<Target> child) {
-            if (std::find(children.begin(), children.end(), child) == children.end() &&
-                !moved_to_other_parent<T, Member>(*child, *object))
+            if (!listed.count(child.get()) && !moved_to_other_parent<T, Member>(*child, *object)) {
+              listed.insert(child.get());
               children.push_back(std::move(child));
+            }
           };
           // Children taken out of the collection since it was loaded (orphans) go with it.
           for (const auto& was : coll.pgorm_snapshot()) add_child(was);
@@ -321,10 +330,8 @@ bool cascade_relations(CascadeState& state, const std::shared_ptr<T>& object, bo
       if constexpr (R::kind != relation_kind::many_to_many) {
         // Orphans: in the collection when loaded, gone from it now.
         auto& snapshot = coll.pgorm_snapshot();
-        for (const auto& was : snapshot) {
-          if (std::find(coll.pgorm_raw().begin(), coll.pgorm_raw().end(), was) !=
-              coll.pgorm_raw().end())
-            continue;
+        if (snapshot == coll.pgorm_raw()) return;  // unchanged: no orphan
+        for (const auto& was : not_in(snapshot, coll.pgorm_raw())) {
           // Moved to another parent (its many-to-one side points elsewhere): not an orphan.
           if constexpr (R::inverse != npos) {
             using Target = typename R::target;
@@ -392,12 +399,9 @@ void plan_associations(std::vector<PlannedWrite>& out, const std::shared_ptr<T>&
       if (!m.loaded()) return;
       const auto& snapshot = m.pgorm_snapshot();
       const auto& now = m.pgorm_raw();
-      auto in = [](const auto& v, const auto& x) {
-        return std::find(v.begin(), v.end(), x) != v.end();
-      };
+      if (now == snapshot) return;
       const std::size_t first = out.size();
-      for (const auto& target : now) {
-        if (in(snapshot, target)) continue;
+      for (const auto& target : not_in(now, snapshot)) {
         query::Fragment f;
         f += "INSERT INTO ";
         f.add_identifier(table_info<Through>().name);
@@ -412,8 +416,7 @@ void plan_associations(std::vector<PlannedWrite>& out, const std::shared_ptr<T>&
         f += ") ON CONFLICT DO NOTHING";
         out.push_back(PlannedWrite{query::finish(std::move(f)), nullptr, true, false});
       }
-      for (const auto& target : snapshot) {
-        if (in(now, target)) continue;
+      for (const auto& target : not_in(snapshot, now)) {
         query::Fragment f;
         f += "DELETE FROM ";
         f.add_identifier(table_info<Through>().name);
