@@ -144,6 +144,27 @@ TEST_CASE("reserved words work as table and column names", "[ddl]") {
   CHECK(db.scalar<std::string>("SELECT \"user\" FROM \"order\" WHERE \"select\" = 3") == "alice");
 }
 
+TEST_CASE("identifiers are double-quoted with embedded quotes doubled", "[unit][ddl]") {
+  CHECK(sql::quote_identifier("user") == "\"user\"");
+  CHECK(sql::quote_identifier("") == "\"\"");
+  CHECK(sql::quote_identifier("a\"b") == "\"a\"\"b\"");
+  CHECK(sql::quote_identifier("\"") == "\"\"\"\"");
+  CHECK(sql::quote_identifier("\"x\"\"") == "\"\"\"x\"\"\"\"\"");
+  std::string out = "SELECT ";
+  sql::append_identifier(out, "Mixed Case");
+  CHECK(out == "SELECT \"Mixed Case\"");
+}
+
+TEST_CASE("the server reads a quoted identifier back as the name it was given", "[ddl]") {
+  test::TestSchema db;
+  for (std::string name :
+       {"plain", "a\"b", "\"", "\"lead", "trail\"", "two\"\"quotes", "Mixed Case"}) {
+    INFO(name);
+    Result r = db.conn().exec("SELECT 1 AS " + sql::quote_identifier(name));
+    CHECK(r.column_name(0) == name);
+  }
+}
+
 TEST_CASE("a check constraint from the model is enforced by the server", "[ddl]") {
   test::TestSchema db;
   Metadata::of<Order>().create_all(db.conn());

@@ -9,10 +9,17 @@ namespace pgorm::sql {
 // Always double-quotes, doubling embedded quotes: user -> "user", a"b -> "a""b".
 // Quoting unconditionally makes reserved words (user, order) and mixed case safe.
 inline void append_identifier(std::string& out, std::string_view name) {
+  out.reserve(out.size() + name.size() + 2);
   out.push_back('"');
-  for (char c : name) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
+  for (std::size_t from = 0;;) {  // one append per run of characters without a quote
+    const std::size_t quote = name.find('"', from);
+    if (quote == std::string_view::npos) {
+      out.append(name.substr(from));
+      break;
+    }
+    out.append(name.substr(from, quote + 1 - from));
+    out.push_back('"');
+    from = quote + 1;
   }
   out.push_back('"');
 }
