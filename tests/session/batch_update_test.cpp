@@ -301,6 +301,27 @@ TEST_CASE("add_all of many objects: one added twice is inserted once, removed on
   CHECK(removed == 0);
 }
 
+TEST_CASE("removing a stored object while many are pending deletes it and inserts the rest",
+          "[session][batch_update]") {
+  test::SessionFixture fx;
+  const auto kept = fx.insert_user("kept@example.com");
+  const auto gone = fx.insert_user("gone@example.com");
+  auto s = fx.session();
+  std::vector<User> users(40);
+  for (int i = 0; i < 40; ++i) users[i].email = fmt::format("pending{}@example.com", i);
+  auto added = s.add_all(users);
+  auto stored = s.get<User>(gone);
+  REQUIRE(stored);
+  s.remove(stored);  // not pending: the session deletes its row
+  CHECK(s.contains(added[0]));
+  s.commit();
+  CHECK(fx.count("users") == 41);
+  CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM users WHERE id = $1", gone) == 0);
+  CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM users WHERE id = $1", kept) == 1);
+  CHECK(fx.db.scalar<std::int64_t>(
+            "SELECT count(*) FROM users WHERE email LIKE 'pending%@example.com'") == 40);
+}
+
 TEST_CASE("more objects than one batched UPDATE carries: split, every row written",
           "[session][batch_update]") {
   std::vector<std::string> sent;

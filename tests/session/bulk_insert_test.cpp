@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -201,6 +203,38 @@ TEST_CASE("add_all of many objects is one INSERT from unnest, rows written back 
     CHECK(row->created_at == t->created_at);
     CHECK(t->created_at != Timestamp{});
   }
+}
+
+TEST_CASE("more objects than one unnest INSERT carries: split in order, each written back",
+          "[session][copy]") {
+  std::vector<std::string> sent;
+  test::SessionFixture fx(recording(sent));
+  auto owner = fx.insert_user("owner@example.com");
+  std::vector<Todo> batch(20002);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    batch[i].title = "split " + std::to_string(i);
+    batch[i].user_id = owner;
+  }
+  auto s = fx.session();
+  auto added = s.add_all(batch);
+  s.commit();
+  // 10,000 + 10,000 + 2, each statement the same prepared text.
+  CHECK(std::count_if(sent.begin(), sent.end(), [](const std::string& q) {
+          return q.find("SELECT * FROM unnest(") != std::string::npos;
+        }) == 3);
+  REQUIRE(fx.count("todos") == 20002);
+  std::map<std::int32_t, std::string> by_id;
+  for (auto& [id, title] :
+       fx.db.conn().query<std::tuple<std::int32_t, std::string>>("SELECT id, title FROM todos"))
+    by_id[id] = title;
+  REQUIRE(added.size() == batch.size());
+  std::size_t matched = 0;
+  for (std::size_t i = 0; i < added.size(); ++i) {
+    auto it = by_id.find(added[i]->id);
+    if (it != by_id.end() && it->second == batch[i].title) ++matched;
+    if (i > 0 && added[i]->id <= added[i - 1]->id) FAIL("keys out of order at " << i);
+  }
+  CHECK(matched == added.size());  // every object holds the key of its own row
 }
 
 TEST_CASE("a string too long for its varchar(n) fails the many-object INSERT as it fails one",

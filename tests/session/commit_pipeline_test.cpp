@@ -7,6 +7,7 @@
 #include <chrono>
 #include <future>
 #include <thread>
+#include <tuple>
 
 #include "support/session_fixture.hpp"
 
@@ -78,6 +79,61 @@ TEST_CASE("commit of new objects is one round trip, keys and defaults written ba
     CHECK(todo->user_id == user->id);
     CHECK(fx.db.scalar<std::int32_t>("SELECT user_id FROM todos WHERE title = 'child'") ==
           user->id);
+  }
+}
+
+TEST_CASE("a one-row INSERT's text is kept per set of defaulted columns, values its own",
+          "[session][commit]") {
+  std::vector<std::string> sent;
+  test::SessionFixture fx(test::recording(sent));
+  const auto owner = fx.insert_user("owner@example.com");
+  struct Case {
+    std::int32_t id;  // 0: the serial's default, the one column left to DEFAULT here
+    std::string title;
+    std::optional<std::string> description;
+    TodoStatus status;
+  };
+  const std::vector<Case> cases = {
+      {0, "first", std::nullopt, TodoStatus::pending},
+      {0, "second", "described", TodoStatus::completed},
+      {0, "third", std::nullopt, TodoStatus::pending},
+      {900001, "fourth", "explicit key", TodoStatus::archived},
+      {0, "fifth", std::nullopt, TodoStatus::completed},
+      {0, "sixth", "again", TodoStatus::pending},
+  };
+  std::vector<std::string> texts;
+  std::vector<std::int32_t> ids;
+  for (const auto& c : cases) {
+    auto s = fx.session();  // a fresh session each time, as a request handler would
+    Todo t;
+    t.id = c.id;
+    t.title = c.title;
+    t.description = c.description;
+    t.status = c.status;
+    t.user_id = owner;
+    sent.clear();
+    auto added = s.add(std::move(t));
+    s.commit();
+    REQUIRE(sent.size() == 1);
+    texts.push_back(sent.front());
+    ids.push_back(added->id);
+  }
+  // The same columns left to defaults: the same text; an explicit key: another.
+  for (std::size_t i : {1, 2, 4, 5}) CHECK(texts[i] == texts[0]);
+  CHECK(texts[0].find("VALUES (DEFAULT, $1,") != std::string::npos);
+  CHECK(texts[3].find("VALUES ($1, $2,") != std::string::npos);
+  CHECK(ids[3] == 900001);
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    INFO(cases[i].title);
+    auto [title, description, status] =
+        fx.db.conn()
+            .query<std::tuple<std::string, std::optional<std::string>, std::string>>(
+                "SELECT title, description, status::text FROM todos WHERE id = $1", ids[i])
+            .at(0);
+    CHECK(title == cases[i].title);
+    CHECK(description == cases[i].description);
+    const char* expected[] = {"pending", "completed", "archived"};
+    CHECK(status == expected[static_cast<int>(cases[i].status)]);
   }
 }
 

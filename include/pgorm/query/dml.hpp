@@ -264,9 +264,10 @@ bool sends_default(const typename Def::member_type& value) {
 }
 
 // Appends one object's values as a VALUES row, DEFAULT where sends_default() says so.
-// `defaults`, when given, gets whether each column was left to its default.
-template <model T>
-void append_values_row(Fragment& out, const T& object, std::vector<bool>* defaults = nullptr) {
+// `defaults`, when given, gets whether each column was left to its default. `Out` is a Fragment,
+// or a ParamsOnly to collect the parameters of a text rendered before.
+template <class Out, model T>
+void append_values_row(Out& out, const T& object, std::vector<bool>* defaults = nullptr) {
   out += "(";
   bool first = true;
   model_traits<T>::for_each_column([&](const auto& def) {

@@ -49,6 +49,9 @@ class PendingObjects {
   }
   // Removes the object; false when it was not pending.
   bool erase(const std::shared_ptr<T>& object) {
+    // Past kScan the index answers "not pending" at once: removing a persistent object asks
+    // this first, however many objects are pending.
+    if (objects_.size() > kScan && !index_.count(object.get())) return false;
     auto it = std::find(objects_.begin(), objects_.end(), object);
     if (it == objects_.end()) return false;
     objects_.erase(it);
@@ -319,8 +322,8 @@ class ModelWork final : public ModelWorkBase {
         group->second.push_back(key);
     }
     for (auto& [changed, keys] : groups) {
-      for (std::size_t start = 0; start < keys.size(); start += kBatchedUpdates) {
-        const std::size_t end = std::min(keys.size(), start + kBatchedUpdates);
+      for (std::size_t start = 0; start < keys.size(); start += kBatchedRows) {
+        const std::size_t end = std::min(keys.size(), start + kBatchedRows);
         std::vector<Key> chunk(keys.begin() + static_cast<std::ptrdiff_t>(start),
                                keys.begin() + static_cast<std::ptrdiff_t>(end));
         if (chunk.size() > 1 && plan_batch_update(out, changed, chunk)) continue;
@@ -752,13 +755,36 @@ class ModelWork final : public ModelWorkBase {
         if (object->version == 0) object->version = 1;
       }
     }
+    if (objects.size() <= kBatchedRows) return plan_insert_rows(out, objects);
+    for (std::size_t start = 0; start < objects.size(); start += kBatchedRows) {
+      const std::size_t end = std::min(objects.size(), start + kBatchedRows);
+      plan_insert_rows(out, {objects.begin() + static_cast<std::ptrdiff_t>(start),
+                             objects.begin() + static_cast<std::ptrdiff_t>(end)});
+    }
+  }
+
+  // At most kBatchedRows objects: one unnest INSERT when they can, else VALUES lists.
+  void plan_insert_rows(std::vector<PlannedWrite>& out,
+                        const std::vector<std::shared_ptr<T>>& objects) {
     if (objects.size() > 1 && plan_unnest_insert(out, objects)) return;
+    plan_values_insert(out, objects);
+  }
+
+  // Multi-row INSERT ... VALUES statements of at most kMaxParams parameters.
+  void plan_values_insert(std::vector<PlannedWrite>& out,
+                          const std::vector<std::shared_ptr<T>>& objects) {
     const std::size_t per_statement =
         std::max<std::size_t>(1, kMaxParams / model_traits<T>::column_count);
     for (std::size_t done = 0; done < objects.size();) {
       std::size_t n = std::min(per_statement, objects.size() - done);
       std::vector<std::shared_ptr<T>> chunk(objects.begin() + static_cast<std::ptrdiff_t>(done),
                                             objects.begin() + static_cast<std::ptrdiff_t>(done + n));
+      if (n == 1) {
+        out.push_back(
+            {insert_statement(*chunk.front()), write_back(std::move(chunk)), true, false});
+        done += n;
+        continue;
+      }
       query::Fragment f;
       f += sql::insert_prefix<T>();
       for (std::size_t i = 0; i < n; ++i) {
@@ -767,9 +793,37 @@ class ModelWork final : public ModelWorkBase {
       }
       f += sql::returning_all<T>();
       out.push_back({returning_rows(query::finish(std::move(f))), write_back(std::move(chunk)),
-                     n == 1, false});
+                     false, false});
       done += n;
     }
+  }
+
+  // One object's `INSERT INTO t (<every column>) VALUES ($1, DEFAULT, ...) RETURNING <every
+  // column>`. Its text depends only on which columns the object leaves to their defaults: each
+  // thread renders it once per such set (at most kCachedInserts texts per model), and later
+  // inserts only collect their parameters, in the order the rendering takes them.
+  static query::Statement insert_statement(const T& object) {
+    using Defaults = std::bitset<model_traits<T>::column_count>;
+    Defaults defaults;
+    std::size_t i = 0;
+    model_traits<T>::for_each_column([&](const auto& def) {
+      using Def = std::remove_cvref_t<decltype(def)>;
+      defaults[i++] = query::sends_default<Def>(Def::ref(object));
+    });
+    thread_local std::vector<std::pair<Defaults, std::string>> rendered;
+    for (const auto& [columns, sql] : rendered) {
+      if (columns != defaults) continue;
+      query::ParamsOnly only;
+      query::append_values_row(only, object);
+      return returning_rows({sql, std::move(only.params)});
+    }
+    query::Fragment f;
+    f += sql::insert_prefix<T>();
+    query::append_values_row(f, object);
+    f += sql::returning_all<T>();
+    query::Statement statement = returning_rows(query::finish(std::move(f)));
+    if (rendered.size() < kCachedInserts) rendered.emplace_back(defaults, statement.sql);
+    return statement;
   }
 
   // Many objects in one INSERT ... SELECT * FROM unnest($1::type[], ...) RETURNING: one array
@@ -882,9 +936,10 @@ class ModelWork final : public ModelWorkBase {
 
   IdentityMap<Key, Entry> identity_;
   static constexpr std::size_t kCachedUpdates = 16;
-  // The most objects one batched UPDATE carries: its arrays stay far from PostgreSQL's limit of
-  // 1 GB per value.
-  static constexpr std::size_t kBatchedUpdates = 10000;
+  static constexpr std::size_t kCachedInserts = 16;
+  // The most objects one unnest INSERT or batched UPDATE carries: its arrays stay far from
+  // PostgreSQL's limit of 1 GB per value.
+  static constexpr std::size_t kBatchedRows = 10000;
   std::vector<std::pair<Changed, std::string>> update_sql_;  // UPDATE text per changed columns
   PendingObjects<T> pending_;
   std::vector<std::shared_ptr<T>> gone_;  // deleted by the flush under way
