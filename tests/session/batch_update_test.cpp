@@ -301,6 +301,48 @@ TEST_CASE("add_all of many objects: one added twice is inserted once, removed on
   CHECK(removed == 0);
 }
 
+TEST_CASE("a one-row UPDATE's text is shared by fresh sessions, the values their own",
+          "[session][batch_update]") {
+  std::vector<std::string> sent;
+  test::SessionFixture fx(recording(sent));
+  const auto id = fx.insert_todo(fx.insert_user("owner@example.com"), "start");
+  // (new title, new description): an empty optional leaves that column unchanged.
+  using Change = std::pair<std::optional<std::string>, std::optional<std::string>>;
+  const std::vector<Change> changes = {{"title 1", std::nullopt},
+                                       {std::nullopt, "described 2"},
+                                       {"title 3", std::nullopt},
+                                       {"title 4", "described 4"},
+                                       {std::nullopt, "described 5"}};
+  std::vector<std::string> texts;
+  for (const auto& [title, description] : changes) {
+    auto s = fx.session();
+    auto todo = s.get<Todo>(id);
+    REQUIRE(todo);
+    if (title) todo->title = *title;
+    if (description) todo->description = *description;
+    sent.clear();
+    s.commit();
+    REQUIRE(count_containing(sent, "UPDATE", "") == 1);
+    texts.push_back(*std::find_if(sent.begin(), sent.end(),
+                                  [](const std::string& q) { return q.starts_with("UPDATE"); }));
+    const auto [stored_title, stored_description] =
+        fx.db.conn()
+            .query<std::tuple<std::string, std::optional<std::string>>>(
+                "SELECT title, description FROM todos WHERE id = $1", id)
+            .at(0);
+    CHECK(stored_title == todo->title);
+    CHECK(stored_description == todo->description);
+  }
+  CHECK(texts[0] == texts[2]);  // the title alone
+  CHECK(texts[1] == texts[4]);  // the description alone
+  CHECK(texts[0] != texts[1]);
+  CHECK(texts[3] != texts[0]);
+  CHECK(texts[3] != texts[1]);
+  CHECK(fx.db.scalar<std::string>("SELECT title FROM todos WHERE id = $1", id) == "title 4");
+  CHECK(fx.db.scalar<std::string>("SELECT description FROM todos WHERE id = $1", id) ==
+        "described 5");
+}
+
 TEST_CASE("removing a stored object while many are pending deletes it and inserts the rest",
           "[session][batch_update]") {
   test::SessionFixture fx;

@@ -656,12 +656,14 @@ class ModelWork final : public ModelWorkBase {
   }
 
   // `UPDATE t SET <changed> = ..., "updated_at" = now() WHERE <key> [AND "version" = ...]
-  // RETURNING <every column>`. Its text depends on the changed columns only: it is rendered
-  // once per set of changed columns in this session, and later updates of the same columns only
-  // collect their parameters (render_update() into a query::ParamsOnly, so that both take the
-  // parameters in the same order).
+  // RETURNING <every column>`. Its text depends on the changed columns only: each thread
+  // renders it once per set of changed columns (at most kCachedUpdates texts per model, shared
+  // by the thread's sessions), and later updates of the same columns only collect their
+  // parameters (render_update() into a query::ParamsOnly, so that both take the parameters in
+  // the same order).
   query::Statement update_statement(const Entry& e, const Changed& changed) {
-    for (const auto& [columns, sql] : update_sql_) {
+    thread_local std::vector<std::pair<Changed, std::string>> rendered;
+    for (const auto& [columns, sql] : rendered) {
       if (columns != changed) continue;
       query::ParamsOnly only;
       render_update(only, e, changed);
@@ -670,7 +672,7 @@ class ModelWork final : public ModelWorkBase {
     query::Fragment f;
     render_update(f, e, changed);
     query::Statement statement = returning_rows(query::finish(std::move(f)));
-    if (update_sql_.size() < kCachedUpdates) update_sql_.emplace_back(changed, statement.sql);
+    if (rendered.size() < kCachedUpdates) rendered.emplace_back(changed, statement.sql);
     return statement;
   }
 
@@ -940,7 +942,6 @@ class ModelWork final : public ModelWorkBase {
   // The most objects one unnest INSERT or batched UPDATE carries: its arrays stay far from
   // PostgreSQL's limit of 1 GB per value.
   static constexpr std::size_t kBatchedRows = 10000;
-  std::vector<std::pair<Changed, std::string>> update_sql_;  // UPDATE text per changed columns
   PendingObjects<T> pending_;
   std::vector<std::shared_ptr<T>> gone_;  // deleted by the flush under way
   std::vector<Level> journal_;            // one level per open savepoint that changed something
