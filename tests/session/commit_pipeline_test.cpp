@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <exception>
 #include <future>
 #include <thread>
 #include <tuple>
@@ -88,7 +89,7 @@ TEST_CASE("a one-row INSERT's text is kept per set of defaulted columns, values 
   test::SessionFixture fx(test::recording(sent));
   const auto owner = fx.insert_user("owner@example.com");
   struct Case {
-    std::int32_t id;  // 0: the serial's default, the one column left to DEFAULT here
+    std::int32_t id;  // 0: the serial's default (created_at and updated_at always are)
     std::string title;
     std::optional<std::string> description;
     TodoStatus status;
@@ -123,6 +124,27 @@ TEST_CASE("a one-row INSERT's text is kept per set of defaulted columns, values 
   CHECK(texts[0].find("VALUES (DEFAULT, $1,") != std::string::npos);
   CHECK(texts[3].find("VALUES ($1, $2,") != std::string::npos);
   CHECK(ids[3] == 900001);
+  // Another thread renders its own text; its row holds its own values too.
+  std::int32_t other_id = 0;
+  std::exception_ptr failed;
+  std::thread([&] {
+    try {
+      auto s = fx.session();
+      Todo t;
+      t.title = "from another thread";
+      t.status = TodoStatus::archived;
+      t.user_id = owner;
+      auto added = s.add(std::move(t));
+      s.commit();
+      other_id = added->id;
+    } catch (...) {
+      failed = std::current_exception();
+    }
+  }).join();
+  if (failed) std::rethrow_exception(failed);
+  CHECK(other_id > 0);
+  CHECK(fx.db.scalar<std::string>("SELECT title || '/' || status::text FROM todos WHERE id = $1",
+                                  other_id) == "from another thread/archived");
   for (std::size_t i = 0; i < cases.size(); ++i) {
     INFO(cases[i].title);
     auto [title, description, status] =

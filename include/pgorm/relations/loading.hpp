@@ -105,7 +105,7 @@ struct JoinedOption {
           } else {
             auto& coll = detail::collection_of(member);
             if (started.insert(rows[i].get()).second) coll.pgorm_assign({});
-            if (!target || !appended.insert(rows[i].get(), target.get())) continue;
+            if (!target || !appended.fresh(rows[i].get(), coll.pgorm_raw(), target)) continue;
             coll.pgorm_append_loaded(target);
             if constexpr (R::inverse != detail::npos) {
               using Inv = std::remove_cvref_t<

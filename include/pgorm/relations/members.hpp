@@ -21,17 +21,24 @@ namespace detail {
 [[noreturn]] void throw_not_loaded(std::string_view relation);
 [[noreturn]] void throw_parent_gone();
 
-// The (owner, object) pairs one load has appended to collections, so that a row that comes back
-// twice (a join's repeated rows, a duplicated association row) is appended once, in constant time
-// however large the collection grows.
+// What one load has appended to each owner's collection, so that a row that comes back twice (a
+// join's repeated rows, a duplicated association row) is appended once. A collection of a few
+// members is searched; past kScan its members are hashed, so the check stays constant however
+// large the collection grows.
 class AppendedPairs {
  public:
-  // False when the pair was appended before.
-  bool insert(const void* owner, const void* object) {
-    return seen_.insert({owner, object}).second;
+  // Whether `object` is new to `items` (the collection of `owner`), noting it when it is. The
+  // caller appends it then.
+  template <class P>
+  bool fresh(const void* owner, const std::vector<P>& items, const P& object) {
+    if (items.size() < kScan) return std::find(items.begin(), items.end(), object) == items.end();
+    if (hashed_.insert(owner).second)
+      for (const auto& p : items) seen_.insert({owner, p.get()});
+    return seen_.insert({owner, object.get()}).second;
   }
 
  private:
+  static constexpr std::size_t kScan = 16;
   using Pair = std::pair<const void*, const void*>;
   struct Hash {
     std::size_t operator()(const Pair& p) const noexcept {
@@ -39,6 +46,7 @@ class AppendedPairs {
       return h(p.first) * 31 + h(p.second);
     }
   };
+  std::unordered_set<const void*> hashed_;  // owners whose members are in seen_
   std::unordered_set<Pair, Hash> seen_;
 };
 

@@ -120,8 +120,10 @@ class SelectinLevel {
         auto key = match_key<MatchKey>(member_value<R::fk>(*t));
         if (!key) continue;
         auto it = by_key_.find(*key);
-        if (it == by_key_.end() || !appended.insert(it->second.get(), t.get())) continue;
-        collection_of((*it->second).*Member).pgorm_append_loaded(t);
+        if (it == by_key_.end()) continue;
+        auto& coll = collection_of((*it->second).*Member);
+        if (!appended.fresh(it->second.get(), coll.pgorm_raw(), t)) continue;
+        coll.pgorm_append_loaded(t);
         if constexpr (R::inverse != npos) {
           using Inv = std::remove_cvref_t<std::tuple_element_t<R::inverse, relations_t<Target>>>;
           ((*t).*Inv::member).pgorm_assign(it->second, true);
@@ -133,8 +135,9 @@ class SelectinLevel {
       for (int r = 0; r < result->rows(); ++r) {
         auto it = by_key_.find(std::string(result->get(r, owner_column)));
         const auto& t = loaded[static_cast<std::size_t>(r)];
-        if (it != by_key_.end() && appended.insert(it->second.get(), t.get()))
-          ((*it->second).*Member).pgorm_append_loaded(t);
+        if (it == by_key_.end()) continue;
+        auto& coll = (*it->second).*Member;
+        if (appended.fresh(it->second.get(), coll.pgorm_raw(), t)) coll.pgorm_append_loaded(t);
       }
     }
     return loaded;

@@ -9,7 +9,6 @@ namespace pgorm::sql {
 // Always double-quotes, doubling embedded quotes: user -> "user", a"b -> "a""b".
 // Quoting unconditionally makes reserved words (user, order) and mixed case safe.
 inline void append_identifier(std::string& out, std::string_view name) {
-  out.reserve(out.size() + name.size() + 2);
   out.push_back('"');
   for (std::size_t from = 0;;) {  // one append per run of characters without a quote
     const std::size_t quote = name.find('"', from);
