@@ -22,9 +22,9 @@ namespace detail {
 [[noreturn]] void throw_parent_gone();
 
 // What one load has appended to each owner's collection, so that a row that comes back twice (a
-// join's repeated rows, a duplicated association row) is appended once. A collection of a few
-// members is searched; past kScan its members are hashed, so the check stays constant however
-// large the collection grows.
+// join's repeated rows, a duplicated association row) is appended once. A collection of up to
+// kScan members is searched (cheaper than hashing each member of the usual small collection);
+// past that its members are hashed, so the check stays constant however large it grows.
 class AppendedPairs {
  public:
   // Whether `object` is new to `items` (the collection of `owner`), noting it when it is. The
@@ -38,7 +38,7 @@ class AppendedPairs {
   }
 
  private:
-  static constexpr std::size_t kScan = 16;
+  static constexpr std::size_t kScan = 64;
   using Pair = std::pair<const void*, const void*>;
   struct Hash {
     std::size_t operator()(const Pair& p) const noexcept {
