@@ -656,23 +656,31 @@ class ModelWork final : public ModelWorkBase {
   }
 
   // `UPDATE t SET <changed> = ..., "updated_at" = now() WHERE <key> [AND "version" = ...]
-  // RETURNING <every column>`. Its text depends on the changed columns only: each thread
-  // renders it once per set of changed columns (at most kCachedUpdates texts per model, shared
-  // by the thread's sessions), and later updates of the same columns only collect their
-  // parameters (render_update() into a query::ParamsOnly, so that both take the parameters in
-  // the same order).
+  // RETURNING <every column>`. Its text depends on the changed columns only, so it is kept per
+  // set of changed columns (kept_statement()).
   query::Statement update_statement(const Entry& e, const Changed& changed) {
-    thread_local std::vector<std::pair<Changed, std::string>> rendered;
-    for (const auto& [columns, sql] : rendered) {
-      if (columns != changed) continue;
+    thread_local std::vector<std::pair<Changed, std::string>> kept;
+    return kept_statement(kept, changed, [&](auto& out) { render_update(out, e, changed); });
+  }
+
+  // A statement whose text depends only on `shape`: each thread renders it once per shape (at
+  // most kKeptTexts texts in `kept`, shared by the thread's sessions), and later statements of
+  // the same shape only collect their parameters, through the same `render` writing into a
+  // query::ParamsOnly, so that both take the parameters in the same order. Nothing here suspends,
+  // so a coroutine resuming on another thread does not matter.
+  template <class Shape, class Render>
+  static query::Statement kept_statement(std::vector<std::pair<Shape, std::string>>& kept,
+                                         const Shape& shape, const Render& render) {
+    for (const auto& [kept_shape, sql] : kept) {
+      if (kept_shape != shape) continue;
       query::ParamsOnly only;
-      render_update(only, e, changed);
+      render(only);
       return returning_rows({sql, std::move(only.params)});
     }
     query::Fragment f;
-    render_update(f, e, changed);
+    render(f);
     query::Statement statement = returning_rows(query::finish(std::move(f)));
-    if (rendered.size() < kCachedUpdates) rendered.emplace_back(changed, statement.sql);
+    if (kept.size() < kKeptTexts) kept.emplace_back(shape, statement.sql);
     return statement;
   }
 
@@ -800,32 +808,28 @@ class ModelWork final : public ModelWorkBase {
     }
   }
 
-  // One object's `INSERT INTO t (<every column>) VALUES ($1, DEFAULT, ...) RETURNING <every
-  // column>`. Its text depends only on which columns the object leaves to their defaults: each
-  // thread renders it once per such set (at most kCachedInserts texts per model), and later
-  // inserts only collect their parameters, in the order the rendering takes them.
-  static query::Statement insert_statement(const T& object) {
-    using Defaults = std::bitset<model_traits<T>::column_count>;
-    Defaults defaults;
+  // Which of the object's columns it leaves to their defaults (query::sends_default).
+  static std::bitset<model_traits<T>::column_count> defaults_of(const T& object) {
+    std::bitset<model_traits<T>::column_count> mask;
     std::size_t i = 0;
     model_traits<T>::for_each_column([&](const auto& def) {
       using Def = std::remove_cvref_t<decltype(def)>;
-      defaults[i++] = query::sends_default<Def>(Def::ref(object));
+      mask[i++] = query::sends_default<Def>(Def::ref(object));
     });
-    thread_local std::vector<std::pair<Defaults, std::string>> rendered;
-    for (const auto& [columns, sql] : rendered) {
-      if (columns != defaults) continue;
-      query::ParamsOnly only;
-      query::append_values_row(only, object);
-      return returning_rows({sql, std::move(only.params)});
-    }
-    query::Fragment f;
-    f += sql::insert_prefix<T>();
-    query::append_values_row(f, object);
-    f += sql::returning_all<T>();
-    query::Statement statement = returning_rows(query::finish(std::move(f)));
-    if (rendered.size() < kCachedInserts) rendered.emplace_back(defaults, statement.sql);
-    return statement;
+    return mask;
+  }
+
+  // One object's `INSERT INTO t (<every column>) VALUES ($1, DEFAULT, ...) RETURNING <every
+  // column>`. Its text depends only on which columns the object leaves to their defaults, so it
+  // is kept per such set (kept_statement()).
+  static query::Statement insert_statement(const T& object) {
+    thread_local std::vector<std::pair<std::bitset<model_traits<T>::column_count>, std::string>>
+        kept;
+    return kept_statement(kept, defaults_of(object), [&](auto& out) {
+      out += sql::insert_prefix<T>();
+      query::append_values_row(out, object);
+      out += sql::returning_all<T>();
+    });
   }
 
   // Many objects in one INSERT ... SELECT * FROM unnest($1::type[], ...) RETURNING: one array
@@ -836,15 +840,6 @@ class ModelWork final : public ModelWorkBase {
                           const std::vector<std::shared_ptr<T>>& objects) {
     constexpr std::size_t columns = model_traits<T>::column_count;
     using Mask = std::bitset<columns>;
-    const auto defaults_of = [](const T& object) {
-      Mask mask;
-      std::size_t i = 0;
-      model_traits<T>::for_each_column([&](const auto& def) {
-        using Def = std::remove_cvref_t<decltype(def)>;
-        mask[i++] = query::sends_default<Def>(Def::ref(object));
-      });
-      return mask;
-    };
     const Mask defaults = defaults_of(*objects.front());
     for (const auto& object : objects)
       if (defaults_of(*object) != defaults) return false;
@@ -937,8 +932,8 @@ class ModelWork final : public ModelWorkBase {
   }
 
   IdentityMap<Key, Entry> identity_;
-  static constexpr std::size_t kCachedUpdates = 16;
-  static constexpr std::size_t kCachedInserts = 16;
+  // The most statement texts a thread keeps per model and kind (kept_statement()).
+  static constexpr std::size_t kKeptTexts = 16;
   // The most objects one unnest INSERT or batched UPDATE carries: its arrays stay far from
   // PostgreSQL's limit of 1 GB per value.
   static constexpr std::size_t kBatchedRows = 10000;
