@@ -1,6 +1,7 @@
 #include "pgorm/session/session.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -411,7 +412,10 @@ void detail::Tracker::forget_deleted() {
 }
 
 void detail::Tracker::forget_everywhere(const void* type, const std::vector<const void*>& objects) {
-  for (auto& [key, w] : works_) w->forget_related(type, objects);
+  // Sorted once, so that each collection is cleared in one pass (binary search per member).
+  std::vector<const void*> sorted = objects;
+  std::sort(sorted.begin(), sorted.end(), std::less<const void*>());
+  for (auto& [key, w] : works_) w->forget_related(type, sorted);
 }
 
 void Session::rollback_to_innermost_savepoint() {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
+#include <string>
 
 #include "support/session_fixture.hpp"
 
@@ -383,6 +385,80 @@ TEST_CASE("a large collection's orphans and many-to-many changes are found at fl
   CHECK(fx.db.scalar<std::int64_t>(
             "SELECT count(*) FROM todo_categories WHERE todo_id = $1 AND category_id = $2",
             first_todo, fresh->id) == 1);
+}
+
+TEST_CASE("thousands of children added, moved, taken out and deleted one at a time",
+          "[relations]") {
+  // Past 64 members a collection looks members up in an index: every step below runs on it.
+  test::SessionFixture fx;
+  auto s = fx.session();
+  auto user = std::make_shared<User>();
+  user->email = "many@example.com";
+  std::vector<std::shared_ptr<Todo>> todos;
+  for (int i = 0; i < 2000; ++i) {
+    auto todo = std::make_shared<Todo>();
+    todo->title = "todo " + std::to_string(i);
+    user->todos.add(todo);
+    todos.push_back(std::move(todo));
+  }
+  user->todos.add(todos[5]);  // already held: nothing changes
+  user->todos.add(todos[1999]);
+  REQUIRE(user->todos.size() == 2000);
+  s.add(user);
+  s.commit();
+  REQUIRE(user->id > 0);
+  CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM todos WHERE user_id = $1", user->id) ==
+        2000);
+  CHECK(fx.db.scalar<std::int64_t>("SELECT count(DISTINCT title) FROM todos") == 2000);
+  for (const auto& todo : todos) REQUIRE(todo->user.get() == user);
+
+  // Every even todo moves to another user through its many-to-one side.
+  auto other = s.add(User{});
+  other->email = "other-many@example.com";
+  s.flush();
+  s.load(other, &User::todos);
+  for (std::size_t i = 0; i < todos.size(); i += 2) todos[i]->user = other;
+  CHECK(user->todos.size() == 1000);
+  CHECK(other->todos.size() == 1000);
+  s.commit();
+  CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM todos WHERE user_id = $1", other->id) ==
+        1000);
+  CHECK(fx.db.scalar<std::int64_t>(
+            "SELECT count(*) FROM todos WHERE user_id = $1 AND right(title, 1) IN ('1', '3', '5', "
+            "'7', '9')",
+            user->id) == 1000);
+
+  // Emptied from the back: each a delete-orphan, soft-deleted.
+  other->todos.clear();
+  CHECK(other->todos.empty());
+  // Taken out from the middle of the other collection: also orphans.
+  for (std::size_t i = 1; i < 600; i += 2) user->todos.remove(todos[i]);
+  CHECK(user->todos.size() == 700);
+  s.commit();
+  CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM todos WHERE deleted_at IS NOT NULL") ==
+        1300);
+  CHECK(fx.db.scalar<std::int64_t>(
+            "SELECT count(*) FROM todos WHERE user_id = $1 AND deleted_at IS NULL", user->id) ==
+        700);
+
+  // Deleted through the session, one call each: the flush takes them all out of the collection.
+  std::set<std::int32_t> kept;
+  for (std::size_t i = 601; i < todos.size(); i += 2) {
+    if (i % 4 == 1)
+      s.remove(todos[i]);
+    else
+      kept.insert(todos[i]->id);
+  }
+  REQUIRE(kept.size() == 350);
+  CHECK(user->todos.size() == 700);
+  s.commit();
+  CHECK(user->todos.size() == 350);
+  std::set<std::int32_t> held;
+  for (const auto& todo : user->todos) held.insert(todo->id);
+  CHECK(held == kept);
+  const auto alive = fx.db.conn().query<std::int32_t>(
+      "SELECT id FROM todos WHERE user_id = $1 AND deleted_at IS NULL", user->id);
+  CHECK(std::set<std::int32_t>(alive.begin(), alive.end()) == kept);
 }
 
 TEST_CASE("a nested path loads one query per level", "[relations]") {

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <functional>
+#include <iterator>
 #include <memory>
 #include <string_view>
 #include <tuple>
@@ -208,11 +210,13 @@ class Collection {
   Collection(Collection&& other) noexcept
       : items_(std::move(other.items_)),
         snapshot_(std::move(other.snapshot_)),
+        index_(std::move(other.index_)),
         loaded_(other.loaded_),
         kind_(other.kind_) {}
   Collection& operator=(Collection&& other) noexcept {
     items_ = std::move(other.items_);
     snapshot_ = std::move(other.snapshot_);
+    index_ = std::move(other.index_);
     loaded_ = other.loaded_;
     return *this;
   }
@@ -232,12 +236,14 @@ class Collection {
   // ---- used by the session ----
   void pgorm_assign(std::vector<std::shared_ptr<Target>> items) {
     items_ = std::move(items);
+    index_.reset();
     loaded_ = true;
     snapshot_ = items_;
   }
   // A loaded member; the loader has checked (AppendedPairs) that it is not in the collection yet.
   void pgorm_append_loaded(std::shared_ptr<Target> object) {
     if (!loaded_) pgorm_assign({});
+    if (index_) index_->insert(object.get());
     items_.push_back(object);
     snapshot_.push_back(std::move(object));
   }
@@ -247,24 +253,53 @@ class Collection {
   void pgorm_unload() noexcept {
     items_.clear();
     snapshot_.clear();
+    index_.reset();
     loaded_ = false;
   }
   const std::vector<std::shared_ptr<Target>>& pgorm_raw() const noexcept { return items_; }
   std::vector<std::shared_ptr<Target>>& pgorm_snapshot() noexcept { return snapshot_; }
   const std::vector<std::shared_ptr<Target>>& pgorm_snapshot() const noexcept { return snapshot_; }
-  void pgorm_raw_add(std::shared_ptr<Target> object) {
-    if (std::find(items_.begin(), items_.end(), object) == items_.end())
-      items_.push_back(std::move(object));
+  // Whether the collection holds `object`. A collection of up to kScan members is searched; a
+  // larger one looks in an index of its members (built on first use, then kept up to date), so
+  // that adding members one at a time stays linear however large the collection grows.
+  bool pgorm_holds(const Target* object) {
+    if (!index_) {
+      if (items_.size() < kScan)
+        return std::any_of(items_.begin(), items_.end(),
+                           [&](const auto& p) { return p.get() == object; });
+      index_ = std::make_unique<std::unordered_set<const Target*>>();
+      index_->reserve(items_.size());
+      for (const auto& p : items_) index_->insert(p.get());
+    }
+    return index_->count(object) > 0;
   }
-  void pgorm_raw_remove(const Target* object) {
-    std::erase_if(items_, [&](const auto& p) { return p.get() == object; });
+  // Appends `object` unless the collection holds it; returns whether it appended.
+  bool pgorm_raw_add(std::shared_ptr<Target> object) {
+    if (pgorm_holds(object.get())) return false;
+    if (index_) index_->insert(object.get());
+    items_.push_back(std::move(object));
+    return true;
   }
-  // The object was deleted or expunged: it leaves the collection and its loaded state, so that no
-  // later flush sees it as a member (to re-insert) or as an orphan (to delete again).
-  bool pgorm_forget(const Target* object) {
-    auto same = [&](const auto& p) { return p.get() == object; };
-    bool held = std::erase_if(items_, same) > 0;
-    return (std::erase_if(snapshot_, same) > 0) || held;
+  // Takes `object` out of the collection; returns whether it was there. The search runs from the
+  // back, so that emptying a collection from its end takes no scan.
+  bool pgorm_raw_remove(const Target* object) {
+    if (!pgorm_holds(object)) return false;
+    auto it = std::find_if(items_.rbegin(), items_.rend(),
+                           [&](const auto& p) { return p.get() == object; });
+    items_.erase(std::next(it).base());
+    if (index_) index_->erase(object);
+    return true;
+  }
+  // The objects of `gone` (sorted, as std::less orders them) were deleted or expunged: they leave
+  // the collection and its loaded state, so that no later flush sees one as a member (to
+  // re-insert) or as an orphan (to delete again). One pass over the collection for them all.
+  void pgorm_forget(const std::vector<const void*>& gone) {
+    auto is_gone = [&](const auto& p) {
+      return std::binary_search(gone.begin(), gone.end(), static_cast<const void*>(p.get()),
+                                std::less<const void*>());
+    };
+    if (std::erase_if(items_, is_gone) > 0) index_.reset();
+    std::erase_if(snapshot_, is_gone);
   }
   detail::RelationLink& pgorm_link() noexcept { return link_; }
 
@@ -280,10 +315,14 @@ class Collection {
     }
     items_ = other.items_;
     snapshot_ = other.snapshot_;
+    index_.reset();
     loaded_ = other.loaded_;
   }
+  static constexpr std::size_t kScan = 64;
   std::vector<std::shared_ptr<Target>> items_;
   std::vector<std::shared_ptr<Target>> snapshot_;
+  // The members of items_ once a search needed them hashed (pgorm_holds()); null until then.
+  std::unique_ptr<std::unordered_set<const Target*>> index_;
   bool loaded_ = true;  // a new object's relationship is known: empty
   const char* kind_;
 };
@@ -301,19 +340,19 @@ class HasMany : public detail::Collection<Target> {
   // Appends (and, with back_populates, points the object's many-to-one side here). The object is
   // added to the session at flush (save-update cascade), its foreign key set.
   void add(std::shared_ptr<Target> object) {
-    const auto& items = Base::items();
-    if (std::find(items.begin(), items.end(), object) != items.end()) return;
-    Base::pgorm_raw_add(object);
+    Base::items();  // throws NotLoaded
+    if (!Base::pgorm_raw_add(object)) return;
     if (auto owner = link_.owner.lock(); owner && link_.set_inverse)
       link_.set_inverse(object.get(), owner, true);
   }
   void push_back(std::shared_ptr<Target> object) { add(std::move(object)); }
   // Takes the object out of the collection: with delete-orphan it is deleted at flush,
   // otherwise its foreign key is set to NULL (which needs a nullable column).
-  void remove(const std::shared_ptr<Target>& object) {
-    const auto& items = Base::items();
-    if (std::find(items.begin(), items.end(), object) == items.end()) return;
-    Base::pgorm_raw_remove(object.get());
+  void remove(const std::shared_ptr<Target>& member) {
+    Base::items();
+    // A copy: `member` may be the collection's own element (clear() passes the last one).
+    const std::shared_ptr<Target> object = member;
+    if (!Base::pgorm_raw_remove(object.get())) return;
     if (auto owner = link_.owner.lock(); owner && link_.set_inverse)
       link_.set_inverse(object.get(), nullptr, false);
   }

@@ -492,15 +492,21 @@ class ModelWork final : public ModelWorkBase {
 
   void forget_related(const void* type, const std::vector<const void*>& objects) override {
     if constexpr (relation_count<T> > 0) {
+      // Nothing to visit unless one of T's collections holds objects of that model.
+      bool holds_type = false;
+      for_each_relation<T>([&]<auto Member>() {
+        using R = resolved_relation<T, Member>;
+        if constexpr (R::kind != relation_kind::belongs_to)
+          holds_type = holds_type || type == &type_key<typename R::target>;
+      });
+      if (!holds_type) return;
       auto forget_in = [&](T& owner) {
         for_each_relation<T>([&]<auto Member>() {
           using R = resolved_relation<T, Member>;
           if constexpr (R::kind != relation_kind::belongs_to) {
             if (type != &type_key<typename R::target>) return;
             auto& coll = collection_of(owner.*Member);
-            if (!coll.loaded()) return;
-            for (const void* o : objects)
-              coll.pgorm_forget(static_cast<const typename R::target*>(o));
+            if (coll.loaded()) coll.pgorm_forget(objects);
           }
         });
       };

@@ -142,8 +142,8 @@ class ModelWorkBase {
   // collection of every model with forget_related(), and clears the list).
   virtual std::vector<const void*> gone() const = 0;
   virtual void clear_gone() noexcept = 0;
-  // Takes `objects`, of the model whose type key is `type`, out of the loaded collections of this
-  // model's tracked objects.
+  // Takes `objects` (sorted as std::less<const void*> orders them), of the model whose type key
+  // is `type`, out of the loaded collections of this model's tracked objects.
   virtual void forget_related(const void* type, const std::vector<const void*>& objects) = 0;
 };
 
