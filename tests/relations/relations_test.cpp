@@ -420,6 +420,19 @@ TEST_CASE("thousands of children added, moved, taken out and deleted one at a ti
   for (std::size_t i = 0; i < todos.size(); i += 2) todos[i]->user = other;
   CHECK(user->todos.size() == 1000);
   CHECK(other->todos.size() == 1000);
+  // Each collection knows what left it and what joined: a move back and forth, a re-add, and
+  // taking out an object that is not a member change nothing else.
+  todos[0]->user = user;
+  CHECK(user->todos.size() == 1001);
+  CHECK(other->todos.size() == 999);
+  user->todos.add(todos[0]);
+  CHECK(user->todos.size() == 1001);
+  todos[0]->user = other;
+  CHECK(user->todos.size() == 1000);
+  CHECK(other->todos.size() == 1000);
+  other->todos.remove(todos[1]);
+  CHECK(other->todos.size() == 1000);
+  CHECK(todos[1]->user.get() == user);
   s.commit();
   CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM todos WHERE user_id = $1", other->id) ==
         1000);
@@ -431,8 +444,10 @@ TEST_CASE("thousands of children added, moved, taken out and deleted one at a ti
   // Emptied from the back: each a delete-orphan, soft-deleted.
   other->todos.clear();
   CHECK(other->todos.empty());
-  // Taken out from the middle of the other collection: also orphans.
+  // The first 300 of the other collection taken out: also orphans.
   for (std::size_t i = 1; i < 600; i += 2) user->todos.remove(todos[i]);
+  CHECK(user->todos.size() == 700);
+  user->todos.remove(todos[1]);  // no longer a member: nothing happens
   CHECK(user->todos.size() == 700);
   s.commit();
   CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM todos WHERE deleted_at IS NOT NULL") ==
@@ -456,6 +471,13 @@ TEST_CASE("thousands of children added, moved, taken out and deleted one at a ti
   std::set<std::int32_t> held;
   for (const auto& todo : user->todos) held.insert(todo->id);
   CHECK(held == kept);
+  // What is left is still looked up correctly: a re-add changes nothing, a deleted one is gone.
+  const auto last = *std::find_if(todos.rbegin(), todos.rend(),
+                                  [&](const auto& t) { return kept.count(t->id) > 0; });
+  user->todos.add(last);
+  CHECK(user->todos.size() == 350);
+  user->todos.remove(todos[601]);  // deleted by the flush: not a member
+  CHECK(user->todos.size() == 350);
   const auto alive = fx.db.conn().query<std::int32_t>(
       "SELECT id FROM todos WHERE user_id = $1 AND deleted_at IS NULL", user->id);
   CHECK(std::set<std::int32_t>(alive.begin(), alive.end()) == kept);

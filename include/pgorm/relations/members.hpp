@@ -24,8 +24,8 @@ namespace detail {
 [[noreturn]] void throw_parent_gone();
 
 // What one load has appended to each owner's collection, so that a row that comes back twice (a
-// join's repeated rows, a duplicated association row) is appended once. A collection of up to
-// kScan members is searched (cheaper than hashing each member of the usual small collection);
+// join's repeated rows, a duplicated association row) is appended once. A collection of fewer
+// than kScan members is searched (cheaper than hashing each member of the usual small collection);
 // past that its members are hashed, so the check stays constant however large it grows.
 class AppendedPairs {
  public:
@@ -243,8 +243,8 @@ class Collection {
   // A loaded member; the loader has checked (AppendedPairs) that it is not in the collection yet.
   void pgorm_append_loaded(std::shared_ptr<Target> object) {
     if (!loaded_) pgorm_assign({});
-    if (index_) index_->insert(object.get());
     items_.push_back(object);
+    note_added(object.get());
     snapshot_.push_back(std::move(object));
   }
   void pgorm_mark_loaded_empty() {
@@ -259,33 +259,39 @@ class Collection {
   const std::vector<std::shared_ptr<Target>>& pgorm_raw() const noexcept { return items_; }
   std::vector<std::shared_ptr<Target>>& pgorm_snapshot() noexcept { return snapshot_; }
   const std::vector<std::shared_ptr<Target>>& pgorm_snapshot() const noexcept { return snapshot_; }
-  // Whether the collection holds `object`. A collection of up to kScan members is searched; a
-  // larger one looks in an index of its members (built on first use, then kept up to date), so
+  // Whether the collection holds `object`. A collection of fewer than kScan members is searched;
+  // a larger one looks in an index of its members (built on first use, then kept up to date), so
   // that adding members one at a time stays linear however large the collection grows.
   bool pgorm_holds(const Target* object) {
     if (!index_) {
-      if (items_.size() < kScan)
-        return std::any_of(items_.begin(), items_.end(),
-                           [&](const auto& p) { return p.get() == object; });
-      index_ = std::make_unique<std::unordered_set<const Target*>>();
-      index_->reserve(items_.size());
-      for (const auto& p : items_) index_->insert(p.get());
+      if (items_.size() < kScan) return find_from_back(object) != items_.rend();
+      // Built aside: an allocation failure leaves no partial index behind.
+      auto index = std::make_unique<std::unordered_set<const Target*>>();
+      index->reserve(items_.size());
+      for (const auto& p : items_) index->insert(p.get());
+      index_ = std::move(index);
     }
     return index_->count(object) > 0;
   }
   // Appends `object` unless the collection holds it; returns whether it appended.
   bool pgorm_raw_add(std::shared_ptr<Target> object) {
     if (pgorm_holds(object.get())) return false;
-    if (index_) index_->insert(object.get());
+    const Target* raw = object.get();
     items_.push_back(std::move(object));
+    note_added(raw);
     return true;
   }
-  // Takes `object` out of the collection; returns whether it was there. The search runs from the
-  // back, so that emptying a collection from its end takes no scan.
+  // Takes `object` out of the collection; returns whether it was there. The index answers "not
+  // held" at once; the member itself is found by a search from the back (so that emptying a
+  // collection from its end takes no scan), and the gap it leaves is closed (members keep their
+  // order).
   bool pgorm_raw_remove(const Target* object) {
-    if (!pgorm_holds(object)) return false;
-    auto it = std::find_if(items_.rbegin(), items_.rend(),
-                           [&](const auto& p) { return p.get() == object; });
+    if (index_ && !index_->count(object)) return false;
+    auto it = find_from_back(object);
+    if (it == items_.rend()) {
+      index_.reset();  // out of step with the members: rebuilt when next needed
+      return false;
+    }
     items_.erase(std::next(it).base());
     if (index_) index_->erase(object);
     return true;
@@ -308,6 +314,20 @@ class Collection {
   detail::RelationLink link_;
 
  private:
+  auto find_from_back(const Target* object) {
+    return std::find_if(items_.rbegin(), items_.rend(),
+                        [&](const auto& p) { return p.get() == object; });
+  }
+  // After a member was appended: the index, when there is one, follows (or is dropped if it
+  // cannot, to be rebuilt from the members when next needed).
+  void note_added(const Target* object) noexcept {
+    if (!index_) return;
+    try {
+      index_->insert(object);
+    } catch (...) {
+      index_.reset();
+    }
+  }
   void copy_from(const Collection& other) {
     if (other.link_.wired()) {
       pgorm_unload();
