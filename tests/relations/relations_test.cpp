@@ -31,12 +31,12 @@ struct Article : pgorm::Model<Article> {
   std::optional<std::int32_t> reviewer_id;
   pgorm::BelongsTo<Writer, &Article::author_id> author;
   pgorm::BelongsTo<Writer, &Article::reviewer_id> reviewer;
-  static constexpr auto columns = pgorm::columns(
-      pgorm::column<&Article::title>(),
-      pgorm::column<&Article::author_id>(
-          pgorm::foreign_key<&Writer::id>(pgorm::on_delete::cascade)),
-      pgorm::column<&Article::reviewer_id>(
-          pgorm::foreign_key<&Writer::id>(pgorm::on_delete::set_null)));
+  static constexpr auto columns =
+      pgorm::columns(pgorm::column<&Article::title>(),
+                     pgorm::column<&Article::author_id>(
+                         pgorm::foreign_key<&Writer::id>(pgorm::on_delete::cascade)),
+                     pgorm::column<&Article::reviewer_id>(
+                         pgorm::foreign_key<&Writer::id>(pgorm::on_delete::set_null)));
   static constexpr auto relationships = pgorm::relationships(
       pgorm::relation<&Article::author>(pgorm::back_populates<&Writer::written>),
       pgorm::relation<&Article::reviewer>(pgorm::back_populates<&Writer::reviewed>));
@@ -59,8 +59,8 @@ TEST_CASE("selectin loads a page of users with their todos in two statements", "
   seed(fx, 120, 20);
   auto s = fx.session();
   auto before = s.statements_executed();
-  auto users = s.execute(
-      select<User>().order_by(col<&User::id>).limit(100).options(selectin(&User::todos)));
+  auto users =
+      s.execute(select<User>().order_by(col<&User::id>).limit(100).options(selectin(&User::todos)));
   CHECK(s.statements_executed() - before == 2);
   REQUIRE(users.size() == 100);
   for (const auto& u : users) {
@@ -70,8 +70,8 @@ TEST_CASE("selectin loads a page of users with their todos in two statements", "
       CHECK(t->user.get() == u);  // back_populates filled the other side
     }
   }
-  CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM todos WHERE user_id = $1",
-                                   users[7]->id) == 20);
+  CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM todos WHERE user_id = $1", users[7]->id) ==
+        20);
 }
 
 TEST_CASE("joined loads the same objects in one statement", "[relations]") {
@@ -89,8 +89,11 @@ TEST_CASE("joined loads the same objects in one statement", "[relations]") {
   {
     auto s = fx.session();
     auto before = s.statements_executed();
-    auto users = s.execute(
-        select<User>().order_by(col<&User::id>).offset(10).limit(100).options(joined(&User::todos)));
+    auto users = s.execute(select<User>()
+                               .order_by(col<&User::id>)
+                               .offset(10)
+                               .limit(100)
+                               .options(joined(&User::todos)));
     CHECK(s.statements_executed() - before == 1);
     REQUIRE(users.size() == 100);  // LIMIT counts users, not joined rows
     by_joined = test::todo_ids_by_user(users);
@@ -165,7 +168,8 @@ TEST_CASE("appending to a collection sets the other side and the foreign key at 
   CHECK(other->todos.size() == 1);
   CHECK(user->todos.size() == 1);
   s.commit();
-  CHECK(fx.db.scalar<std::int32_t>("SELECT user_id FROM todos WHERE title = 'second'") == other->id);
+  CHECK(fx.db.scalar<std::int32_t>("SELECT user_id FROM todos WHERE title = 'second'") ==
+        other->id);
 }
 
 TEST_CASE("deleting a parent deletes its children first, and nothing else", "[relations]") {
@@ -197,8 +201,7 @@ TEST_CASE("taking a child out of a delete-orphan collection deletes it", "[relat
 TEST_CASE("soft-deleted children never appear through any loading strategy", "[relations]") {
   test::SessionFixture fx;
   auto ids = seed(fx, 1, 3);
-  fx.db.conn().exec(
-      "UPDATE todos SET deleted_at = now() WHERE id = (SELECT min(id) FROM todos)");
+  fx.db.conn().exec("UPDATE todos SET deleted_at = now() WHERE id = (SELECT min(id) FROM todos)");
   {
     auto s = fx.session();
     CHECK(s.execute(select<User>().options(selectin(&User::todos)))[0]->todos.size() == 2);
@@ -239,8 +242,8 @@ TEST_CASE("soft-deleting a parent soft-deletes its soft-delete children", "[rela
   s.remove(again);
   s.commit();
   CHECK(fx.count("categories") == 3);  // rows stay
-  CHECK(fx.db.scalar<std::int64_t>("SELECT count(*) FROM categories WHERE deleted_at IS NOT NULL") ==
-        3);
+  CHECK(fx.db.scalar<std::int64_t>(
+            "SELECT count(*) FROM categories WHERE deleted_at IS NOT NULL") == 3);
 }
 
 TEST_CASE("a self-referential tree is written in one commit and read back level by level",
@@ -295,7 +298,8 @@ TEST_CASE("many-to-many members are added and removed through the association ta
   auto home = std::make_shared<Category>();
   home->name = "home";
   home->slug = "h";
-  auto todos = s.execute(select<Todo>().order_by(col<&Todo::id>).options(selectin(&Todo::categories)));
+  auto todos =
+      s.execute(select<Todo>().order_by(col<&Todo::id>).options(selectin(&Todo::categories)));
   REQUIRE(todos.size() == 2);
   CHECK(todos[0]->categories.empty());
   todos[0]->categories.add(work);
@@ -517,8 +521,8 @@ TEST_CASE("join along a relationship", "[relations]") {
   test::SessionFixture fx;
   seed(fx, 2, 2);
   auto s = fx.session();
-  auto todos = s.execute(
-      select<Todo>().join(&Todo::user).where(col<&User::email> == "user2@example.com"));
+  auto todos =
+      s.execute(select<Todo>().join(&Todo::user).where(col<&User::email> == "user2@example.com"));
   CHECK(todos.size() == 2);
   auto users = s.execute(select<User>().join(&User::todos).where(col<&Todo::title> == "todo 1.1"));
   CHECK(users.size() == 1);
@@ -541,10 +545,10 @@ TEST_CASE("two foreign keys to one table stay apart", "[relations]") {
   CHECK(fx.db.scalar<std::int32_t>("SELECT author_id FROM articles") == ann->id);
   CHECK(fx.db.scalar<std::int32_t>("SELECT reviewer_id FROM articles") == bob->id);
   auto s2 = fx.session();
-  auto writers = s2.execute(select<rel::Writer>()
-                                .order_by(col<&rel::Writer::name>)
-                                .options(selectin(&rel::Writer::written),
-                                         selectin(&rel::Writer::reviewed)));
+  auto writers =
+      s2.execute(select<rel::Writer>()
+                     .order_by(col<&rel::Writer::name>)
+                     .options(selectin(&rel::Writer::written), selectin(&rel::Writer::reviewed)));
   REQUIRE(writers.size() == 2);
   CHECK(writers[0]->written.size() == 1);
   CHECK(writers[0]->reviewed.empty());
@@ -678,8 +682,8 @@ TEST_CASE("a many-to-one loaded on its own owns its target", "[relations]") {
   for (const auto& t : todos) {
     REQUIRE(t->user);
     CHECK(t->user->id == t->user_id);
-    CHECK(t->user->email == fx.db.scalar<std::string>("SELECT email FROM users WHERE id = $1",
-                                                      t->user_id));
+    CHECK(t->user->email ==
+          fx.db.scalar<std::string>("SELECT email FROM users WHERE id = $1", t->user_id));
   }
 }
 
