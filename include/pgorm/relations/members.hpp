@@ -23,24 +23,29 @@ namespace detail {
 [[noreturn]] void throw_not_loaded(std::string_view relation);
 [[noreturn]] void throw_parent_gone();
 
+// Below this many members a collection is searched for an object; from there on its members
+// are hashed (loading: AppendedPairs; adding and removing: Collection's index). A search is
+// cheaper than hashing each member of the usual small collection.
+inline constexpr std::size_t kScanMembers = 64;
+
 // What one load has appended to each owner's collection, so that a row that comes back twice (a
 // join's repeated rows, a duplicated association row) is appended once. A collection of fewer
-// than kScan members is searched (cheaper than hashing each member of the usual small collection);
-// past that its members are hashed, so the check stays constant however large it grows.
+// than kScanMembers members is searched; past that its members are hashed, so the check stays
+// constant however large it grows.
 class AppendedPairs {
  public:
   // Whether `object` is new to `items` (the collection of `owner`), noting it when it is. The
   // caller appends it then.
   template <class P>
   bool fresh(const void* owner, const std::vector<P>& items, const P& object) {
-    if (items.size() < kScan) return std::find(items.begin(), items.end(), object) == items.end();
+    if (items.size() < kScanMembers)
+      return std::find(items.begin(), items.end(), object) == items.end();
     if (hashed_.insert(owner).second)
       for (const auto& p : items) seen_.insert({owner, p.get()});
     return seen_.insert({owner, object.get()}).second;
   }
 
  private:
-  static constexpr std::size_t kScan = 64;
   using Pair = std::pair<const void*, const void*>;
   struct Hash {
     std::size_t operator()(const Pair& p) const noexcept {
@@ -259,12 +264,12 @@ class Collection {
   const std::vector<std::shared_ptr<Target>>& pgorm_raw() const noexcept { return items_; }
   std::vector<std::shared_ptr<Target>>& pgorm_snapshot() noexcept { return snapshot_; }
   const std::vector<std::shared_ptr<Target>>& pgorm_snapshot() const noexcept { return snapshot_; }
-  // Whether the collection holds `object`. A collection of fewer than kScan members is searched;
+  // Whether the collection holds `object`. A collection of fewer than kScanMembers is searched;
   // a larger one looks in an index of its members (built on first use, then kept up to date), so
   // that adding members one at a time stays linear however large the collection grows.
   bool pgorm_holds(const Target* object) {
     if (!index_) {
-      if (items_.size() < kScan) return find_from_back(object) != items_.rend();
+      if (items_.size() < kScanMembers) return find_from_back(object) != items_.rend();
       // Built aside: an allocation failure leaves no partial index behind.
       auto index = std::make_unique<std::unordered_set<const Target*>>();
       index->reserve(items_.size());
@@ -338,7 +343,6 @@ class Collection {
     index_.reset();
     loaded_ = other.loaded_;
   }
-  static constexpr std::size_t kScan = 64;
   std::vector<std::shared_ptr<Target>> items_;
   std::vector<std::shared_ptr<Target>> snapshot_;
   // The members of items_ once a search needed them hashed (pgorm_holds()); null until then.
