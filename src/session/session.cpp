@@ -406,16 +406,14 @@ void detail::Tracker::forget_deleted() {
   for (auto& [type, w] : works_) {
     auto gone = w->gone();
     if (gone.empty()) continue;
+    std::sort(gone.begin(), gone.end(), std::less<const void*>());
     forget_everywhere(type, gone);
     w->clear_gone();
   }
 }
 
 void detail::Tracker::forget_everywhere(const void* type, const std::vector<const void*>& objects) {
-  // Sorted once, so that each collection is cleared in one pass (binary search per member).
-  std::vector<const void*> sorted = objects;
-  std::sort(sorted.begin(), sorted.end(), std::less<const void*>());
-  for (auto& [key, w] : works_) w->forget_related(type, sorted);
+  for (auto& [key, w] : works_) w->forget_related(type, objects);
 }
 
 void Session::rollback_to_innermost_savepoint() {

@@ -299,7 +299,8 @@ class Tracker {
  protected:
   // For one() (required) and one_or_none(): NoResultFound / MultipleResultsFound.
   static void check_one(std::size_t rows, bool required);
-  // Takes objects of the model `type` out of the loaded collections of every tracked object.
+  // Takes objects of the model `type` (sorted as std::less<const void*> orders them, so that each
+  // collection is cleared in one pass) out of the loaded collections of every tracked object.
   void forget_everywhere(const void* type, const std::vector<const void*>& objects);
   // After a flush: what it deleted leaves every loaded collection.
   void forget_deleted();
