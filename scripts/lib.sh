@@ -22,13 +22,15 @@ install_deps() {
 
 # build DIR [cmake options...]: configure and build into DIR.
 build() {
-  local dir=$1
+  local dir=$1 start
   shift
+  start=$(date +%s)
   echo "== building $dir"
   mkdir -p "$dir"
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" > "$dir/configure.log" 2>&1 ||
     { cat "$dir/configure.log"; return 1; }
   cmake --build "$dir" -j "$(nproc)"
+  echo "== $dir built in $(($(date +%s) - start)) s"
 }
 
 # with_database COMMAND...: runs COMMAND against the server in DATABASE_URL if set, otherwise in
