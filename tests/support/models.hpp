@@ -46,12 +46,12 @@ struct Todo : pgorm::Model<Todo, pgorm::Timestamps, pgorm::SoftDelete> {
   std::int32_t user_id = 0;
   pgorm::BelongsTo<User, &Todo::user_id> user;
   pgorm::ManyToMany<Category, TodoCategory> categories;
-  static constexpr auto columns = pgorm::columns(
-      pgorm::column<&Todo::title>(pgorm::varchar(255), pgorm::index),
-      pgorm::column<&Todo::description>(pgorm::text),
-      pgorm::column<&Todo::status>(pgorm::default_value(TodoStatus::pending)),
-      pgorm::column<&Todo::user_id>(pgorm::foreign_key<&User::id>(pgorm::on_delete::cascade),
-                                    pgorm::index));
+  static constexpr auto columns =
+      pgorm::columns(pgorm::column<&Todo::title>(pgorm::varchar(255), pgorm::index),
+                     pgorm::column<&Todo::description>(pgorm::text),
+                     pgorm::column<&Todo::status>(pgorm::default_value(TodoStatus::pending)),
+                     pgorm::column<&Todo::user_id>(
+                         pgorm::foreign_key<&User::id>(pgorm::on_delete::cascade), pgorm::index));
   static constexpr auto relationships =
       pgorm::relationships(pgorm::relation<&Todo::user>(pgorm::back_populates<&User::todos>),
                            pgorm::relation<&Todo::categories>());
@@ -92,30 +92,30 @@ struct Sample : pgorm::Model<Sample, pgorm::BigIntKey> {
   std::optional<pgorm::Timestamp> maybe_at;
   std::optional<pgorm::Uuid> maybe_token;
   std::optional<TodoStatus> maybe_status;
-  static constexpr auto columns = pgorm::columns(
-      pgorm::column<&Sample::small>(), pgorm::column<&Sample::normal>(),
-      pgorm::column<&Sample::big>(), pgorm::column<&Sample::flag>(),
-      pgorm::column<&Sample::single>(), pgorm::column<&Sample::real>(),
-      pgorm::column<&Sample::text>(pgorm::text),
-      pgorm::column<&Sample::short_text>(pgorm::varchar(5)),
-      pgorm::column<&Sample::amount>(pgorm::numeric(30, 10)), pgorm::column<&Sample::blob>(),
-      pgorm::column<&Sample::at>(), pgorm::column<&Sample::local_at>(),
-      pgorm::column<&Sample::day>(), pgorm::column<&Sample::token>(),
-      pgorm::column<&Sample::status>(), pgorm::column<&Sample::doc>(),
-      pgorm::column<&Sample::numbers>(), pgorm::column<&Sample::words>(),
-      pgorm::column<&Sample::sparse>(), pgorm::column<&Sample::statuses>(),
-      pgorm::column<&Sample::maybe_int>(), pgorm::column<&Sample::maybe_text>(),
-      pgorm::column<&Sample::maybe_at>(), pgorm::column<&Sample::maybe_token>(),
-      pgorm::column<&Sample::maybe_status>());
+  static constexpr auto columns =
+      pgorm::columns(pgorm::column<&Sample::small>(), pgorm::column<&Sample::normal>(),
+                     pgorm::column<&Sample::big>(), pgorm::column<&Sample::flag>(),
+                     pgorm::column<&Sample::single>(), pgorm::column<&Sample::real>(),
+                     pgorm::column<&Sample::text>(pgorm::text),
+                     pgorm::column<&Sample::short_text>(pgorm::varchar(5)),
+                     pgorm::column<&Sample::amount>(pgorm::numeric(30, 10)),
+                     pgorm::column<&Sample::blob>(), pgorm::column<&Sample::at>(),
+                     pgorm::column<&Sample::local_at>(), pgorm::column<&Sample::day>(),
+                     pgorm::column<&Sample::token>(), pgorm::column<&Sample::status>(),
+                     pgorm::column<&Sample::doc>(), pgorm::column<&Sample::numbers>(),
+                     pgorm::column<&Sample::words>(), pgorm::column<&Sample::sparse>(),
+                     pgorm::column<&Sample::statuses>(), pgorm::column<&Sample::maybe_int>(),
+                     pgorm::column<&Sample::maybe_text>(), pgorm::column<&Sample::maybe_at>(),
+                     pgorm::column<&Sample::maybe_token>(), pgorm::column<&Sample::maybe_status>());
 };
 
 // Reserved words as table and column names.
 struct Order : pgorm::Model<Order, pgorm::TableName<"order">> {
   std::string user;
   std::int32_t select = 0;
-  static constexpr auto columns = pgorm::columns(
-      pgorm::column<&Order::user>(pgorm::column_name("user")),
-      pgorm::column<&Order::select>(pgorm::check("\"select\" >= 0")));
+  static constexpr auto columns =
+      pgorm::columns(pgorm::column<&Order::user>(pgorm::column_name("user")),
+                     pgorm::column<&Order::select>(pgorm::check("\"select\" >= 0")));
 };
 
 // A tree (self-reference), a composite key, table-level constraints and a partial index.
@@ -128,28 +128,29 @@ struct Category : pgorm::Model<Category, pgorm::SoftDelete> {
   static constexpr auto relationships = pgorm::relationships(
       pgorm::relation<&Category::parent>(pgorm::back_populates<&Category::children>),
       pgorm::relation<&Category::children>(pgorm::cascade::all));
-  static constexpr auto columns = pgorm::columns(
-      pgorm::column<&Category::name>(pgorm::varchar(100)),
-      pgorm::column<&Category::slug>(pgorm::unique_live),
-      pgorm::column<&Category::parent_id>(
-          pgorm::foreign_key<&Category::id>(pgorm::on_delete::set_null)));
-  static constexpr auto table_args = pgorm::table_args(
-      pgorm::unique_constraint<&Category::parent_id, &Category::name>(),
-      pgorm::index_on<&Category::name, &Category::parent_id>(),
-      pgorm::check("name <> slug", "name_differs_from_slug"));
+  static constexpr auto columns =
+      pgorm::columns(pgorm::column<&Category::name>(pgorm::varchar(100)),
+                     pgorm::column<&Category::slug>(pgorm::unique_live),
+                     pgorm::column<&Category::parent_id>(
+                         pgorm::foreign_key<&Category::id>(pgorm::on_delete::set_null)));
+  static constexpr auto table_args =
+      pgorm::table_args(pgorm::unique_constraint<&Category::parent_id, &Category::name>(),
+                        pgorm::index_on<&Category::name, &Category::parent_id>(),
+                        pgorm::check("name <> slug", "name_differs_from_slug"));
 };
 
 struct TodoCategory : pgorm::Model<TodoCategory, pgorm::CustomKey> {
   std::int32_t todo_id = 0;
   std::int32_t category_id = 0;
   std::int16_t position = 0;
-  static constexpr auto columns = pgorm::columns(
-      pgorm::column<&TodoCategory::todo_id>(pgorm::foreign_key<&Todo::id>(pgorm::on_delete::cascade)),
-      pgorm::column<&TodoCategory::category_id>(
-          pgorm::foreign_key<&Category::id>(pgorm::on_delete::cascade, pgorm::on_update::cascade)),
-      pgorm::column<&TodoCategory::position>(pgorm::default_value(std::int16_t{0})));
-  static constexpr auto table_args =
-      pgorm::table_args(pgorm::primary_key_on<&TodoCategory::todo_id, &TodoCategory::category_id>());
+  static constexpr auto columns =
+      pgorm::columns(pgorm::column<&TodoCategory::todo_id>(
+                         pgorm::foreign_key<&Todo::id>(pgorm::on_delete::cascade)),
+                     pgorm::column<&TodoCategory::category_id>(pgorm::foreign_key<&Category::id>(
+                         pgorm::on_delete::cascade, pgorm::on_update::cascade)),
+                     pgorm::column<&TodoCategory::position>(pgorm::default_value(std::int16_t{0})));
+  static constexpr auto table_args = pgorm::table_args(
+      pgorm::primary_key_on<&TodoCategory::todo_id, &TodoCategory::category_id>());
 };
 
 }  // namespace testmodels
