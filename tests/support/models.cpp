@@ -2,12 +2,4 @@
 // header declares it extern).
 #include "support/models.hpp"
 
-PGORM_INSTANTIATE_MODEL(testmodels::User);
-PGORM_INSTANTIATE_MODEL(testmodels::Todo);
-PGORM_INSTANTIATE_MODEL(testmodels::ApiKey);
-PGORM_INSTANTIATE_MODEL(testmodels::Sample);
-PGORM_INSTANTIATE_MODEL(testmodels::Order);
-PGORM_INSTANTIATE_MODEL(testmodels::Category);
-PGORM_INSTANTIATE_MODEL(testmodels::TodoCategory);
-PGORM_INSTANTIATE_MODEL(testmodels::Project);
-PGORM_INSTANTIATE_MODEL(testmodels::Task);
+PGORM_TEST_MODELS(PGORM_INSTANTIATE_MODEL);

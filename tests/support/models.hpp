@@ -176,13 +176,16 @@ struct Task : pgorm::Model<Task, pgorm::UuidKey> {
 }  // namespace testmodels
 
 // Their unit-of-work code is compiled once, in tests/support/models.cpp, as docs/models.md tells
-// users to do; every test file that uses them links that copy.
-PGORM_EXTERN_MODEL(testmodels::User);
-PGORM_EXTERN_MODEL(testmodels::Todo);
-PGORM_EXTERN_MODEL(testmodels::ApiKey);
-PGORM_EXTERN_MODEL(testmodels::Sample);
-PGORM_EXTERN_MODEL(testmodels::Order);
-PGORM_EXTERN_MODEL(testmodels::Category);
-PGORM_EXTERN_MODEL(testmodels::TodoCategory);
-PGORM_EXTERN_MODEL(testmodels::Project);
-PGORM_EXTERN_MODEL(testmodels::Task);
+// users to do; every test file that uses them links that copy. One list for both sides.
+#define PGORM_TEST_MODELS(each)   \
+  each(testmodels::User);         \
+  each(testmodels::Todo);         \
+  each(testmodels::ApiKey);       \
+  each(testmodels::Sample);       \
+  each(testmodels::Order);        \
+  each(testmodels::Category);     \
+  each(testmodels::TodoCategory); \
+  each(testmodels::Project);      \
+  each(testmodels::Task)
+
+PGORM_TEST_MODELS(PGORM_EXTERN_MODEL);
