@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include <pgorm/migrate/migrate.hpp>
 
 #include "migrate/catalog.hpp"
@@ -24,8 +26,10 @@ struct Run {
 
 // Runs `todo-migrate --schema <schema> --dir <dir> ARGS` through the shell, output captured.
 Run run_tool(const std::string& schema, const std::filesystem::path& dir, const std::string& args) {
-  std::string command = std::string("'") + PGORM_TODO_MIGRATE + "' --schema " + schema +
-                        " --dir '" + dir.string() + "' " + args + " 2>&1";
+  // fmt::format rather than a chain of operator+, which GCC 12 at -O2 flags with a false
+  // -Warray-bounds.
+  std::string command = fmt::format("'{}' --schema {} --dir '{}' {} 2>&1", PGORM_TODO_MIGRATE,
+                                    schema, dir.string(), args);
   Run r;
   FILE* pipe = ::popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);
