@@ -9,6 +9,7 @@
 #pragma once
 
 #include "pgorm/model/metadata.hpp"
+#include "pgorm/relations/loading.hpp"
 #include "pgorm/session/model_work.hpp"
 
 #define PGORM_EXTERN_MODEL(...)                                  \

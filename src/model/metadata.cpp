@@ -20,6 +20,12 @@ std::string default_literal(std::string_view encoded, std::string_view sql_type)
 }
 }  // namespace detail
 
+Metadata::Metadata(const Metadata&) = default;
+Metadata::Metadata(Metadata&&) noexcept = default;
+Metadata& Metadata::operator=(const Metadata&) = default;
+Metadata& Metadata::operator=(Metadata&&) noexcept = default;
+Metadata::~Metadata() = default;
+
 Metadata& Metadata::add_table(const TableInfo& table) {
   auto same = [&](const TableInfo& t) { return t.name == table.name; };
   auto it = std::find_if(tables_.begin(), tables_.end(), same);
@@ -114,8 +120,12 @@ std::string script(const std::vector<std::string>& statements) {
 }
 }  // namespace
 
-std::string Metadata::create_sql() const { return script(create_statements()); }
-std::string Metadata::drop_sql() const { return script(drop_statements()); }
+std::string Metadata::create_sql() const {
+  return script(create_statements());
+}
+std::string Metadata::drop_sql() const {
+  return script(drop_statements());
+}
 
 void Metadata::create_all(Connection& connection) const {
   connection.run_in_transaction(create_statements());

@@ -42,6 +42,13 @@ struct Article : pgorm::Model<Article> {
       pgorm::relation<&Article::reviewer>(pgorm::back_populates<&Writer::reviewed>));
 };
 
+// A relationship member left out of `relationships`: the session knows nothing about it.
+struct Shelf : pgorm::Model<Shelf> {
+  std::string name;
+  pgorm::HasMany<testmodels::Todo> todos;
+  static constexpr auto columns = pgorm::columns(pgorm::column<&Shelf::name>());
+};
+
 }  // namespace rel
 
 namespace {
@@ -554,6 +561,23 @@ TEST_CASE("two foreign keys to one table stay apart", "[relations]") {
   CHECK(writers[0]->reviewed.empty());
   CHECK(writers[1]->written.empty());
   CHECK(writers[1]->reviewed.size() == 1);
+}
+
+TEST_CASE("loading a member missing from the model's relationships is refused", "[relations]") {
+  test::SessionFixture fx;
+  Metadata::of<rel::Shelf>().create_all(fx.db.conn());
+  fx.db.conn().exec("INSERT INTO shelves (name) VALUES ('top')");
+  const auto refused = Catch::Contains("not listed in its model's relationships");
+  auto s = fx.session();
+  auto with_todos = select<rel::Shelf>().options(selectin(&rel::Shelf::todos));
+  CHECK_THROWS_AS(s.execute(with_todos), InterfaceError);
+  CHECK_THROWS_WITH(s.execute(with_todos), refused);
+  CHECK_THROWS_AS(select<rel::Shelf>().options(joined(&rel::Shelf::todos)), InterfaceError);
+  CHECK_THROWS_WITH(select<rel::Shelf>().options(joined(&rel::Shelf::todos)), refused);
+  auto shelves = s.execute(select<rel::Shelf>());
+  REQUIRE(shelves.size() == 1);
+  CHECK_THROWS_AS(s.load(shelves, &rel::Shelf::todos), InterfaceError);
+  CHECK_THROWS_WITH(s.load(shelves, &rel::Shelf::todos), refused);
 }
 
 TEST_CASE("two joined collections of one model hold each member once", "[relations]") {

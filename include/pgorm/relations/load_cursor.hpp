@@ -2,6 +2,7 @@
 // AsyncSession run the same loading code and differ only in how they send a statement.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -29,6 +30,15 @@ class LoadCursor {
   virtual ~LoadCursor() = default;
   virtual std::optional<query::Statement> next() = 0;
   virtual void feed(const Result& result, WorkList& works) = 0;
+};
+
+// One level of selectin loading of one relationship, whatever its models
+// (ModelWork::selectin_step): the statement for the related rows (none when no owner has a key) and
+// what takes its result (nullptr when there was no statement). attach() fills the owners'
+// relationship and returns the related objects, for a next level, when they were asked for.
+struct SelectinStep {
+  std::optional<query::Statement> statement;
+  std::function<std::vector<std::shared_ptr<void>>(const Result*, WorkList*)> attach;
 };
 
 }  // namespace detail

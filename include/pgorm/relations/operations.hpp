@@ -4,12 +4,15 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <memory>
 #include <set>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "pgorm/query/expression.hpp"
@@ -34,10 +37,11 @@ auto& collection_of(M& member) {
 // Calls f.template operator()<Member>() for every relationship of T.
 template <class T, class F>
 void for_each_relation(F&& f) {
-  if constexpr (relation_count<T> > 0) {
+  if constexpr (relation_count < T >> 0) {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (f.template operator()<std::tuple_element_t<I, relations_t<T>>::member>(), ...);
-    }(std::make_index_sequence<relation_count<T>>{});
+    }
+    (std::make_index_sequence<relation_count<T>>{});
   }
 }
 
@@ -59,6 +63,39 @@ void with_relation(P pointer, F&& f) {
     info.message = "this member is not listed in its model's relationships";
     throw InterfaceError(std::move(info));
   }
+}
+
+// The position in relations_t<T> of the relationship whose member is `pointer`; throws
+// InterfaceError when it is none of them.
+template <class T, class P>
+std::size_t relation_index(P pointer) {
+  std::size_t index = npos;
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (
+        [&] {
+          constexpr auto member = std::tuple_element_t<I, relations_t<T>>::member;
+          if constexpr (std::is_same_v<std::remove_const_t<decltype(member)>, P>) {
+            if (index == npos && member == pointer) index = I;
+          }
+        }(),
+        ...);
+  }
+  (std::make_index_sequence<relation_count<T>>{});
+  if (index == npos) {
+    ErrorInfo info;
+    info.message = "this member is not listed in its model's relationships";
+    throw InterfaceError(std::move(info));
+  }
+  return index;
+}
+
+// Calls f.template operator()<Member>() for the relationship at `index` of relations_t<T>.
+template <class T, class F>
+void with_relation_at(std::size_t index, F&& f) {
+  std::size_t i = 0;
+  for_each_relation<T>([&]<auto Member>() {
+    if (i++ == index) f.template operator()<Member>();
+  });
 }
 
 template <class Owner, auto Member>

@@ -1,7 +1,11 @@
 // Definitions of the relationship operations that need the complete Session.
 #pragma once
 
+#include <functional>
+#include <iterator>
+#include <memory>
 #include <unordered_set>
+#include <vector>
 
 #include "pgorm/relations/operations.hpp"
 #include "pgorm/session/session.hpp"
@@ -162,24 +166,28 @@ class PathCursor final : public LoadCursor {
     if (child_) return child_->next();
     if (started_) return std::nullopt;
     started_ = true;
-    std::optional<query::Statement> statement;
-    with_relation<Owner>(first_, [&]<auto Member>() {
-      auto level = std::make_shared<SelectinLevel<Owner, Member>>(std::move(owners_));
-      statement = level->statement();
-      attach_ = [this, level](const Result* result, WorkList* works) {
-        (void)this;  // used only when there is a next level
-        auto loaded = level->attach(result, works);
-        if constexpr (sizeof...(Rest) > 0) {
-          using Target = typename SelectinLevel<Owner, Member>::Target;
-          child_ = std::apply(
-              [&](auto... rest) -> std::unique_ptr<LoadCursor> {
-                return std::make_unique<PathCursor<Target, Rest...>>(std::move(loaded), rest...);
-              },
-              rest_);
-        }
-      };
-    });
-    if (statement) return statement;
+    constexpr bool more = sizeof...(Rest) > 0;
+    SelectinStep step =
+        ModelWork<Owner>::selectin_step(relation_index<Owner>(first_), std::move(owners_), more);
+    attach_ = [this, attach = std::move(step.attach)](const Result* result, WorkList* works) {
+      auto loaded = attach(result, works);
+      if constexpr (more) {
+        using Target =
+            typename relation_traits<typename member_pointer_traits<P>::member_type>::target;
+        std::vector<std::shared_ptr<Target>> owners;
+        owners.reserve(loaded.size());
+        for (auto& object : loaded)
+          owners.push_back(std::static_pointer_cast<Target>(std::move(object)));
+        child_ = std::apply(
+            [&](auto... rest) -> std::unique_ptr<LoadCursor> {
+              return std::make_unique<PathCursor<Target, Rest...>>(std::move(owners), rest...);
+            },
+            rest_);
+      } else {
+        (void)this;
+      }
+    };
+    if (step.statement) return std::move(step.statement);
     // No owner has a key: the relationships are empty and so is every later level.
     std::exchange(attach_, nullptr)(nullptr, nullptr);
     return child_ ? child_->next() : std::nullopt;
@@ -199,20 +207,39 @@ class PathCursor final : public LoadCursor {
   std::unique_ptr<LoadCursor> child_;
 };
 
+template <model T>
+SelectinStep ModelWork<T>::selectin_step(std::size_t relation,
+                                         std::vector<std::shared_ptr<T>> owners, bool keep_loaded) {
+  SelectinStep step;
+  with_relation_at<T>(
+      relation, [&]<auto Member>() {
+        auto level = std::make_shared<SelectinLevel<T, Member>>(std::move(owners));
+        step.statement = level->statement();
+        step.attach = [level, keep_loaded](const Result* result, WorkList* works) {
+          auto loaded = level->attach(result, works);
+          std::vector<std::shared_ptr<void>> out;
+          if (keep_loaded)
+            out.assign(std::make_move_iterator(loaded.begin()),
+                       std::make_move_iterator(loaded.end()));
+          return out;
+        };
+      });
+  return step;
+}
+
 // A read of one relationship of one owner, for a cascade: its result fills the collection.
 // None when the owner has no key: the collection is empty, and set so now.
 template <class Owner, auto Member>
 std::optional<PlannedRead> selectin_read(CascadeState& state, const std::shared_ptr<Owner>& owner) {
-  auto level = std::make_shared<SelectinLevel<Owner, Member>>(
-      std::vector<std::shared_ptr<Owner>>{owner});
+  auto level =
+      std::make_shared<SelectinLevel<Owner, Member>>(std::vector<std::shared_ptr<Owner>>{owner});
   auto statement = level->statement();
   if (!statement) {
     level->attach(nullptr, nullptr);
     return std::nullopt;
   }
-  return PlannedRead{std::move(*statement), [level, works = &state.works](const Result& r) {
-                       level->attach(&r, works);
-                     }};
+  return PlannedRead{std::move(*statement),
+                     [level, works = &state.works](const Result& r) { level->attach(&r, works); }};
 }
 
 template <class Owner, auto Member>
@@ -338,8 +365,7 @@ bool cascade_relations(CascadeState& state, const std::shared_ptr<T>& object, bo
           // Moved to another parent (its many-to-one side points elsewhere): not an orphan.
           if constexpr (R::inverse != npos) {
             using Target = typename R::target;
-            using Inv =
-                std::remove_cvref_t<std::tuple_element_t<R::inverse, relations_t<Target>>>;
+            using Inv = std::remove_cvref_t<std::tuple_element_t<R::inverse, relations_t<Target>>>;
             const auto& parent = ((*was).*Inv::member).pgorm_raw();
             if (parent && parent.get() != object.get()) continue;
           }
@@ -348,8 +374,8 @@ bool cascade_relations(CascadeState& state, const std::shared_ptr<T>& object, bo
               session.remove(was);
               changed = true;
             }
-          } else if constexpr (is_optional_v<typename member_pointer_traits<
-                                   decltype(R::fk)>::member_type>) {
+          } else if constexpr (is_optional_v<
+                                   typename member_pointer_traits<decltype(R::fk)>::member_type>) {
             member_value<R::fk>(*was).reset();
           }
         }

@@ -6,6 +6,7 @@
 #include <array>
 #include <bitset>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -88,6 +89,8 @@ class ModelWork final : public ModelWorkBase {
  public:
   using Key = identity_key_t<T>;
 
+  ~ModelWork() override;
+
   const TableInfo& table() const noexcept override { return table_info<T>(); }
 
   bool has_changes() const override {
@@ -108,16 +111,7 @@ class ModelWork final : public ModelWorkBase {
     return it != identity_.end() && it->second.object == object;
   }
 
-  std::shared_ptr<T> add(std::shared_ptr<T> object) {
-    if (contains(object)) return object;
-    using Key = typename model_traits<T>::key_mixin;
-    if constexpr (requires { Key::generates_key; }) {
-      if (object->id.is_nil()) object->id = Key::generate();
-    }
-    wire(object, false);
-    pending_.push_back(object);
-    return object;
-  }
+  std::shared_ptr<T> add(std::shared_ptr<T> object);
 
   bool is_removed(const std::shared_ptr<T>& object) const {
     auto it = identity_.find(key_of(*object));
@@ -145,7 +139,7 @@ class ModelWork final : public ModelWorkBase {
   }
 
   void sync_keys() override {
-    if constexpr (relation_count<T> > 0) {
+    if constexpr (relation_count < T >> 0) {
       for (const auto& [key, e] : identity_) {
         if (e.deleted) continue;
         propagate_keys(*e.object);
@@ -155,7 +149,7 @@ class ModelWork final : public ModelWorkBase {
   }
 
   void plan_associations(std::vector<PlannedWrite>& out) override {
-    if constexpr (relation_count<T> > 0) {
+    if constexpr (relation_count < T >> 0) {
       for (const auto& [key, e] : identity_)
         if (!e.deleted) detail::plan_associations(out, e.object);
     }
@@ -167,7 +161,7 @@ class ModelWork final : public ModelWorkBase {
 
   void mark_waiting(const std::unordered_set<const void*>& pending,
                     std::unordered_set<const void*>& waiting, bool& later_waits) const override {
-    if constexpr (relation_count<T> > 0) {
+    if constexpr (relation_count < T >> 0) {
       for (const auto& p : pending_) detail::mark_waiting(*p, true, pending, waiting, later_waits);
       for (const auto& [key, e] : identity_)
         if (!e.deleted) detail::mark_waiting(*e.object, false, pending, waiting, later_waits);
@@ -183,57 +177,28 @@ class ModelWork final : public ModelWorkBase {
 
   // get()'s answer from its SELECT: nullptr when there is no row, or when the row's object was
   // removed in this session (a spelling of the key the identity map could not look up).
-  std::shared_ptr<T> get_result(const Result& result) {
-    auto loaded = load(result);
-    if (loaded.empty() || is_removed(loaded.front())) return nullptr;
-    return loaded.front();
-  }
+  std::shared_ptr<T> get_result(const Result& result);
 
   // Objects for the rows of a result: rows already in the identity map give the tracked object
   // (keeping its in-memory changes); new rows are tracked.
-  std::vector<std::shared_ptr<T>> load(const Result& result) {
-    RowReader<T> reader(result);
-    int n = result.rows();
-    std::vector<std::shared_ptr<T>> out;
-    out.reserve(static_cast<std::size_t>(n));
-    identity_.reserve(identity_.size() + static_cast<std::size_t>(n));
-    for (int r = 0; r < n; ++r) out.push_back(load_row(reader, r));
-    return out;
-  }
+  std::vector<std::shared_ptr<T>> load(const Result& result);
 
   // `fresh`, when given, tells whether the row entered the identity map now.
-  std::shared_ptr<T> load_row(const RowReader<T>& reader, int row, bool* fresh = nullptr) {
-    auto object = std::make_shared<T>();
-    reader.read(row, *object);
-    auto [it, inserted] = identity_.try_emplace(key_of(*object));
-    if (fresh) *fresh = inserted;
-    Entry& e = it->second;
-    if (!inserted) {
-      if (e.expired) {  // the state read now replaces the state from before the commit
-        note(it->first);
-        reader.read(row, *e.object);
-        e.snapshot.assign(*e.object);
-        e.expired = false;
-      }
-      return e.object;
-    }
-    wire(object, true);
-    e.snapshot.assign(*object);
-    e.object = std::move(object);
-    return e.object;
-  }
+  std::shared_ptr<T> load_row(const RowReader<T>& reader, int row, bool* fresh = nullptr);
+
+  // Loading of T's relationship number `relation` (relations_t<T> order), compiled with the rest
+  // of the model's code (once per program under PGORM_INSTANTIATE_MODEL): one selectin level for
+  // `owners` (relations/operations_impl.hpp), and the LEFT JOIN and row reader of joined loading
+  // (relations/loading.hpp).
+  static SelectinStep selectin_step(std::size_t relation, std::vector<std::shared_ptr<T>> owners,
+                                    bool keep_loaded);
+  using EagerReader =
+      std::function<void(const Result&, const std::vector<std::shared_ptr<T>>&, WorkList&)>;
+  static void add_joined(std::size_t relation, query::SelectParts& parts,
+                         std::vector<EagerReader>& eager);
 
   // Returns true when the object was pending (never inserted): it leaves the session at once.
-  bool remove(const std::shared_ptr<T>& object, bool hard) {
-    if (pending_.erase(object)) return true;
-    const Key key = key_of(*object);
-    auto it = identity_.find(key);
-    if (it == identity_.end() || it->second.object != object) throw_not_in_session(table().name);
-    note(key);
-    it->second.deleted = true;
-    it->second.hard = hard || !model_traits<T>::soft_delete;
-    return false;
-  }
+  bool remove(const std::shared_ptr<T>& object, bool hard);
 
   // A stream moving past a chunk: the loaded object leaves the identity map when nothing but the
   // map and `holders` other references hold it and it has no change to flush. True if it left.
@@ -260,25 +225,7 @@ class ModelWork final : public ModelWorkBase {
     apply_refresh(object, session.run(refresh_statement(object), false));
   }
 
-  std::shared_ptr<T> merge(Session& session, const T& detached) {
-    const Key key = key_of(detached);
-    auto it = identity_.find(key);
-    std::shared_ptr<T> target;
-    if (it != identity_.end()) {
-      target = it->second.object;
-    } else {
-      query::Fragment f;
-      f += sql::select_all<T>();
-      f += " WHERE ";
-      append_key_condition(f, detached);
-      auto loaded = load(session.run(query::finish(std::move(f)), false));
-      if (loaded.empty()) return add(std::make_shared<T>(detached));
-      target = loaded.front();
-    }
-    // Columns only: the tracked object keeps its own relationships and their wiring.
-    copy_columns(*target, detached);
-    return target;
-  }
+  std::shared_ptr<T> merge(Session& session, const T& detached);
 
   // One insert wave: the pending objects not in `waiting` (they wait for another pending
   // object's key), in multi-row INSERTs of at most kMaxParams parameters.
@@ -358,13 +305,13 @@ class ModelWork final : public ModelWorkBase {
         append_row_condition(f, e.snapshot);
         f += " RETURNING \"deleted_at\"";
       }
-      out.push_back({query::finish(std::move(f)), [this, key = key](const Result& r) {
+      out.push_back({query::finish(std::move(f)),
+                     [this, key = key](const Result& r) {
                        auto it = identity_.find(key);
                        if (it == identity_.end()) return;
                        if (r.affected_rows() != 1)
                          throw_stale(table().name, it->second.hard ? "DELETE" : "UPDATE",
-                                     describe_key(it->second.snapshot),
-                                     model_traits<T>::versioned);
+                                     describe_key(it->second.snapshot), model_traits<T>::versioned);
                        if constexpr (model_traits<T>::soft_delete) {
                          if (!it->second.hard) r.read(0, 0, it->second.object->deleted_at);
                        }
@@ -380,13 +327,7 @@ class ModelWork final : public ModelWorkBase {
 
   // The tracked object with this identity key: std::nullopt when not loaded, nullptr when it was
   // removed in this session.
-  std::optional<std::shared_ptr<T>> find_loaded(const Key& key) const {
-    auto it = identity_.find(key);
-    if (it == identity_.end()) return std::nullopt;
-    if (it->second.deleted) return nullptr;  // removed in this session, expired or not
-    if (it->second.expired) return std::nullopt;
-    return it->second.object;
-  }
+  std::optional<std::shared_ptr<T>> find_loaded(const Key& key) const;
   // SELECT ... WHERE pk = $1 [AND deleted_at IS NULL] with the key values bound.
   template <class... Keys>
   static query::Statement get_statement(const Keys&... keys) {
@@ -451,8 +392,7 @@ class ModelWork final : public ModelWorkBase {
     if (depth <= 1 || released.empty()) return;  // released into the transaction
     // What the released savepoints changed is now the enclosing one's change; the oldest saved
     // state of an entry wins.
-    if (journal_.empty() || journal_.back().depth != depth - 1)
-      journal_.push_back({depth - 1, {}});
+    if (journal_.empty() || journal_.back().depth != depth - 1) journal_.push_back({depth - 1, {}});
     auto& into = journal_.back().saved;
     for (auto level = released.rbegin(); level != released.rend(); ++level)
       for (auto& [key, saved] : level->saved) into.try_emplace(key, std::move(saved));
@@ -491,7 +431,7 @@ class ModelWork final : public ModelWorkBase {
   void clear_gone() noexcept override { gone_.clear(); }
 
   void forget_related(const void* type, const std::vector<const void*>& objects) override {
-    if constexpr (relation_count<T> > 0) {
+    if constexpr (relation_count < T >> 0) {
       // Nothing to visit unless one of T's collections holds objects of that model.
       bool holds_type = false;
       for_each_relation<T>([&]<auto Member>() {
@@ -766,7 +706,7 @@ class ModelWork final : public ModelWorkBase {
   void plan_insert_batch(std::vector<PlannedWrite>& out,
                          const std::vector<std::shared_ptr<T>>& objects) {
     for (const auto& object : objects) {
-      if constexpr (relation_count<T> > 0) sync_foreign_keys(*object);
+      if constexpr (relation_count < T >> 0) sync_foreign_keys(*object);
       if constexpr (model_traits<T>::versioned) {
         if (object->version == 0) object->version = 1;
       }
@@ -793,8 +733,9 @@ class ModelWork final : public ModelWorkBase {
         std::max<std::size_t>(1, kMaxParams / model_traits<T>::column_count);
     for (std::size_t done = 0; done < objects.size();) {
       std::size_t n = std::min(per_statement, objects.size() - done);
-      std::vector<std::shared_ptr<T>> chunk(objects.begin() + static_cast<std::ptrdiff_t>(done),
-                                            objects.begin() + static_cast<std::ptrdiff_t>(done + n));
+      std::vector<std::shared_ptr<T>> chunk(
+          objects.begin() + static_cast<std::ptrdiff_t>(done),
+          objects.begin() + static_cast<std::ptrdiff_t>(done + n));
       if (n == 1) {
         out.push_back(
             {insert_statement(*chunk.front()), write_back(std::move(chunk)), true, false});
@@ -881,7 +822,7 @@ class ModelWork final : public ModelWorkBase {
       for (std::size_t i = 0; i < chunk.size(); ++i) {
         const auto& object = chunk[i];
         reader.read(static_cast<int>(i), *object);
-        if constexpr (relation_count<T> > 0) propagate_keys(*object);
+        if constexpr (relation_count < T >> 0) propagate_keys(*object);
         const Key key = key_of(*object);
         note(key);
         Entry& e = identity_[key];
@@ -900,23 +841,7 @@ class ModelWork final : public ModelWorkBase {
   }
 
   // SELECT ... WHERE pk = $1 [AND deleted_at IS NULL]
-  static const std::string& get_sql() {
-    static const std::string text = [] {
-      query::Fragment f;
-      f += sql::select_all<T>();
-      f += " WHERE ";
-      int n = 0;
-      for_each_key_column<T>([&](const auto& def) {
-        if (n++) f += " AND ";
-        f.add_identifier(def.name());
-        f += " = ";
-        f.sql.push_back(query::kParamMarker);
-      });
-      if (model_traits<T>::soft_delete) f += " AND \"deleted_at\" IS NULL";
-      return query::finish(std::move(f)).sql;
-    }();
-    return text;
-  }
+  static const std::string& get_sql();
   // Objects whose key changed in an update move to their new identity.
   void rekey() {
     std::vector<Key> moved;
@@ -948,6 +873,125 @@ class ModelWork final : public ModelWorkBase {
   std::vector<Level> journal_;            // one level per open savepoint that changed something
   int depth_ = 0;                         // savepoints open in the session
 };
+
+// Out of the class body, so that they are not inline: under PGORM_EXTERN_MODEL a translation unit
+// calls the instantiation of models.cpp instead of compiling its own copy.
+
+template <model T>
+ModelWork<T>::~ModelWork() = default;
+
+template <model T>
+std::optional<std::shared_ptr<T>> ModelWork<T>::find_loaded(const Key& key) const {
+  auto it = identity_.find(key);
+  if (it == identity_.end()) return std::nullopt;
+  if (it->second.deleted) return nullptr;  // removed in this session, expired or not
+  if (it->second.expired) return std::nullopt;
+  return it->second.object;
+}
+
+template <model T>
+const std::string& ModelWork<T>::get_sql() {
+  static const std::string text = [] {
+    query::Fragment f;
+    f += sql::select_all<T>();
+    f += " WHERE ";
+    int n = 0;
+    for_each_key_column<T>([&](const auto& def) {
+      if (n++) f += " AND ";
+      f.add_identifier(def.name());
+      f += " = ";
+      f.sql.push_back(query::kParamMarker);
+    });
+    if (model_traits<T>::soft_delete) f += " AND \"deleted_at\" IS NULL";
+    return query::finish(std::move(f)).sql;
+  }();
+  return text;
+}
+
+template <model T>
+std::shared_ptr<T> ModelWork<T>::add(std::shared_ptr<T> object) {
+  if (contains(object)) return object;
+  using KeyMixin = typename model_traits<T>::key_mixin;
+  if constexpr (requires { KeyMixin::generates_key; }) {
+    if (object->id.is_nil()) object->id = KeyMixin::generate();
+  }
+  wire(object, false);
+  pending_.push_back(object);
+  return object;
+}
+
+template <model T>
+std::shared_ptr<T> ModelWork<T>::get_result(const Result& result) {
+  auto loaded = load(result);
+  if (loaded.empty() || is_removed(loaded.front())) return nullptr;
+  return loaded.front();
+}
+
+template <model T>
+std::vector<std::shared_ptr<T>> ModelWork<T>::load(const Result& result) {
+  RowReader<T> reader(result);
+  int n = result.rows();
+  std::vector<std::shared_ptr<T>> out;
+  out.reserve(static_cast<std::size_t>(n));
+  identity_.reserve(identity_.size() + static_cast<std::size_t>(n));
+  for (int r = 0; r < n; ++r) out.push_back(load_row(reader, r));
+  return out;
+}
+
+template <model T>
+std::shared_ptr<T> ModelWork<T>::load_row(const RowReader<T>& reader, int row, bool* fresh) {
+  auto object = std::make_shared<T>();
+  reader.read(row, *object);
+  auto [it, inserted] = identity_.try_emplace(key_of(*object));
+  if (fresh) *fresh = inserted;
+  Entry& e = it->second;
+  if (!inserted) {
+    if (e.expired) {  // the state read now replaces the state from before the commit
+      note(it->first);
+      reader.read(row, *e.object);
+      e.snapshot.assign(*e.object);
+      e.expired = false;
+    }
+    return e.object;
+  }
+  wire(object, true);
+  e.snapshot.assign(*object);
+  e.object = std::move(object);
+  return e.object;
+}
+
+template <model T>
+bool ModelWork<T>::remove(const std::shared_ptr<T>& object, bool hard) {
+  if (pending_.erase(object)) return true;
+  const Key key = key_of(*object);
+  auto it = identity_.find(key);
+  if (it == identity_.end() || it->second.object != object) throw_not_in_session(table().name);
+  note(key);
+  it->second.deleted = true;
+  it->second.hard = hard || !model_traits<T>::soft_delete;
+  return false;
+}
+
+template <model T>
+std::shared_ptr<T> ModelWork<T>::merge(Session& session, const T& detached) {
+  const Key key = key_of(detached);
+  auto it = identity_.find(key);
+  std::shared_ptr<T> target;
+  if (it != identity_.end()) {
+    target = it->second.object;
+  } else {
+    query::Fragment f;
+    f += sql::select_all<T>();
+    f += " WHERE ";
+    append_key_condition(f, detached);
+    auto loaded = load(session.run(query::finish(std::move(f)), false));
+    if (loaded.empty()) return add(std::make_shared<T>(detached));
+    target = loaded.front();
+  }
+  // Columns only: the tracked object keeps its own relationships and their wiring.
+  copy_columns(*target, detached);
+  return target;
+}
 
 }  // namespace pgorm::detail
 
