@@ -37,11 +37,11 @@ auto& collection_of(M& member) {
 // Calls f.template operator()<Member>() for every relationship of T.
 template <class T, class F>
 void for_each_relation(F&& f) {
-  if constexpr (relation_count < T >> 0) {
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
+  if constexpr (relation_count<T> != 0) {
+    auto each = [&]<std::size_t... I>(std::index_sequence<I...>) {
       (f.template operator()<std::tuple_element_t<I, relations_t<T>>::member>(), ...);
-    }
-    (std::make_index_sequence<relation_count<T>>{});
+    };
+    each(std::make_index_sequence<relation_count<T>>{});
   }
 }
 
@@ -70,17 +70,17 @@ void with_relation(P pointer, F&& f) {
 template <class T, class P>
 std::size_t relation_index(P pointer) {
   std::size_t index = npos;
-  [&]<std::size_t... I>(std::index_sequence<I...>) {
-    (
-        [&] {
-          constexpr auto member = std::tuple_element_t<I, relations_t<T>>::member;
-          if constexpr (std::is_same_v<std::remove_const_t<decltype(member)>, P>) {
-            if (index == npos && member == pointer) index = I;
-          }
-        }(),
-        ...);
-  }
-  (std::make_index_sequence<relation_count<T>>{});
+  auto find = [&]<std::size_t... I>(std::index_sequence<I...>) {
+    auto check = [&]<std::size_t J>() {
+      constexpr auto member = std::tuple_element_t<J, relations_t<T>>::member;
+      if constexpr (std::is_same_v<std::remove_const_t<decltype(member)>, P>) {
+        if (index == npos && member == pointer) index = J;
+      }
+    };
+    (check.template operator()<I>(), ...);
+    (void)check;  // a model without relationships
+  };
+  find(std::make_index_sequence<relation_count<T>>{});
   if (index == npos) {
     ErrorInfo info;
     info.message = "this member is not listed in its model's relationships";

@@ -139,7 +139,7 @@ class ModelWork final : public ModelWorkBase {
   }
 
   void sync_keys() override {
-    if constexpr (relation_count < T >> 0) {
+    if constexpr (relation_count<T> != 0) {
       for (const auto& [key, e] : identity_) {
         if (e.deleted) continue;
         propagate_keys(*e.object);
@@ -149,7 +149,7 @@ class ModelWork final : public ModelWorkBase {
   }
 
   void plan_associations(std::vector<PlannedWrite>& out) override {
-    if constexpr (relation_count < T >> 0) {
+    if constexpr (relation_count<T> != 0) {
       for (const auto& [key, e] : identity_)
         if (!e.deleted) detail::plan_associations(out, e.object);
     }
@@ -161,7 +161,7 @@ class ModelWork final : public ModelWorkBase {
 
   void mark_waiting(const std::unordered_set<const void*>& pending,
                     std::unordered_set<const void*>& waiting, bool& later_waits) const override {
-    if constexpr (relation_count < T >> 0) {
+    if constexpr (relation_count<T> != 0) {
       for (const auto& p : pending_) detail::mark_waiting(*p, true, pending, waiting, later_waits);
       for (const auto& [key, e] : identity_)
         if (!e.deleted) detail::mark_waiting(*e.object, false, pending, waiting, later_waits);
@@ -431,7 +431,7 @@ class ModelWork final : public ModelWorkBase {
   void clear_gone() noexcept override { gone_.clear(); }
 
   void forget_related(const void* type, const std::vector<const void*>& objects) override {
-    if constexpr (relation_count < T >> 0) {
+    if constexpr (relation_count<T> != 0) {
       // Nothing to visit unless one of T's collections holds objects of that model.
       bool holds_type = false;
       for_each_relation<T>([&]<auto Member>() {
@@ -706,7 +706,7 @@ class ModelWork final : public ModelWorkBase {
   void plan_insert_batch(std::vector<PlannedWrite>& out,
                          const std::vector<std::shared_ptr<T>>& objects) {
     for (const auto& object : objects) {
-      if constexpr (relation_count < T >> 0) sync_foreign_keys(*object);
+      if constexpr (relation_count<T> != 0) sync_foreign_keys(*object);
       if constexpr (model_traits<T>::versioned) {
         if (object->version == 0) object->version = 1;
       }
@@ -822,7 +822,7 @@ class ModelWork final : public ModelWorkBase {
       for (std::size_t i = 0; i < chunk.size(); ++i) {
         const auto& object = chunk[i];
         reader.read(static_cast<int>(i), *object);
-        if constexpr (relation_count < T >> 0) propagate_keys(*object);
+        if constexpr (relation_count<T> != 0) propagate_keys(*object);
         const Key key = key_of(*object);
         note(key);
         Entry& e = identity_[key];
