@@ -120,12 +120,8 @@ std::string script(const std::vector<std::string>& statements) {
 }
 }  // namespace
 
-std::string Metadata::create_sql() const {
-  return script(create_statements());
-}
-std::string Metadata::drop_sql() const {
-  return script(drop_statements());
-}
+std::string Metadata::create_sql() const { return script(create_statements()); }
+std::string Metadata::drop_sql() const { return script(drop_statements()); }
 
 void Metadata::create_all(Connection& connection) const {
   connection.run_in_transaction(create_statements());

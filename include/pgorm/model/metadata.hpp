@@ -18,10 +18,10 @@ class Connection;
 
 struct ColumnInfo {
   std::string name;
-  std::string sql_type;  // as written in DDL: "varchar(255)", "\"todo_status\"", "integer[]"
+  std::string sql_type;            // as written in DDL: "varchar(255)", "\"todo_status\"", "integer[]"
   bool nullable = false;
   bool primary_key = false;
-  bool autoincrement = false;              // serial / bigserial
+  bool autoincrement = false;      // serial / bigserial
   std::optional<std::string> default_sql;  // DEFAULT expression (server_default or default_value)
   friend bool operator==(const ColumnInfo&, const ColumnInfo&) = default;
 };
@@ -98,9 +98,9 @@ std::string column_name_of() {
   using Model = model_of_t<typename member_pointer_traits<decltype(Member)>::class_type>;
   static_assert(model_traits<Model>::template has_column<Member>,
                 "pgorm: this member is not declared in its model's columns");
-  return std::string(
-      std::get<model_traits<Model>::template column_index<Member>()>(model_traits<Model>::columns)
-          .name());
+  return std::string(std::get<model_traits<Model>::template column_index<Member>()>(
+                         model_traits<Model>::columns)
+                         .name());
 }
 
 template <auto... Members>
@@ -204,8 +204,8 @@ const TableInfo& table_info() {
         // Through Def, so that clang 16 does not check it for columns without unique_live.
         static_assert(Def::template has<unique_live_t> && model_traits<T>::soft_delete,
                       "pgorm::unique_live applies to SoftDelete models only");
-        t.indexes.push_back(
-            {naming::unique_name(t.name, {c.name}), {c.name}, true, "deleted_at IS NULL"});
+        t.indexes.push_back({naming::unique_name(t.name, {c.name}), {c.name}, true,
+                             "deleted_at IS NULL"});
       }
       if constexpr (Def::template has<check>) {
         const check& ck = def.template get<check>();
@@ -238,31 +238,29 @@ const TableInfo& table_info() {
 namespace detail {
 template <class Arg>
 void add_table_arg(TableInfo& table, const Arg& arg) {
-  if constexpr (requires { []<auto... Ms>(const unique_constraint_t<Ms...>&){}(arg); }) {
+  if constexpr (requires { []<auto... Ms>(const unique_constraint_t<Ms...>&) {}(arg); }) {
     [&]<auto... Ms>(const unique_constraint_t<Ms...>&) {
       auto cols = column_names_of<Ms...>();
       table.uniques.push_back({naming::unique_name(table.name, cols), cols});
-    }
-    (arg);
-  } else if constexpr (requires { []<auto... Ms>(const index_on_t<Ms...>&){}(arg); }) {
+    }(arg);
+  } else if constexpr (requires { []<auto... Ms>(const index_on_t<Ms...>&) {}(arg); }) {
     [&]<auto... Ms>(const index_on_t<Ms...>& ix) {
       auto cols = column_names_of<Ms...>();
       std::string name =
           ix.unique ? naming::unique_name(table.name, cols) : naming::index_name(table.name, cols);
       table.indexes.push_back({std::move(name), cols, ix.unique, std::string(ix.where)});
-    }
-    (arg);
-  } else if constexpr (requires { []<auto... Ms>(const primary_key_on_t<Ms...>&){}(arg); }) {
+    }(arg);
+  } else if constexpr (requires { []<auto... Ms>(const primary_key_on_t<Ms...>&) {}(arg); }) {
     [&]<auto... Ms>(const primary_key_on_t<Ms...>&) {
       table.primary_key = column_names_of<Ms...>();
       for (auto& c : table.columns)
         for (auto& k : table.primary_key)
           if (c.name == k) c.primary_key = true;
-    }
-    (arg);
+    }(arg);
   } else if constexpr (std::is_same_v<Arg, check>) {
-    table.checks.push_back({naming::check_name(table.name, arg.name.empty() ? "check" : arg.name),
-                            std::string(arg.sql)});
+    table.checks.push_back(
+        {naming::check_name(table.name, arg.name.empty() ? "check" : arg.name),
+         std::string(arg.sql)});
   } else {
     static_assert(sizeof(Arg) == 0,
                   "pgorm::table_args accepts unique_constraint<...>(), index_on<...>(), "

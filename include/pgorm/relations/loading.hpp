@@ -67,9 +67,8 @@ struct SelectInOption {
 };
 template <class M, class O, class... Rest>
 SelectInOption<M O::*, Rest...> selectin(M O::*first, Rest... rest) {
-  static_assert(
-      relation_traits<M>::is_relation,
-      "pgorm::selectin takes relationship members (BelongsTo, HasMany, HasOne, ManyToMany)");
+  static_assert(relation_traits<M>::is_relation,
+                "pgorm::selectin takes relationship members (BelongsTo, HasMany, HasOne, ManyToMany)");
   return {first, {rest...}};
 }
 
@@ -102,49 +101,47 @@ template <model T>
 void detail::ModelWork<T>::add_joined(std::size_t relation, query::SelectParts& parts,
                                       std::vector<EagerReader>& eager) {
   using Row = T;
-  detail::with_relation_at<Row>(
-      relation, [&]<auto Member>() {
-        using R = detail::resolved_relation<Row, Member>;
-        if constexpr (R::kind == relation_kind::many_to_many) {
-          // joined() refuses these at compile time.
-          ErrorInfo info;
-          info.message = "joined loading does not support many-to-many relationships: use selectin";
-          throw InterfaceError(std::move(info));
-        } else {
-          using Target = typename R::target;
-          std::string alias = "j_" + std::string(naming::member_name<Member>());
-          parts.eager.push_back(
-              {&table_info<Target>(), alias,
-               detail::relation_condition<Row, Member>(alias, table_info<Row>().name)});
-          eager.push_back([alias](const Result& result,
-                                  const std::vector<std::shared_ptr<Row>>& rows,
-                                  detail::WorkList& works) {
-            detail::RowReader<Target> reader(result, alias + "__");
-            auto& tracked = detail::work_in<Target>(works);
-            std::set<const Row*> started;
-            detail::AppendedPairs appended;
-            for (std::size_t i = 0; i < rows.size(); ++i) {
-              int r = static_cast<int>(i);
-              std::shared_ptr<Target> target =
-                  reader.is_absent(r) ? nullptr : tracked.load_row(reader, r);
-              auto& member = (*rows[i]).*Member;
-              if constexpr (R::kind == relation_kind::belongs_to) {
-                detail::assign_many_to_one<Row, Member>(*rows[i], target);
-              } else {
-                auto& coll = detail::collection_of(member);
-                if (started.insert(rows[i].get()).second) coll.pgorm_assign({});
-                if (!target || !appended.fresh(rows[i].get(), coll.pgorm_raw(), target)) continue;
-                coll.pgorm_append_loaded(target);
-                if constexpr (R::inverse != detail::npos) {
-                  using Inv = std::remove_cvref_t<
-                      std::tuple_element_t<R::inverse, detail::relations_t<Target>>>;
-                  ((*target).*Inv::member).pgorm_assign(rows[i], true);
-                }
-              }
+  detail::with_relation_at<Row>(relation, [&]<auto Member>() {
+    using R = detail::resolved_relation<Row, Member>;
+    if constexpr (R::kind == relation_kind::many_to_many) {
+      // joined() refuses these at compile time.
+      ErrorInfo info;
+      info.message = "joined loading does not support many-to-many relationships: use selectin";
+      throw InterfaceError(std::move(info));
+    } else {
+      using Target = typename R::target;
+      std::string alias = "j_" + std::string(naming::member_name<Member>());
+      parts.eager.push_back(
+          {&table_info<Target>(), alias,
+           detail::relation_condition<Row, Member>(alias, table_info<Row>().name)});
+      eager.push_back([alias](const Result& result, const std::vector<std::shared_ptr<Row>>& rows,
+                              detail::WorkList& works) {
+        detail::RowReader<Target> reader(result, alias + "__");
+        auto& tracked = detail::work_in<Target>(works);
+        std::set<const Row*> started;
+        detail::AppendedPairs appended;
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+          int r = static_cast<int>(i);
+          std::shared_ptr<Target> target =
+              reader.is_absent(r) ? nullptr : tracked.load_row(reader, r);
+          auto& member = (*rows[i]).*Member;
+          if constexpr (R::kind == relation_kind::belongs_to) {
+            detail::assign_many_to_one<Row, Member>(*rows[i], target);
+          } else {
+            auto& coll = detail::collection_of(member);
+            if (started.insert(rows[i].get()).second) coll.pgorm_assign({});
+            if (!target || !appended.fresh(rows[i].get(), coll.pgorm_raw(), target)) continue;
+            coll.pgorm_append_loaded(target);
+            if constexpr (R::inverse != detail::npos) {
+              using Inv = std::remove_cvref_t<
+                  std::tuple_element_t<R::inverse, detail::relations_t<Target>>>;
+              ((*target).*Inv::member).pgorm_assign(rows[i], true);
             }
-          });
+          }
         }
       });
+    }
+  });
 }
 
 template <model T, class... Path>
@@ -162,42 +159,41 @@ query::Term<bool, query::type_list<O>> exists_related(M O::*relation,
                                                       const query::Fragment* condition) {
   using Target = typename relation_traits<M>::target;
   query::Term<bool, query::type_list<O>> out;
-  with_relation<O>(
-      relation, [&]<auto Member>() {
-        using R = resolved_relation<O, Member>;
-        static_assert(!std::is_same_v<Target, O>,
-                      "pgorm::has: self-referential relationships are not supported in has()");
-        const TableInfo& target = table_info<Target>();
-        out.fragment += "EXISTS (SELECT 1 FROM ";
-        out.fragment.add_identifier(target.name);
-        if constexpr (R::kind == relation_kind::many_to_many) {
-          using Through = typename R::member_type::through_type;
-          using TC = through_columns<O, Member>;
-          out.fragment += " JOIN ";
-          out.fragment.add_identifier(table_info<Through>().name);
-          out.fragment += " ON ";
-          out.fragment += query::Column<TC::target_fk>{}.to_expr().fragment;
-          out.fragment += " = ";
-          out.fragment += query::Column<TC::target_key>{}.to_expr().fragment;
-          out.fragment += " WHERE ";
-          out.fragment += query::Column<R::fk>{}.to_expr().fragment;
-          out.fragment += " = ";
-          out.fragment += query::Column<R::key>{}.to_expr().fragment;
-        } else {
-          out.fragment += " WHERE ";
-          out.fragment += relation_condition<O, Member>(target.name, table_info<O>().name);
-        }
-        if (target.soft_delete) {
-          out.fragment += " AND ";
-          out.fragment.add_identifier(target.name);
-          out.fragment += ".\"deleted_at\" IS NULL";
-        }
-        if (condition) {
-          out.fragment += " AND ";
-          out.fragment += *condition;
-        }
-        out.fragment += ")";
-      });
+  with_relation<O>(relation, [&]<auto Member>() {
+    using R = resolved_relation<O, Member>;
+    static_assert(!std::is_same_v<Target, O>,
+                  "pgorm::has: self-referential relationships are not supported in has()");
+    const TableInfo& target = table_info<Target>();
+    out.fragment += "EXISTS (SELECT 1 FROM ";
+    out.fragment.add_identifier(target.name);
+    if constexpr (R::kind == relation_kind::many_to_many) {
+      using Through = typename R::member_type::through_type;
+      using TC = through_columns<O, Member>;
+      out.fragment += " JOIN ";
+      out.fragment.add_identifier(table_info<Through>().name);
+      out.fragment += " ON ";
+      out.fragment += query::Column<TC::target_fk>{}.to_expr().fragment;
+      out.fragment += " = ";
+      out.fragment += query::Column<TC::target_key>{}.to_expr().fragment;
+      out.fragment += " WHERE ";
+      out.fragment += query::Column<R::fk>{}.to_expr().fragment;
+      out.fragment += " = ";
+      out.fragment += query::Column<R::key>{}.to_expr().fragment;
+    } else {
+      out.fragment += " WHERE ";
+      out.fragment += relation_condition<O, Member>(target.name, table_info<O>().name);
+    }
+    if (target.soft_delete) {
+      out.fragment += " AND ";
+      out.fragment.add_identifier(target.name);
+      out.fragment += ".\"deleted_at\" IS NULL";
+    }
+    if (condition) {
+      out.fragment += " AND ";
+      out.fragment += *condition;
+    }
+    out.fragment += ")";
+  });
   return out;
 }
 }  // namespace detail
@@ -220,22 +216,20 @@ auto has(M O::*relation) {
 
 template <class Row, class From, class Models>
 template <class M, class O>
-requires relation_traits<M>::is_relation query::Select<
-    Row, From, query::concat_t<Models, query::type_list<typename relation_traits<M>::target>>>
-query::Select<Row, From, Models>::join(M O::*relation)
-const {
+  requires relation_traits<M>::is_relation
+query::Select<Row, From, query::concat_t<Models, query::type_list<typename relation_traits<M>::target>>>
+query::Select<Row, From, Models>::join(M O::*relation) const {
   using Target = typename relation_traits<M>::target;
   static_assert(list_contains<O, Models>::value,
                 "pgorm: join(&Model::relation): the model is not in the query");
   SelectParts p = parts_;
   const TableInfo& t = table_info<Target>();
-  detail::with_relation<O>(
-      relation, [&]<auto Member>() {
-        JoinPart j;
-        j.table = &t;
-        j.on = detail::relation_condition<O, Member>(t.name, table_info<O>().name);
-        p.joins.push_back(std::move(j));
-      });
+  detail::with_relation<O>(relation, [&]<auto Member>() {
+    JoinPart j;
+    j.table = &t;
+    j.on = detail::relation_condition<O, Member>(t.name, table_info<O>().name);
+    p.joins.push_back(std::move(j));
+  });
   return Select<Row, From, concat_t<Models, type_list<Target>>>(std::move(p), loaders_, eager_);
 }
 

@@ -37,12 +37,19 @@ auto& collection_of(M& member) {
 // Calls f.template operator()<Member>() for every relationship of T.
 template <class T, class F>
 void for_each_relation(F&& f) {
-  if constexpr (relation_count<T> != 0) {
-    auto each = [&]<std::size_t... I>(std::index_sequence<I...>) {
+  if constexpr (relation_count<T> > 0) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
       (f.template operator()<std::tuple_element_t<I, relations_t<T>>::member>(), ...);
-    };
-    each(std::make_index_sequence<relation_count<T>>{});
+    }(std::make_index_sequence<relation_count<T>>{});
   }
+}
+
+// A member passed as a relationship (selectin, joined, load, has, join) is not in its model's
+// relationships.
+[[noreturn]] inline void throw_not_a_relationship() {
+  ErrorInfo info;
+  info.message = "this member is not listed in its model's relationships";
+  throw InterfaceError(std::move(info));
 }
 
 // Calls f.template operator()<Member>() for the relationship of T whose member is `pointer`
@@ -58,11 +65,7 @@ void with_relation(P pointer, F&& f) {
       }
     }
   });
-  if (!found) {
-    ErrorInfo info;
-    info.message = "this member is not listed in its model's relationships";
-    throw InterfaceError(std::move(info));
-  }
+  if (!found) throw_not_a_relationship();
 }
 
 // The position in relations_t<T> of the relationship whose member is `pointer`; throws
@@ -81,11 +84,7 @@ std::size_t relation_index(P pointer) {
     (void)check;  // a model without relationships
   };
   find(std::make_index_sequence<relation_count<T>>{});
-  if (index == npos) {
-    ErrorInfo info;
-    info.message = "this member is not listed in its model's relationships";
-    throw InterfaceError(std::move(info));
-  }
+  if (index == npos) throw_not_a_relationship();
   return index;
 }
 

@@ -184,7 +184,7 @@ class PathCursor final : public LoadCursor {
             },
             rest_);
       } else {
-        (void)this;
+        (void)this;  // used only when there is a next level
       }
     };
     if (step.statement) return std::move(step.statement);
@@ -211,19 +211,17 @@ template <model T>
 SelectinStep ModelWork<T>::selectin_step(std::size_t relation,
                                          std::vector<std::shared_ptr<T>> owners, bool keep_loaded) {
   SelectinStep step;
-  with_relation_at<T>(
-      relation, [&]<auto Member>() {
-        auto level = std::make_shared<SelectinLevel<T, Member>>(std::move(owners));
-        step.statement = level->statement();
-        step.attach = [level, keep_loaded](const Result* result, WorkList* works) {
-          auto loaded = level->attach(result, works);
-          std::vector<std::shared_ptr<void>> out;
-          if (keep_loaded)
-            out.assign(std::make_move_iterator(loaded.begin()),
-                       std::make_move_iterator(loaded.end()));
-          return out;
-        };
-      });
+  with_relation_at<T>(relation, [&]<auto Member>() {
+    auto level = std::make_shared<SelectinLevel<T, Member>>(std::move(owners));
+    step.statement = level->statement();
+    step.attach = [level, keep_loaded](const Result* result, WorkList* works) {
+      auto loaded = level->attach(result, works);
+      std::vector<std::shared_ptr<void>> out;
+      if (keep_loaded)
+        out.assign(std::make_move_iterator(loaded.begin()), std::make_move_iterator(loaded.end()));
+      return out;
+    };
+  });
   return step;
 }
 
@@ -231,15 +229,16 @@ SelectinStep ModelWork<T>::selectin_step(std::size_t relation,
 // None when the owner has no key: the collection is empty, and set so now.
 template <class Owner, auto Member>
 std::optional<PlannedRead> selectin_read(CascadeState& state, const std::shared_ptr<Owner>& owner) {
-  auto level =
-      std::make_shared<SelectinLevel<Owner, Member>>(std::vector<std::shared_ptr<Owner>>{owner});
+  auto level = std::make_shared<SelectinLevel<Owner, Member>>(
+      std::vector<std::shared_ptr<Owner>>{owner});
   auto statement = level->statement();
   if (!statement) {
     level->attach(nullptr, nullptr);
     return std::nullopt;
   }
-  return PlannedRead{std::move(*statement),
-                     [level, works = &state.works](const Result& r) { level->attach(&r, works); }};
+  return PlannedRead{std::move(*statement), [level, works = &state.works](const Result& r) {
+                       level->attach(&r, works);
+                     }};
 }
 
 template <class Owner, auto Member>
@@ -365,7 +364,8 @@ bool cascade_relations(CascadeState& state, const std::shared_ptr<T>& object, bo
           // Moved to another parent (its many-to-one side points elsewhere): not an orphan.
           if constexpr (R::inverse != npos) {
             using Target = typename R::target;
-            using Inv = std::remove_cvref_t<std::tuple_element_t<R::inverse, relations_t<Target>>>;
+            using Inv =
+                std::remove_cvref_t<std::tuple_element_t<R::inverse, relations_t<Target>>>;
             const auto& parent = ((*was).*Inv::member).pgorm_raw();
             if (parent && parent.get() != object.get()) continue;
           }
@@ -374,8 +374,8 @@ bool cascade_relations(CascadeState& state, const std::shared_ptr<T>& object, bo
               session.remove(was);
               changed = true;
             }
-          } else if constexpr (is_optional_v<
-                                   typename member_pointer_traits<decltype(R::fk)>::member_type>) {
+          } else if constexpr (is_optional_v<typename member_pointer_traits<
+                                   decltype(R::fk)>::member_type>) {
             member_value<R::fk>(*was).reset();
           }
         }

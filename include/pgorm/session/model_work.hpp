@@ -139,7 +139,7 @@ class ModelWork final : public ModelWorkBase {
   }
 
   void sync_keys() override {
-    if constexpr (relation_count<T> != 0) {
+    if constexpr (relation_count<T> > 0) {
       for (const auto& [key, e] : identity_) {
         if (e.deleted) continue;
         propagate_keys(*e.object);
@@ -149,7 +149,7 @@ class ModelWork final : public ModelWorkBase {
   }
 
   void plan_associations(std::vector<PlannedWrite>& out) override {
-    if constexpr (relation_count<T> != 0) {
+    if constexpr (relation_count<T> > 0) {
       for (const auto& [key, e] : identity_)
         if (!e.deleted) detail::plan_associations(out, e.object);
     }
@@ -161,7 +161,7 @@ class ModelWork final : public ModelWorkBase {
 
   void mark_waiting(const std::unordered_set<const void*>& pending,
                     std::unordered_set<const void*>& waiting, bool& later_waits) const override {
-    if constexpr (relation_count<T> != 0) {
+    if constexpr (relation_count<T> > 0) {
       for (const auto& p : pending_) detail::mark_waiting(*p, true, pending, waiting, later_waits);
       for (const auto& [key, e] : identity_)
         if (!e.deleted) detail::mark_waiting(*e.object, false, pending, waiting, later_waits);
@@ -305,13 +305,13 @@ class ModelWork final : public ModelWorkBase {
         append_row_condition(f, e.snapshot);
         f += " RETURNING \"deleted_at\"";
       }
-      out.push_back({query::finish(std::move(f)),
-                     [this, key = key](const Result& r) {
+      out.push_back({query::finish(std::move(f)), [this, key = key](const Result& r) {
                        auto it = identity_.find(key);
                        if (it == identity_.end()) return;
                        if (r.affected_rows() != 1)
                          throw_stale(table().name, it->second.hard ? "DELETE" : "UPDATE",
-                                     describe_key(it->second.snapshot), model_traits<T>::versioned);
+                                     describe_key(it->second.snapshot),
+                                     model_traits<T>::versioned);
                        if constexpr (model_traits<T>::soft_delete) {
                          if (!it->second.hard) r.read(0, 0, it->second.object->deleted_at);
                        }
@@ -392,7 +392,8 @@ class ModelWork final : public ModelWorkBase {
     if (depth <= 1 || released.empty()) return;  // released into the transaction
     // What the released savepoints changed is now the enclosing one's change; the oldest saved
     // state of an entry wins.
-    if (journal_.empty() || journal_.back().depth != depth - 1) journal_.push_back({depth - 1, {}});
+    if (journal_.empty() || journal_.back().depth != depth - 1)
+      journal_.push_back({depth - 1, {}});
     auto& into = journal_.back().saved;
     for (auto level = released.rbegin(); level != released.rend(); ++level)
       for (auto& [key, saved] : level->saved) into.try_emplace(key, std::move(saved));
@@ -431,7 +432,7 @@ class ModelWork final : public ModelWorkBase {
   void clear_gone() noexcept override { gone_.clear(); }
 
   void forget_related(const void* type, const std::vector<const void*>& objects) override {
-    if constexpr (relation_count<T> != 0) {
+    if constexpr (relation_count<T> > 0) {
       // Nothing to visit unless one of T's collections holds objects of that model.
       bool holds_type = false;
       for_each_relation<T>([&]<auto Member>() {
@@ -706,7 +707,7 @@ class ModelWork final : public ModelWorkBase {
   void plan_insert_batch(std::vector<PlannedWrite>& out,
                          const std::vector<std::shared_ptr<T>>& objects) {
     for (const auto& object : objects) {
-      if constexpr (relation_count<T> != 0) sync_foreign_keys(*object);
+      if constexpr (relation_count<T> > 0) sync_foreign_keys(*object);
       if constexpr (model_traits<T>::versioned) {
         if (object->version == 0) object->version = 1;
       }
@@ -733,9 +734,8 @@ class ModelWork final : public ModelWorkBase {
         std::max<std::size_t>(1, kMaxParams / model_traits<T>::column_count);
     for (std::size_t done = 0; done < objects.size();) {
       std::size_t n = std::min(per_statement, objects.size() - done);
-      std::vector<std::shared_ptr<T>> chunk(
-          objects.begin() + static_cast<std::ptrdiff_t>(done),
-          objects.begin() + static_cast<std::ptrdiff_t>(done + n));
+      std::vector<std::shared_ptr<T>> chunk(objects.begin() + static_cast<std::ptrdiff_t>(done),
+                                            objects.begin() + static_cast<std::ptrdiff_t>(done + n));
       if (n == 1) {
         out.push_back(
             {insert_statement(*chunk.front()), write_back(std::move(chunk)), true, false});
@@ -822,7 +822,7 @@ class ModelWork final : public ModelWorkBase {
       for (std::size_t i = 0; i < chunk.size(); ++i) {
         const auto& object = chunk[i];
         reader.read(static_cast<int>(i), *object);
-        if constexpr (relation_count<T> != 0) propagate_keys(*object);
+        if constexpr (relation_count<T> > 0) propagate_keys(*object);
         const Key key = key_of(*object);
         note(key);
         Entry& e = identity_[key];
