@@ -404,10 +404,11 @@ Result Connection::prepare_and_execute(std::string_view sql, const Params& param
     PQclear(at_sync);
   }
   PQclear(prepared);
+  std::unique_ptr<PGresult, void (*)(PGresult*)> owned(executed, &PQclear);
   // Recorded before the execution's outcome is known: the statement exists on the server even
   // when its first execution fails, and the next call reuses it instead of preparing another.
   impl_->prepared.insert(text, std::move(name));
-  return check(executed, sql);
+  return check(owned.release(), sql);
 }
 
 namespace {
@@ -455,7 +456,7 @@ void Connection::execute_pipeline(const std::vector<PipelineItem>& items,
   }
   if (broken_) execute("", Params{});  // throws Disconnect
   for (const auto& item : items) detail::check_parameter_count(item.params->size(), item.sql);
-  if (!observer_ || !observer_->statements()) return send_pipeline(items, out);
+  if (!observer_ || !observer_->statements()) return send_pipeline_or_break(items, out);
   std::vector<StatementEvent> events;
   events.reserve(items.size());
   for (std::size_t i = 0; i < items.size(); ++i) {
@@ -486,12 +487,26 @@ void Connection::execute_pipeline(const std::vector<PipelineItem>& items,
     }
   };
   try {
-    send_pipeline(items, out);
+    send_pipeline_or_break(items, out);
   } catch (const std::exception& e) {
     report(&e);
     throw;
   }
   report(nullptr);
+}
+
+void Connection::send_pipeline_or_break(const std::vector<PipelineItem>& items,
+                                        std::vector<Result>& out) {
+  try {
+    send_pipeline(items, out);
+  } catch (const Error&) {
+    throw;  // the server's answer, read to the end of the pipeline
+  } catch (...) {
+    // Not the server's answer (std::bad_alloc while sending or reading): a connection left in
+    // the middle of the pipeline's protocol is not used again.
+    if (PQpipelineStatus(impl_->conn) != PQ_PIPELINE_OFF) broken_ = true;
+    throw;
+  }
 }
 
 void Connection::send_pipeline(const std::vector<PipelineItem>& items, std::vector<Result>& out) {

@@ -458,6 +458,8 @@ bool Session::flush_impl(bool commit) {
         run_writes(writes);
       }
     }
+    // Nothing to do (and nothing allocated) when COMMIT rode with the writes: a DELETE is
+    // checked, so COMMIT never rides with one.
     forget_deleted();
   } catch (...) {
     std::exception_ptr failure = std::current_exception();
@@ -495,21 +497,7 @@ bool Session::flush_impl(bool commit) {
     // COMMIT succeeded; what failed is writing the server's values (keys, defaults) back into
     // the objects. The caller must not take this for a failed transaction and retry it.
     expire_all();
-    ErrorInfo info;
-    try {
-      std::rethrow_exception(late);
-    } catch (const Error& e) {
-      info = e.info();
-    } catch (const std::exception& e) {
-      info.message = e.what();
-    } catch (...) {
-      info.message = "an unknown exception";
-    }
-    info.message = fmt::format(
-        "the transaction was committed, but reading the written rows back into the objects "
-        "failed (the objects were expired): {}",
-        info.message);
-    throw InterfaceError(std::move(info));
+    detail::throw_committed_but(late, "reading the written rows back into the objects");
   }
   return true;
 }
@@ -520,6 +508,15 @@ namespace {
 [[noreturn]] void throw_in_doubt_broken(const ErrorInfo& cause, std::string_view what) {
   throw TransactionInDoubt(
       detail::commit_in_doubt(cause, fmt::format("the connection broke during {}", what)));
+}
+// Sending `what` or reading its answer failed in the client (std::bad_alloc), after something
+// was sent: the connection is discarded and the outcome is unknown.
+[[noreturn]] void throw_in_doubt_unread(const std::exception_ptr& failure, std::string_view what) {
+  throw TransactionInDoubt(detail::commit_in_doubt(
+      detail::info_of(failure),
+      fmt::format("reading the answer to {} failed in the client and the connection was "
+                  "discarded",
+                  what)));
 }
 [[noreturn]] void throw_in_doubt_cut(const ErrorInfo& cause, std::string_view what) {
   throw TransactionInDoubt(detail::commit_in_doubt(
@@ -564,6 +561,7 @@ std::exception_ptr Session::run_writes_and_commit(std::vector<detail::PlannedWri
     if (begin) aborted_by_.reset();
   }
   const bool was_open = c.is_open();
+  const std::uint64_t round_trips = c.round_trips();
   const char* what = alone ? "the unit of work's one statement (autocommit)" : "COMMIT";
   statements_ += alone ? 1 : items.size();
   std::vector<Result> results;
@@ -599,6 +597,16 @@ std::exception_ptr Session::run_writes_and_commit(std::vector<detail::PlannedWri
     note_failure(e);
     apply_completed();
     throw;
+  } catch (...) {
+    // Not the server's answer: the client failed (std::bad_alloc) sending or reading.
+    if (!alone && results.size() == items.size() && results.back().command_tag() == "COMMIT") {
+      connection_->invalidate();
+      return committed_with(apply_completed);
+    }
+    if (c.round_trips() == round_trips && !c.is_broken()) throw;  // nothing sent: rolled back
+    std::exception_ptr failure = std::current_exception();
+    after_failure();
+    throw_in_doubt_unread(failure, what);
   }
   if (!alone && results.back().command_tag() == "ROLLBACK")
     throw_rolled_back("the server answered COMMIT with ROLLBACK");
@@ -656,6 +664,28 @@ void detail::throw_returned_rows(std::string_view action, int rows, std::size_t 
   throw InterfaceError(std::move(info));
 }
 
+ErrorInfo detail::info_of(const std::exception_ptr& failure) {
+  ErrorInfo info;
+  try {
+    std::rethrow_exception(failure);
+  } catch (const Error& e) {
+    info = e.info();
+  } catch (const std::exception& e) {
+    info.message = e.what();
+  } catch (...) {
+    info.message = "an unknown exception";
+  }
+  return info;
+}
+
+void detail::throw_committed_but(const std::exception_ptr& failure, std::string_view what) {
+  ErrorInfo info = info_of(failure);
+  info.message = fmt::format(
+      "the transaction was committed, but {} failed (the objects were expired): {}", what,
+      info.message);
+  throw InterfaceError(std::move(info));
+}
+
 ErrorInfo detail::commit_cancelled(ErrorInfo cause) {
   cause.message = fmt::format("{}; the transaction was rolled back and nothing of it was committed",
                               cause.message);
@@ -683,6 +713,7 @@ void Session::commit() {
     Connection& c = connection();
     ++statements_;
     Result result;
+    const std::uint64_t round_trips = c.round_trips();
     try {
       result = bounded(c, [&] { return send_commit(c); });
     } catch (const Disconnect& e) {
@@ -692,11 +723,21 @@ void Session::commit() {
       if (!connection_) throw_in_doubt_cut(e.info(), "COMMIT");  // no answer to COMMIT
       rollback();
       throw DeadlineExceeded(detail::commit_cancelled(e.info()));
-    } catch (...) {
+    } catch (const Error&) {
       // COMMIT itself failed (a deferred constraint, a serialization failure): the server rolled
       // the transaction back. Leave the session as rollback() does, then report why.
       rollback();
       throw;
+    } catch (...) {
+      // The client failed (std::bad_alloc): before sending COMMIT, nothing was committed;
+      // after, its answer is lost.
+      if (c.round_trips() == round_trips && !c.is_broken()) {
+        rollback();
+        throw;
+      }
+      std::exception_ptr failure = std::current_exception();
+      after_failure();
+      throw_in_doubt_unread(failure, "COMMIT");
     }
     if (result.command_tag() == "ROLLBACK")
       throw_rolled_back("the server answered COMMIT with ROLLBACK");
@@ -717,7 +758,7 @@ Result Session::send_commit(Connection& c) {
     // must have replayed for a read to see this transaction.
     c.execute_pipeline({{"COMMIT", &none}, {"SELECT pg_current_wal_flush_lsn()::text", &none}},
                        done);
-  } catch (const Error&) {
+  } catch (...) {
     if (done.empty()) throw;  // COMMIT itself failed or its outcome is unknown
     // COMMIT's answer arrived, the position did not: reads of this session stay on the primary.
     if (!c.is_open()) connection_->invalidate();

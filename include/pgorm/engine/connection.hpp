@@ -187,6 +187,8 @@ class Connection {
   Result check(PGresult* result, std::string_view sql);
   Result prepare_and_execute(std::string_view sql, const Params& params);
   void send_pipeline(const std::vector<PipelineItem>& items, std::vector<Result>& completed);
+  void send_pipeline_or_break(const std::vector<PipelineItem>& items,
+                              std::vector<Result>& completed);
   void drain_pipeline() noexcept;
   std::unique_ptr<Impl> impl_;
   bool broken_ = false;

@@ -24,7 +24,8 @@ namespace pgorm {
 class Result {
  public:
   Result() = default;
-  explicit Result(PGresult* result) noexcept
+  // Takes ownership of `result`; it is cleared even when this throws (std::bad_alloc).
+  explicit Result(PGresult* result)
       : result_(result, &PQclear),
         binary_(result != nullptr && PQnfields(result) > 0 && PQfformat(result, 0) == 1) {}
 

@@ -162,6 +162,11 @@ ErrorInfo commit_cancelled(ErrorInfo cause);
 // An INSERT or UPDATE ... RETURNING of a flush (`action`) came back with rows that cannot be
 // matched to its objects (InterfaceError).
 [[noreturn]] void throw_returned_rows(std::string_view action, int rows, std::size_t objects);
+// COMMIT succeeded and `what` failed after it (`failure`, any exception): InterfaceError saying
+// that the transaction was committed, so that the caller does not retry it.
+[[noreturn]] void throw_committed_but(const std::exception_ptr& failure, std::string_view what);
+// What an exception says, as the ErrorInfo of pgorm's errors (its message for any other).
+ErrorInfo info_of(const std::exception_ptr& failure);
 
 // The model's entry in a session's work list, created on first use (definitions in
 // model_work.hpp). Shared by Session and AsyncSession.

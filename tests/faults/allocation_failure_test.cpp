@@ -1,0 +1,280 @@
+// Allocation failures injected into Session::commit(), one allocation at a time: whatever fails,
+// what commit() reports must agree with what the server committed. (AsyncSession is not run this
+// way: Asio terminates the process on std::bad_alloc in some of its noexcept initiations.) This file replaces the global
+// operator new, so it is built as an executable of its own (pgorm_fault_tests): the main suite
+// keeps the sanitizers' own allocator checks.
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <new>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <pgorm/pgorm.hpp>
+
+#include "support/db.hpp"
+
+namespace {
+// The number of operator new calls on this thread before the one that throws std::bad_alloc;
+// negative: none throws. One allocation fails, the ones after it succeed again.
+thread_local long allocations_before_failure = -1;
+thread_local bool failure_injected = false;
+
+void* allocate(std::size_t size) {
+  if (allocations_before_failure >= 0 && allocations_before_failure-- == 0) {
+    failure_injected = true;
+    throw std::bad_alloc();
+  }
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+}  // namespace
+
+void* operator new(std::size_t size) {
+  return allocate(size);
+}
+void* operator new[](std::size_t size) {
+  return allocate(size);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+
+namespace faults {
+struct Page;
+struct Folder : pgorm::Model<Folder> {
+  std::string name;
+  pgorm::HasMany<Page> pages;
+  static constexpr auto columns = pgorm::columns(pgorm::column<&Folder::name>());
+  static constexpr auto relationships =
+      pgorm::relationships(pgorm::relation<&Folder::pages>(pgorm::cascade::all_delete_orphan));
+};
+struct Page : pgorm::Model<Page> {
+  std::string body;
+  std::int32_t folder_id = 0;
+  pgorm::BelongsTo<Folder, &Page::folder_id> folder;
+  static constexpr auto relationships =
+      pgorm::relationships(pgorm::relation<&Page::folder>(pgorm::back_populates<&Folder::pages>));
+  static constexpr auto columns = pgorm::columns(
+      pgorm::column<&Page::body>(),
+      pgorm::column<&Page::folder_id>(pgorm::foreign_key<&Folder::id>(pgorm::on_delete::cascade)));
+};
+}  // namespace faults
+
+using namespace pgorm;
+using faults::Folder;
+using faults::Page;
+
+namespace {
+
+// One unit of work: `change` makes it in a session (nothing written yet) given folder 'a' with
+// its pages loaded (or null when `loads` is false), `written` reads back whether the server holds
+// all of it and `untouched` whether it holds none of it.
+struct UnitOfWork {
+  const char* name;
+  bool loads;
+  std::function<void(Session&, const std::shared_ptr<Folder>&)> change;
+  std::function<bool(test::TestSchema&)> written;
+  std::function<bool(test::TestSchema&)> untouched;
+};
+
+// Folder 'a' with pages a1, a2 and a3.
+void seed(test::TestSchema& db) {
+  db.conn().exec("TRUNCATE folders, pages RESTART IDENTITY");
+  db.conn().exec("INSERT INTO folders (name) VALUES ('a')");
+  db.conn().exec("INSERT INTO pages (body, folder_id) VALUES ('a1', 1), ('a2', 1), ('a3', 1)");
+}
+
+std::int64_t count(test::TestSchema& db, std::string_view table, std::string_view where) {
+  return db.scalar<std::int64_t>(fmt::format("SELECT count(*) FROM {} WHERE {}", table, where));
+}
+
+const auto with_pages = select<Folder>().options(selectin(&Folder::pages));
+
+std::shared_ptr<Page> page(const std::shared_ptr<Folder>& folder, std::string_view body) {
+  for (const auto& p : folder->pages)
+    if (p->body == body) return p;
+  FAIL("no page " << body);
+  return nullptr;
+}
+
+std::shared_ptr<Page> new_page(std::string body) {
+  auto p = std::make_shared<Page>();
+  p->body = std::move(body);
+  return p;
+}
+
+bool seeded(test::TestSchema& db) {
+  return count(db, "folders", "true") == 1 && count(db, "pages", "true") == 3 &&
+         count(db, "pages", "body IN ('a1', 'a2', 'a3') AND folder_id = 1") == 3;
+}
+
+std::vector<UnitOfWork> units_of_work() {
+  std::vector<UnitOfWork> out;
+  // Inserts only: COMMIT rides with the INSERTs, whose rows are then written back.
+  out.push_back({"insert a folder with two pages", false,
+                 [](Session& s, const std::shared_ptr<Folder>&) {
+                   auto f = std::make_shared<Folder>();
+                   f->name = "b";
+                   f->pages.add(new_page("b1"));
+                   f->pages.add(new_page("b2"));
+                   s.add(f);
+                 },
+                 [](test::TestSchema& db) {
+                   return count(db, "folders", "name = 'b'") == 1 &&
+                          count(db, "pages", "body IN ('b1', 'b2') AND folder_id = 2") == 2;
+                 },
+                 seeded});
+  // Checked writes: COMMIT goes after their results.
+  out.push_back({"change two pages", true,
+                 [](Session&, const std::shared_ptr<Folder>& f) {
+                   page(f, "a1")->body = "a1 changed";
+                   page(f, "a2")->body = "a2 changed";
+                 },
+                 [](test::TestSchema& db) {
+                   return count(db, "pages", "body IN ('a1 changed', 'a2 changed')") == 2;
+                 },
+                 seeded});
+  out.push_back({"delete a page", true,
+                 [](Session& s, const std::shared_ptr<Folder>& f) {
+                   s.remove(page(f, "a2"));
+                 },
+                 [](test::TestSchema& db) {
+                   return count(db, "pages", "body = 'a2'") == 0 &&
+                          count(db, "pages", "true") == 2;
+                 },
+                 seeded});
+  out.push_back({"orphan a page, add one and insert a folder", true,
+                 [](Session& s, const std::shared_ptr<Folder>& f) {
+                   f->pages.remove(page(f, "a1"));  // delete-orphan
+                   f->pages.add(new_page("a4"));
+                   auto g = std::make_shared<Folder>();
+                   g->name = "c";
+                   s.add(g);
+                 },
+                 [](test::TestSchema& db) {
+                   return count(db, "pages", "body = 'a1'") == 0 &&
+                          count(db, "pages", "body = 'a4' AND folder_id = 1") == 1 &&
+                          count(db, "folders", "name = 'c'") == 1;
+                 },
+                 seeded});
+  return out;
+}
+
+// Waits (at most 5 s) until no other connection of the database is inside a statement or a
+// transaction: a discarded connection's server process may still be finishing its work.
+void settle(test::TestSchema& db) {
+  for (int i = 0; i < 500; ++i) {
+    if (db.scalar<std::int64_t>("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                "current_database() AND pid <> pg_backend_pid() AND backend_type "
+                                "= 'client backend' AND state <> 'idle'") == 0)
+      return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  FAIL("a connection of the test database stayed busy for 5 s");
+}
+
+enum class Reported { committed, committed_then_failed, in_doubt, failed };
+
+// What commit() reported: `commit` runs it with the failure armed.
+template <class Commit>
+Reported commit_with_failure_at(long allocation, Commit&& commit, std::string& error) {
+  failure_injected = false;
+  allocations_before_failure = allocation;
+  Reported reported = Reported::committed;
+  try {
+    commit();
+  } catch (const TransactionInDoubt& e) {
+    allocations_before_failure = -1;
+    error = e.what();
+    reported = Reported::in_doubt;
+  } catch (const InterfaceError& e) {
+    allocations_before_failure = -1;
+    error = e.what();
+    reported = error.find("the transaction was committed") != std::string::npos
+                   ? Reported::committed_then_failed
+                   : Reported::failed;
+  } catch (const std::exception& e) {
+    allocations_before_failure = -1;
+    error = e.what();
+    reported = Reported::failed;
+  }
+  allocations_before_failure = -1;
+  return reported;
+}
+
+// The server holds what `reported` says.
+void check_outcome(const UnitOfWork& unit, test::TestSchema& db, Reported reported) {
+  switch (reported) {
+    case Reported::committed:
+    case Reported::committed_then_failed:
+      CHECK(unit.written(db));
+      break;
+    case Reported::in_doubt:
+      // The answer to COMMIT was lost in the client and the connection discarded: once the
+      // server is done with it, all of it or nothing was committed.
+      settle(db);
+      CHECK((unit.written(db) || unit.untouched(db)));
+      break;
+    case Reported::failed:
+      CHECK(unit.untouched(db));
+      break;
+  }
+}
+
+// Far more than one commit of these units of work allocates: each loop below ends when a commit
+// ran through without reaching its injected failure.
+constexpr long kMostAllocations = 5000;
+
+}  // namespace
+
+TEST_CASE("an allocation failure anywhere in commit() is reported as what the server did",
+          "[session][failure]") {
+  test::TestSchema db;
+  Metadata::of<Folder, Page>().create_all(db.conn());
+  Engine engine(db.conninfo());
+  for (const auto& unit : units_of_work()) {
+    DYNAMIC_SECTION(unit.name) {
+      bool finished = false;
+      std::map<Reported, int> seen;
+      for (long n = 0; n < kMostAllocations && !finished; ++n) {
+        seed(db);
+        std::string error;
+        Session s(engine);
+        std::shared_ptr<Folder> folder;
+        if (unit.loads) {
+          auto folders = s.execute(with_pages);
+          REQUIRE(folders.size() == 1);
+          folder = folders[0];
+        }
+        unit.change(s, folder);
+        Reported reported = commit_with_failure_at(n, [&] { s.commit(); }, error);
+        finished = !failure_injected;
+        ++seen[reported];
+        INFO("allocation " << n << " failed; commit() threw: " << error);
+        check_outcome(unit, db, reported);
+        if (finished) CHECK(reported == Reported::committed);
+        // The session and the pool go on.
+        CHECK(s.execute(select<Folder>()).size() >= 1);
+      }
+      CHECK(finished);
+      // Failures before COMMIT were met, and (for the inserts) after it.
+      CHECK(seen[Reported::failed] > 0);
+      if (!unit.loads) CHECK(seen[Reported::committed_then_failed] > 0);
+    }
+  }
+}
