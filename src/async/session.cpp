@@ -25,6 +25,7 @@ PipelineStatement plain(std::string sql) {
 //    knows (TransactionInDoubt);
 //  - a deadline cancelled the segment on the server and its answer was read back: COMMIT did not
 //    run (DeadlineExceeded, and the session rolled back);
+//  - the client failed (std::bad_alloc): nobody knows either (TransactionInDoubt);
 //  - anything else is the server's answer: not committed, reported as it is.
 struct FlushFailure {
   std::exception_ptr failure;
@@ -54,7 +55,12 @@ FlushFailure classify(std::exception_ptr failure, bool commit, bool commit_sent,
           "arrived");
     else if (commit)
       out.cancelled = detail::commit_cancelled(e.info());
+  } catch (const Error&) {
   } catch (...) {
+    // Not the server's answer: the client failed (std::bad_alloc) with COMMIT on its way.
+    if (commit_sent)
+      out.in_doubt = detail::commit_in_doubt(
+          detail::info_of(failure), "reading the answer to COMMIT failed in the client");
   }
   return out;
 }
@@ -296,11 +302,22 @@ asio::awaitable<void> AsyncSession::send_flush(bool commit, Deadline deadline,
         detail::throw_rolled_back(aborted_by_, "the server answered COMMIT with ROLLBACK");
       progress.committed = true;  // whatever writing back the results below does
     }
-    for (std::size_t i = 0; i < writes.size(); ++i) {
+    for (std::size_t i = 0; i < writes.size() && !progress.written_back; ++i) {
       if (!outcomes[i].ok()) std::rethrow_exception(outcomes[i].error);
-      if (writes[i].apply) writes[i].apply(outcomes[i].result);
+      if (!writes[i].apply) continue;
+      if (!progress.committed) {
+        writes[i].apply(outcomes[i].result);
+        continue;
+      }
+      try {
+        writes[i].apply(outcomes[i].result);
+      } catch (...) {
+        progress.written_back = std::current_exception();  // the rest are not written back
+      }
     }
     if (!all_ok) std::rethrow_exception(outcomes.back().error);  // COMMIT (a deferred violation)
+    // Nothing to do (and nothing allocated) after a segment with COMMIT: a DELETE is checked,
+    // so COMMIT never rides with one.
     forget_deleted();
   }
   if (commit && !progress.committed && in_transaction_) {
@@ -329,23 +346,17 @@ asio::awaitable<void> AsyncSession::flush_impl(bool commit, Deadline deadline) {
     failure = std::current_exception();
   }
   flushing_ = false;
-  if (failure && progress.committed) {
+  if (progress.committed && (failure || progress.written_back)) {
     // COMMIT succeeded; what failed is writing the server's values (keys, defaults) back into
     // the objects. The caller must not take this for a failed transaction and retry it.
     in_transaction_ = false;
     aborted_by_.reset();
     expire_all();
     release_connection();
-    try {
-      std::rethrow_exception(failure);
-    } catch (const Error& e) {
-      ErrorInfo info = e.info();
-      info.message = fmt::format(
-          "the transaction was committed, but reading the written rows back into the objects "
-          "failed (the objects were expired): {}",
-          info.message);
-      throw InterfaceError(std::move(info));
-    }
+    if (progress.written_back)
+      detail::throw_committed_but(progress.written_back,
+                                  "reading the written rows back into the objects");
+    detail::throw_committed_but(failure, "finishing the flush");
   }
   if (failure) {
     bool discarded = !lease_ || !*lease_ || !(*lease_)->is_usable();

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -459,6 +460,8 @@ class AsyncSession : public detail::Tracker {
   struct FlushProgress {
     bool commit_sent = false;
     bool committed = false;
+    // COMMIT succeeded and writing the rows back into the objects failed (the rest were not).
+    std::exception_ptr written_back;
   };
   asio::awaitable<void> send_flush(bool commit, Deadline deadline, FlushProgress& progress);
   asio::awaitable<void> rollback_impl(Deadline deadline);
