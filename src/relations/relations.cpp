@@ -8,7 +8,8 @@ void throw_not_loaded(std::string_view relation) {
   ErrorInfo info;
   info.message = fmt::format(
       "{} was not loaded: load it with select<...>().options(pgorm::selectin(...)) or "
-      "pgorm::joined(...), or with session.load(object, &Model::member)",
+      "pgorm::joined(...), or with session.load(object, &Model::member); a member missing "
+      "from its model's relationships is never loaded",
       relation);
   throw NotLoaded(std::move(info));
 }

@@ -578,6 +578,32 @@ TEST_CASE("loading a member missing from the model's relationships is refused", 
   REQUIRE(shelves.size() == 1);
   CHECK_THROWS_AS(s.load(shelves, &rel::Shelf::todos), InterfaceError);
   CHECK_THROWS_WITH(s.load(shelves, &rel::Shelf::todos), refused);
+  // Read from the database, the member is not loaded (never "empty"), tracked or not.
+  const auto never_loaded = Catch::Contains("missing from its model's relationships");
+  CHECK_FALSE(shelves[0]->todos.loaded());
+  CHECK_THROWS_AS(shelves[0]->todos.size(), NotLoaded);
+  CHECK_THROWS_WITH(shelves[0]->todos.size(), never_loaded);
+  auto by_key = s.get<rel::Shelf>(shelves[0]->id);
+  REQUIRE(by_key == shelves[0]);
+  s.expunge(shelves[0]);
+  auto fresh = s.get<rel::Shelf>(shelves[0]->id);
+  REQUIRE(fresh);
+  CHECK(fresh != shelves[0]);
+  CHECK_THROWS_AS(fresh->todos.size(), NotLoaded);
+  auto values = s.values(select<rel::Shelf>());
+  REQUIRE(values.size() == 1);
+  CHECK(values[0].name == "top");
+  CHECK_THROWS_AS(values[0].todos.size(), NotLoaded);
+  std::size_t streamed = 0;
+  for (const auto& shelf : s.stream(select<rel::Shelf>())) {
+    CHECK_THROWS_AS(shelf->todos.size(), NotLoaded);
+    ++streamed;
+  }
+  CHECK(streamed == 1);
+  // A new object's member is known: empty, and usable.
+  rel::Shelf made;
+  CHECK(made.todos.loaded());
+  CHECK(made.todos.empty());
 }
 
 TEST_CASE("two joined collections of one model hold each member once", "[relations]") {

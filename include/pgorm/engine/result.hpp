@@ -198,7 +198,10 @@ std::vector<Row> Result::as() const {
   detail::RowReader<Row> reader(*this);
   std::vector<Row> out;
   int n = rows();
-  out.resize(static_cast<std::size_t>(n));
+  {
+    detail::ReadingRows reading;  // the rows' relationships start not loaded
+    out.resize(static_cast<std::size_t>(n));
+  }
   for (int r = 0; r < n; ++r) {
     if constexpr (std::is_same_v<Row, bool>) {  // std::vector<bool> has no bool& elements
       bool value = false;

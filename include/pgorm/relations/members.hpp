@@ -76,6 +76,20 @@ std::vector<P> not_in(const std::vector<P>& from, const std::vector<P>& in) {
   return out;
 }
 
+// Nonzero while pgorm constructs objects for rows read from the database (ReadingRows): their
+// relationship members start not loaded, those missing from the model's `relationships` included,
+// which no load ever fills. Outside, a new object's relationships are known: empty.
+inline thread_local unsigned reading_rows = 0;
+struct ReadingRows {
+  ReadingRows() noexcept { ++reading_rows; }
+  ~ReadingRows() { --reading_rows; }
+  ReadingRows(const ReadingRows&) = delete;
+  ReadingRows& operator=(const ReadingRows&) = delete;
+};
+inline bool new_relation_loaded() noexcept {
+  return reading_rows == 0;
+}
+
 // Set by the session on the members of the objects it tracks, so that changing one side of a
 // relationship updates the other side in memory (back_populates).
 struct RelationLink {
@@ -193,7 +207,7 @@ class BelongsTo {
   std::shared_ptr<Target> target_;  // owned
   std::weak_ptr<Target> back_;      // referred to while its collection holds this object
   bool held_by_target_ = false;
-  bool loaded_ = true;  // a new object's relationship is known: empty
+  bool loaded_ = detail::new_relation_loaded();  // see ReadingRows
   detail::RelationLink link_;
 };
 
@@ -347,7 +361,7 @@ class Collection {
   std::vector<std::shared_ptr<Target>> snapshot_;
   // The members of items_ once a search needed them hashed (pgorm_holds()); null until then.
   std::unique_ptr<std::unordered_set<const Target*>> index_;
-  bool loaded_ = true;  // a new object's relationship is known: empty
+  bool loaded_ = detail::new_relation_loaded();  // see ReadingRows
   const char* kind_;
 };
 }  // namespace detail

@@ -940,7 +940,10 @@ std::vector<std::shared_ptr<T>> ModelWork<T>::load(const Result& result) {
 
 template <model T>
 std::shared_ptr<T> ModelWork<T>::load_row(const RowReader<T>& reader, int row, bool* fresh) {
-  auto object = std::make_shared<T>();
+  auto object = [] {
+    ReadingRows reading;
+    return std::make_shared<T>();
+  }();
   reader.read(row, *object);
   auto [it, inserted] = identity_.try_emplace(key_of(*object));
   if (fresh) *fresh = inserted;
