@@ -902,8 +902,28 @@ void Session::Savepoint::commit() {
     throw;
   }
   session_ = nullptr;
-  s.run_sql("RELEASE SAVEPOINT " + name_, Params{}, true);
-  for (auto& [key, w] : s.works_) w->release_savepoint(depth_);
+  try {
+    s.run_sql("RELEASE SAVEPOINT " + name_, Params{}, true);
+    for (auto& [key, w] : s.works_) w->release_savepoint(depth_);
+  } catch (...) {
+    // commit() throws, so the savepoint's work must not stay: roll back to the savepoint, or the
+    // whole transaction when that fails (RELEASE may have happened on the server before the
+    // client failed, std::bad_alloc). A broken connection has ended the transaction already.
+    std::exception_ptr failure = std::current_exception();
+    if (s.in_transaction_ && s.connection_ && s.transaction_epoch_ == epoch_) {
+      try {
+        s.rollback_to_innermost_savepoint();
+        close(s);
+      } catch (...) {
+        std::optional<ErrorInfo> cause = detail::info_of(failure);
+        s.rollback();
+        detail::throw_rolled_back(cause,
+                                  "RELEASE SAVEPOINT failed and the savepoint could not be "
+                                  "restored, so the whole transaction was rolled back");
+      }
+    }
+    std::rethrow_exception(failure);
+  }
   close(s);
 }
 

@@ -278,3 +278,74 @@ TEST_CASE("an allocation failure anywhere in commit() is reported as what the se
     }
   }
 }
+
+TEST_CASE("an allocation failure anywhere in a savepoint's commit() undoes the savepoint's work",
+          "[session][failure]") {
+  // The enclosing transaction wrote folder 'x'; the savepoint adds folder 'y' with a page. When
+  // Savepoint::commit() throws, nothing of 'y' may reach the server: either the transaction goes
+  // on without it ('x' is committed by the outer commit), or the whole transaction was rolled
+  // back (TransactionRolledBack).
+  test::TestSchema db;
+  Metadata::of<Folder, Page>().create_all(db.conn());
+  Engine engine(db.conninfo());
+  auto folders_named = [&](std::string_view name) {
+    return count(db, "folders", fmt::format("name = '{}'", name));
+  };
+  bool finished = false;
+  std::map<std::string, int> seen;
+  for (long n = 0; n < kMostAllocations && !finished; ++n) {
+    seed(db);
+    Session s(engine);
+    auto x = std::make_shared<Folder>();
+    x->name = "x";
+    s.add(x);
+    s.flush();
+    std::string error;
+    bool whole_rolled_back = false;
+    failure_injected = false;
+    {
+      auto sp = s.begin_nested();
+      auto y = std::make_shared<Folder>();
+      y->name = "y";
+      y->pages.add(new_page("y1"));
+      s.add(y);
+      allocations_before_failure = n;
+      try {
+        sp.commit();
+      } catch (const TransactionRolledBack& e) {
+        error = e.what();
+        whole_rolled_back = true;
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      allocations_before_failure = -1;
+    }  // a savepoint left open rolls back to itself here
+    finished = !failure_injected;
+    const bool nested_failed = failure_injected;
+    ++seen[!nested_failed ? "committed" : whole_rolled_back ? "rolled back" : "undone"];
+    INFO("allocation " << n << " failed; Savepoint::commit() threw: " << error);
+    std::string outer_error;
+    try {
+      s.commit();
+    } catch (const std::exception& e) {
+      outer_error = e.what();
+    }
+    INFO("then commit() threw: " << outer_error);
+    if (!nested_failed) {
+      CHECK(error.empty());
+      CHECK(outer_error.empty());
+      CHECK(folders_named("x") == 1);
+      CHECK(folders_named("y") == 1);
+      CHECK(count(db, "pages", "body = 'y1'") == 1);
+    } else {
+      CHECK_FALSE(error.empty());
+      CHECK(folders_named("y") == 0);
+      CHECK(count(db, "pages", "body = 'y1'") == 0);
+      // The enclosing work is committed unless the whole transaction was rolled back.
+      CHECK(folders_named("x") == (whole_rolled_back ? 0 : 1));
+    }
+    CHECK(s.execute(select<Folder>()).size() >= 1);
+  }
+  CHECK(finished);
+  CHECK(seen["undone"] > 0);
+}
