@@ -327,6 +327,8 @@ constexpr std::size_t kPipelineChunk = 128;
 
 PGresult* drain(PGconn* conn, bool& broken) noexcept;  // below
 
+using OwnedResult = std::unique_ptr<PGresult, void (*)(PGresult*)>;
+
 bool succeeded(const PGresult* r) {
   ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK || s == PGRES_EMPTY_QUERY;
@@ -404,7 +406,7 @@ Result Connection::prepare_and_execute(std::string_view sql, const Params& param
     PQclear(at_sync);
   }
   PQclear(prepared);
-  std::unique_ptr<PGresult, void (*)(PGresult*)> owned(executed, &PQclear);
+  OwnedResult owned(executed, &PQclear);
   // Recorded before the execution's outcome is known: the statement exists on the server even
   // when its first execution fails, and the next call reuses it instead of preparing another.
   impl_->prepared.insert(text, std::move(name));
@@ -565,46 +567,43 @@ void Connection::send_pipeline(const std::vector<PipelineItem>& items, std::vect
     ++round_trips_;
     // The prepare segment: each statement that was prepared is recorded (it exists on the server
     // whatever its executions do); a failed Parse is reported for the first statement using it.
-    PGresult* prepare_failure = nullptr;
+    // Results are owned from the moment they are read: a client failure (std::bad_alloc) on the
+    // way frees them.
+    OwnedResult prepare_failure(nullptr, &PQclear);
     const std::string* failed_name = nullptr;
     for (std::size_t k = 0; k < preparing.size(); ++k) {
-      PGresult* r = PQgetResult(conn);
-      if (r == nullptr) break;  // the connection broke: the chunk's results below tell
+      OwnedResult r(PQgetResult(conn), &PQclear);
+      if (!r) break;  // the connection broke: the chunk's results below tell
       while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
-      if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+      if (PQresultStatus(r.get()) == PGRES_COMMAND_OK) {
         impl_->prepared.insert(preparing[k].first, preparing[k].second);
-      } else if (prepare_failure == nullptr && PQresultStatus(r) == PGRES_FATAL_ERROR) {
-        prepare_failure = r;
+      } else if (!prepare_failure && PQresultStatus(r.get()) == PGRES_FATAL_ERROR) {
+        prepare_failure = std::move(r);
         failed_name = &preparing[k].second;
-        continue;
       }
-      PQclear(r);
     }
     if (!preparing.empty()) {
-      PGresult* sync = PQgetResult(conn);
-      if (sync == nullptr || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
-        PQclear(sync);
-        PQclear(prepare_failure);
+      OwnedResult sync(PQgetResult(conn), &PQclear);
+      if (!sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) {
         drain_pipeline();
         check(nullptr, items[start].sql);
       }
-      PQclear(sync);
     }
     std::optional<std::size_t> failed;
-    PGresult* failure = nullptr;
+    OwnedResult failure(nullptr, &PQclear);
     std::size_t received = 0;
     for (std::size_t i = start; i < end; ++i) {
-      PGresult* r = PQgetResult(conn);
-      if (r == nullptr) break;  // the connection broke
+      OwnedResult r(PQgetResult(conn), &PQclear);
+      if (!r) break;  // the connection broke
       ++received;
       while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
-      if (failed) {
-        PQclear(r);  // skipped by the server after the failure
-      } else if (!succeeded(r)) {
+      if (failed) continue;  // skipped by the server after the failure
+      if (!succeeded(r.get())) {
         failed = i;
-        failure = r;
+        failure = std::move(r);
       } else {
-        out.emplace_back(r);
+        Result result(r.release());  // frees it if this throws
+        out.push_back(std::move(result));
       }
     }
     if (prepare_failure) {
@@ -613,25 +612,16 @@ void Connection::send_pipeline(const std::vector<PipelineItem>& items, std::vect
       std::size_t first_use = start;
       while (first_use < end && names[first_use - start] != failed_name) ++first_use;
       if (!failed || *failed >= first_use) {
-        PQclear(failure);
-        failure = prepare_failure;
+        failure = std::move(prepare_failure);
         failed = first_use;
-      } else {
-        PQclear(prepare_failure);
       }
     }
-    PGresult* at_sync = drain(conn, broken_);
-    if (failed) {
-      PQclear(at_sync);
-      check(failure, items[*failed].sql);
-    }
-    if (received != end - start) {
-      PQclear(at_sync);
-      check(nullptr, items[start].sql);
-    }
+    OwnedResult at_sync(drain(conn, broken_), &PQclear);
+    if (failed) check(failure.release(), items[*failed].sql);
+    if (received != end - start) check(nullptr, items[start].sql);
     // Every statement completed, and the implicit transaction they formed (outside BEGIN)
     // failed to commit at the Sync: none of them took effect.
-    if (at_sync) check(at_sync, items[end - 1].sql);
+    if (at_sync) check(at_sync.release(), items[end - 1].sql);
   }
 }
 
