@@ -50,9 +50,8 @@ void poison_inserts(test::TestSchema& db) {
 }
 
 std::int64_t poisoned(test::TestSchema& db) {
-  return db.scalar<std::int64_t>(
-      fmt::format("SELECT count(*) FROM {} WHERE code = 'poison'",
-                  sql::quote_identifier(table_info<Label>().name)));
+  return db.scalar<std::int64_t>(fmt::format("SELECT count(*) FROM {} WHERE code = 'poison'",
+                                             sql::quote_identifier(table_info<Label>().name)));
 }
 
 bool says_committed(const std::string& what) {
@@ -81,9 +80,10 @@ TEST_CASE("a committed row that the application's type cannot read back: commit(
   CHECK(poisoned(fx.db) == 1);
 }
 
-TEST_CASE("async: a committed row that the application's type cannot read back: commit() says "
-          "committed",
-          "[async][session][failure]") {
+TEST_CASE(
+    "async: a committed row that the application's type cannot read back: commit() says "
+    "committed",
+    "[async][session][failure]") {
   test::AsyncFixture fx;
   poison_inserts(fx.db);
   auto s = fx.session();

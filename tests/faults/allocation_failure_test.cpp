@@ -1,8 +1,9 @@
-// Allocation failures injected into Session::commit(), one allocation at a time: whatever fails,
-// what commit() reports must agree with what the server committed. (AsyncSession is not run this
-// way: Asio terminates the process on std::bad_alloc in some of its noexcept initiations.) This file replaces the global
-// operator new, so it is built as an executable of its own (pgorm_fault_tests): the main suite
-// keeps the sanitizers' own allocator checks.
+// Allocation failures injected into Session::commit(), Savepoint::commit() and flush(), one
+// allocation at a time: whatever fails, what the call reports must agree with what the server
+// committed. (AsyncSession is not run this way: Asio terminates the process on std::bad_alloc in
+// some of its noexcept initiations.) This file replaces the global operator new, so it is built as
+// an executable of its own (pgorm_fault_tests): the main suite keeps the sanitizers' own
+// allocator checks.
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -13,8 +14,8 @@
 #include <string>
 #include <thread>
 
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <catch2/catch.hpp>
 #include <pgorm/pgorm.hpp>
 
 #include "support/db.hpp"
@@ -109,11 +110,15 @@ struct UnitOfWork {
   std::function<bool(test::TestSchema&)> untouched;
 };
 
-// Folder 'a' with pages a1, a2 and a3.
+// Folder 'a' with pages a1, a2 and a3. Nothing here depends on the keys the sequences give: the
+// server process of a connection discarded by the attempt before may still be running the
+// statements it had received (and consuming sequence values) before it rolls back.
 void seed(test::TestSchema& db) {
-  db.conn().exec("TRUNCATE folders, pages RESTART IDENTITY");
+  db.conn().exec("TRUNCATE folders, pages");
   db.conn().exec("INSERT INTO folders (name) VALUES ('a')");
-  db.conn().exec("INSERT INTO pages (body, folder_id) VALUES ('a1', 1), ('a2', 1), ('a3', 1)");
+  db.conn().exec(
+      "INSERT INTO pages (body, folder_id) SELECT body, folders.id FROM folders, "
+      "unnest(ARRAY['a1', 'a2', 'a3']) AS body WHERE folders.name = 'a'");
 }
 
 std::int64_t count(test::TestSchema& db, std::string_view table, std::string_view where) {
@@ -137,7 +142,9 @@ std::shared_ptr<Page> new_page(std::string body) {
 
 bool seeded(test::TestSchema& db) {
   return count(db, "folders", "true") == 1 && count(db, "pages", "true") == 3 &&
-         count(db, "pages", "body IN ('a1', 'a2', 'a3') AND folder_id = 1") == 3;
+         count(db, "pages",
+               "body IN ('a1', 'a2', 'a3') AND folder_id = (SELECT id FROM folders WHERE name = "
+               "'a')") == 3;
 }
 
 std::vector<UnitOfWork> units_of_work() {
@@ -153,7 +160,9 @@ std::vector<UnitOfWork> units_of_work() {
                  },
                  [](test::TestSchema& db) {
                    return count(db, "folders", "name = 'b'") == 1 &&
-                          count(db, "pages", "body IN ('b1', 'b2') AND folder_id = 2") == 2;
+                          count(db, "pages",
+                                "body IN ('b1', 'b2') AND folder_id = (SELECT id FROM folders "
+                                "WHERE name = 'b')") == 2;
                  },
                  seeded});
   // Checked writes: COMMIT goes after their results.
@@ -167,28 +176,28 @@ std::vector<UnitOfWork> units_of_work() {
                  },
                  seeded});
   out.push_back({"delete a page", true,
-                 [](Session& s, const std::shared_ptr<Folder>& f) {
-                   s.remove(page(f, "a2"));
-                 },
+                 [](Session& s, const std::shared_ptr<Folder>& f) { s.remove(page(f, "a2")); },
                  [](test::TestSchema& db) {
-                   return count(db, "pages", "body = 'a2'") == 0 &&
-                          count(db, "pages", "true") == 2;
+                   return count(db, "pages", "body = 'a2'") == 0 && count(db, "pages", "true") == 2;
                  },
                  seeded});
-  out.push_back({"orphan a page, add one and insert a folder", true,
-                 [](Session& s, const std::shared_ptr<Folder>& f) {
-                   f->pages.remove(page(f, "a1"));  // delete-orphan
-                   f->pages.add(new_page("a4"));
-                   auto g = std::make_shared<Folder>();
-                   g->name = "c";
-                   s.add(g);
-                 },
-                 [](test::TestSchema& db) {
-                   return count(db, "pages", "body = 'a1'") == 0 &&
-                          count(db, "pages", "body = 'a4' AND folder_id = 1") == 1 &&
-                          count(db, "folders", "name = 'c'") == 1;
-                 },
-                 seeded});
+  out.push_back(
+      {"orphan a page, add one and insert a folder", true,
+       [](Session& s, const std::shared_ptr<Folder>& f) {
+         f->pages.remove(page(f, "a1"));  // delete-orphan
+         f->pages.add(new_page("a4"));
+         auto g = std::make_shared<Folder>();
+         g->name = "c";
+         s.add(g);
+       },
+       [](test::TestSchema& db) {
+         return count(db, "pages", "body = 'a1'") == 0 &&
+                count(db, "pages",
+                      "body = 'a4' AND folder_id = (SELECT id FROM folders WHERE name = 'a')") ==
+                    1 &&
+                count(db, "folders", "name = 'c'") == 1;
+       },
+       seeded});
   return out;
 }
 
@@ -279,7 +288,8 @@ TEST_CASE("an allocation failure anywhere in commit() is reported as what the se
           folder = folders[0];
         }
         unit.change(s, folder);
-        Reported reported = commit_with_failure_at(n, [&] { s.commit(); }, error);
+        Reported reported = commit_with_failure_at(
+            n, [&] { s.commit(); }, error);
         finished = !failure_injected;
         ++seen[reported];
         INFO("allocation " << n << " failed; commit() threw: " << error);
@@ -365,4 +375,59 @@ TEST_CASE("an allocation failure anywhere in a savepoint's commit() undoes the s
   }
   CHECK(finished);
   CHECK(seen["undone"] > 0);
+}
+
+TEST_CASE("an allocation failure anywhere in flush() leaves nothing of the transaction",
+          "[session][failure]") {
+  // A flush that throws (no savepoint open) rolls the whole transaction back: the commit() after
+  // it writes nothing of the unit of work. One that returns leaves it all for commit().
+  test::TestSchema db;
+  Metadata::of<Folder, Page>().create_all(db.conn());
+  Engine engine(db.conninfo());
+  for (const auto& unit : units_of_work()) {
+    DYNAMIC_SECTION(unit.name) {
+      bool finished = false;
+      int failed = 0;
+      for (long n = 0; n < kMostAllocations && !finished; ++n) {
+        seed(db);
+        Session s(engine);
+        std::shared_ptr<Folder> folder;
+        if (unit.loads) {
+          auto folders = s.execute(with_pages);
+          REQUIRE(folders.size() == 1);
+          folder = folders[0];
+        }
+        unit.change(s, folder);
+        std::string error;
+        failure_injected = false;
+        allocations_before_failure = n;
+        try {
+          s.flush();
+        } catch (const std::exception& e) {
+          error = e.what();
+        }
+        allocations_before_failure = -1;
+        finished = !failure_injected;
+        INFO("allocation " << n << " failed; flush() threw: " << error);
+        CHECK(error.empty() == !failure_injected);
+        if (failure_injected) CHECK_FALSE(s.in_transaction());
+        std::string commit_error;
+        try {
+          s.commit();
+        } catch (const std::exception& e) {
+          commit_error = e.what();
+        }
+        INFO("then commit() threw: " << commit_error);
+        CHECK(commit_error.empty());
+        if (failure_injected) {
+          ++failed;
+          CHECK(unit.untouched(db));
+        } else {
+          CHECK(unit.written(db));
+        }
+      }
+      CHECK(finished);
+      CHECK(failed > 0);
+    }
+  }
 }
