@@ -59,8 +59,8 @@ FlushFailure classify(std::exception_ptr failure, bool commit, bool commit_sent,
   } catch (...) {
     // Not the server's answer: the client failed (std::bad_alloc) with COMMIT on its way.
     if (commit_sent)
-      out.in_doubt = detail::commit_in_doubt(
-          detail::info_of(failure), "reading the answer to COMMIT failed in the client");
+      out.in_doubt = detail::commit_in_doubt(detail::info_of(failure),
+                                             "reading the answer to COMMIT failed in the client");
   }
   return out;
 }

@@ -680,9 +680,9 @@ ErrorInfo detail::info_of(const std::exception_ptr& failure) {
 
 void detail::throw_committed_but(const std::exception_ptr& failure, std::string_view what) {
   ErrorInfo info = info_of(failure);
-  info.message = fmt::format(
-      "the transaction was committed, but {} failed (the objects were expired): {}", what,
-      info.message);
+  info.message =
+      fmt::format("the transaction was committed, but {} failed (the objects were expired): {}",
+                  what, info.message);
   throw InterfaceError(std::move(info));
 }
 
