@@ -57,7 +57,10 @@ FlushFailure classify(std::exception_ptr failure, bool commit, bool commit_sent,
       out.cancelled = detail::commit_cancelled(e.info());
   } catch (const Error&) {
   } catch (...) {
-    // Not the server's answer: the client failed (std::bad_alloc) with COMMIT on its way.
+    // Not the server's answer: the client failed (std::bad_alloc) with COMMIT on its way. The
+    // batch may have been queued on the connection before the failure, and be sent after it:
+    // unknown, even when the connection is still usable (pessimistic when the failure came
+    // before the batch was queued, or after the server refused a write of it).
     if (commit_sent)
       out.in_doubt = detail::commit_in_doubt(detail::info_of(failure),
                                              "reading the answer to COMMIT failed in the client");

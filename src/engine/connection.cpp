@@ -301,7 +301,7 @@ ConnectionEvent Connection::event() const noexcept {
 }
 
 Result Connection::execute(std::string_view sql, const Params& params) {
-  if (broken_) {
+  if (unusable()) {
     ErrorInfo info;
     info.message = "the connection is broken and must be discarded";
     info.sqlstate = "08003";
@@ -336,7 +336,7 @@ bool succeeded(const PGresult* r) {
 }  // namespace
 
 Result Connection::execute_prepared(std::string_view sql, const Params& params) {
-  if (!use_prepared_ || broken_) return execute(sql, params);
+  if (!use_prepared_ || unusable()) return execute(sql, params);
   detail::check_parameter_count(params.size(), sql);
   Observation seen(*this, observer_.get(), sql, &params);
   return seen.run([&] { return prepare_and_execute(sql, params); });
@@ -344,9 +344,11 @@ Result Connection::execute_prepared(std::string_view sql, const Params& params) 
 
 Result Connection::prepare_and_execute(std::string_view sql, const Params& params) {
   std::string text(sql);
-  ++round_trips_;
+  // round_trips_ counts what was sent: a failure before sending (std::bad_alloc) leaves it as it
+  // was, which is how the session knows nothing was sent.
   if (const std::string* name = impl_->prepared.find(text)) {
     ++statements_;
+    ++round_trips_;
     return check(PQexecPrepared(impl_->conn, name->c_str(), static_cast<int>(params.size()),
                                 params.values().data(), nullptr, nullptr,
                                 binary_results_ ? params.result_format() : 0),
@@ -361,6 +363,7 @@ Result Connection::prepare_and_execute(std::string_view sql, const Params& param
   std::string name = detail::PreparedCache::new_name();
   PGconn* conn = impl_->conn;
   statements_ += evicted ? 3 : 2;
+  ++round_trips_;
   if (PQenterPipelineMode(conn) != 1 ||
       (evicted && (PQsendQueryParams(conn, deallocate.c_str(), 0, nullptr, nullptr, nullptr,
                                      nullptr, 0) != 1 ||
@@ -456,7 +459,7 @@ void Connection::execute_pipeline(const std::vector<PipelineItem>& items,
     out.push_back(execute_prepared(items[0].sql, *items[0].params));
     return;
   }
-  if (broken_) execute("", Params{});  // throws Disconnect
+  if (unusable()) execute("", Params{});  // throws Disconnect
   for (const auto& item : items) detail::check_parameter_count(item.params->size(), item.sql);
   if (!observer_ || !observer_->statements()) return send_pipeline_or_break(items, out);
   std::vector<StatementEvent> events;
@@ -506,7 +509,7 @@ void Connection::send_pipeline_or_break(const std::vector<PipelineItem>& items,
   } catch (...) {
     // Not the server's answer (std::bad_alloc while sending or reading): a connection left in
     // the middle of the pipeline's protocol is not used again.
-    if (PQpipelineStatus(impl_->conn) != PQ_PIPELINE_OFF) broken_ = true;
+    if (PQpipelineStatus(impl_->conn) != PQ_PIPELINE_OFF) desynced_ = true;
     throw;
   }
 }
@@ -636,7 +639,7 @@ void Connection::execute_script(std::string_view sql) {
 }
 
 Result Connection::copy_in(std::string_view copy_sql, std::string_view data) {
-  if (broken_) execute("", Params{});  // throws Disconnect
+  if (unusable()) execute("", Params{});  // throws Disconnect
   Observation seen(*this, observer_.get(), copy_sql, nullptr);
   return seen.run([&] {
     PGconn* conn = impl_->conn;
@@ -679,7 +682,7 @@ void Connection::run_in_transaction(const std::vector<std::string>& statements) 
 }
 
 bool Connection::is_open() const noexcept {
-  return impl_ && impl_->conn && !broken_ && PQstatus(impl_->conn) == CONNECTION_OK;
+  return impl_ && impl_->conn && !unusable() && PQstatus(impl_->conn) == CONNECTION_OK;
 }
 
 TransactionStatus detail::transaction_status_of(PGconn* conn) noexcept {

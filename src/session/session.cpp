@@ -565,6 +565,9 @@ std::exception_ptr Session::run_writes_and_commit(std::vector<detail::PlannedWri
   const char* what = alone ? "the unit of work's one statement (autocommit)" : "COMMIT";
   statements_ += alone ? 1 : items.size();
   std::vector<Result> results;
+  // Room for every answer before anything is sent: storing the answer of a statement that
+  // committed must not be what fails.
+  results.reserve(alone ? 1 : items.size());
   auto apply_completed = [&] {
     for (std::size_t i = began; i < results.size() && i - began < writes.size(); ++i)
       if (writes[i - began].apply) writes[i - began].apply(results[i]);
@@ -603,7 +606,7 @@ std::exception_ptr Session::run_writes_and_commit(std::vector<detail::PlannedWri
       connection_->invalidate();
       return committed_with(apply_completed);
     }
-    if (c.round_trips() == round_trips && !c.is_broken()) throw;  // nothing sent: rolled back
+    if (c.round_trips() == round_trips && c.is_open()) throw;  // nothing sent: rolled back
     std::exception_ptr failure = std::current_exception();
     after_failure();
     throw_in_doubt_unread(failure, what);
@@ -731,7 +734,7 @@ void Session::commit() {
     } catch (...) {
       // The client failed (std::bad_alloc): before sending COMMIT, nothing was committed;
       // after, its answer is lost.
-      if (c.round_trips() == round_trips && !c.is_broken()) {
+      if (c.round_trips() == round_trips && c.is_open()) {
         rollback();
         throw;
       }
@@ -892,6 +895,9 @@ void Session::Savepoint::commit() {
   check_innermost();
   Session& s = *session_;
   InUse in_use(s);
+  // Refused before the flush, which would not roll back to the savepoint for it: the savepoint
+  // stays open, and its destructor rolls back to it.
+  s.refuse_while_streaming();
   try {
     s.flush();
   } catch (...) {

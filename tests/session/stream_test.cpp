@@ -280,6 +280,30 @@ TEST_CASE("any other statement while a stream is open throws StreamOpen and writ
   CHECK(pending->id > 0);
 }
 
+TEST_CASE("Savepoint::commit() refused by an open stream keeps nothing of the savepoint",
+          "[session][stream]") {
+  test::SessionFixture fx;
+  insert_users(fx, 30);
+  auto s = fx.session();
+  test::new_user(s, "kept@example.com");
+  s.flush();
+  {
+    auto sp = s.begin_nested();
+    test::new_user(s, "nested@example.com");
+    auto rows = s.stream_values(select<User>().order_by(col<&User::id>), {.chunk_rows = 10});
+    auto it = rows.begin();
+    REQUIRE(it != rows.end());
+    CHECK_THROWS_AS(sp.commit(), StreamOpen);
+  }  // the stream ends, then the savepoint, still open, rolls back to itself
+  s.commit();
+  const auto named = [&](std::string_view email) {
+    return fx.db.scalar<std::int64_t>("SELECT count(*) FROM users WHERE email = $1", email);
+  };
+  CHECK(named("kept@example.com") == 1);
+  CHECK(named("nested@example.com") == 0);
+  CHECK(fx.count("users") == 31);
+}
+
 TEST_CASE("rollback() ends an open stream; reading on then throws", "[session][stream]") {
   test::SessionFixture fx;
   insert_users(fx, 30);

@@ -192,6 +192,11 @@ class Connection {
   void drain_pipeline() noexcept;
   std::unique_ptr<Impl> impl_;
   bool broken_ = false;
+  // A client failure (std::bad_alloc) left the protocol in the middle of a pipeline: the
+  // connection is never used again, but this is not a network break (the pool does not take it
+  // for a server restart).
+  bool desynced_ = false;
+  bool unusable() const noexcept { return broken_ || desynced_; }
   bool use_prepared_ = true;
   bool binary_results_ = true;
   bool lazy_begin_safe_ = true;
