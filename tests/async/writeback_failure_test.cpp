@@ -54,6 +54,14 @@ std::int64_t poisoned(test::TestSchema& db) {
                                              sql::quote_identifier(table_info<Label>().name)));
 }
 
+// A label the client sends as "fine" and the server stores as "poison", pending in `s`.
+void add_poisoned_label(test::TestSchema& db, detail::Tracker& s) {
+  poison_inserts(db);
+  Label label;
+  label.code.text = "fine";
+  s.add(std::move(label));
+}
+
 bool says_committed(const std::string& what) {
   return what.find("the transaction was committed") != std::string::npos &&
          what.find("the application cannot read this code") != std::string::npos;
@@ -64,11 +72,8 @@ bool says_committed(const std::string& what) {
 TEST_CASE("a committed row that the application's type cannot read back: commit() says committed",
           "[session][failure]") {
   test::SessionFixture fx;
-  poison_inserts(fx.db);
   auto s = fx.session();
-  Label label;
-  label.code.text = "fine";
-  s.add(std::move(label));
+  add_poisoned_label(fx.db, s);
   std::string what;
   try {
     s.commit();
@@ -85,11 +90,8 @@ TEST_CASE(
     "committed",
     "[async][session][failure]") {
   test::AsyncFixture fx;
-  poison_inserts(fx.db);
   auto s = fx.session();
-  Label label;
-  label.code.text = "fine";
-  s.add(std::move(label));
+  add_poisoned_label(fx.db, s);
   std::string what;
   bool other = false;
   fx.run([&]() -> asio::awaitable<void> {

@@ -214,16 +214,30 @@ void settle(test::TestSchema& db) {
   FAIL("a connection of the test database stayed busy for 5 s");
 }
 
+// A fresh seed, then the unit's change made in `s` (loading folder 'a' with its pages first when
+// it needs them).
+void start(test::TestSchema& db, Session& s, const UnitOfWork& unit) {
+  seed(db);
+  std::shared_ptr<Folder> folder;
+  if (unit.loads) {
+    auto folders = s.execute(with_pages);
+    REQUIRE(folders.size() == 1);
+    folder = folders[0];
+  }
+  unit.change(s, folder);
+}
+
 enum class Reported { committed, committed_then_failed, in_doubt, failed };
 
-// What commit() reported: `commit` runs it with the failure armed.
-template <class Commit>
-Reported commit_with_failure_at(long allocation, Commit&& commit, std::string& error) {
+// What `call` (a commit or flush) reported when run with the allocation numbered `allocation`
+// failing; `error` gets its exception's message.
+template <class Call>
+Reported call_with_failure_at(long allocation, Call&& call, std::string& error) {
   failure_injected = false;
   allocations_before_failure = allocation;
   Reported reported = Reported::committed;
   try {
-    commit();
+    call();
   } catch (const TransactionInDoubt& e) {
     allocations_before_failure = -1;
     error = e.what();
@@ -278,17 +292,10 @@ TEST_CASE("an allocation failure anywhere in commit() is reported as what the se
       bool finished = false;
       std::map<Reported, int> seen;
       for (long n = 0; n < kMostAllocations && !finished; ++n) {
-        seed(db);
-        std::string error;
         Session s(engine);
-        std::shared_ptr<Folder> folder;
-        if (unit.loads) {
-          auto folders = s.execute(with_pages);
-          REQUIRE(folders.size() == 1);
-          folder = folders[0];
-        }
-        unit.change(s, folder);
-        Reported reported = commit_with_failure_at(
+        start(db, s, unit);
+        std::string error;
+        Reported reported = call_with_failure_at(
             n, [&] { s.commit(); }, error);
         finished = !failure_injected;
         ++seen[reported];
@@ -392,24 +399,11 @@ TEST_CASE("an allocation failure anywhere in flush() leaves nothing of the trans
       bool finished = false;
       int failed = 0;
       for (long n = 0; n < kMostAllocations && !finished; ++n) {
-        seed(db);
         Session s(engine);
-        std::shared_ptr<Folder> folder;
-        if (unit.loads) {
-          auto folders = s.execute(with_pages);
-          REQUIRE(folders.size() == 1);
-          folder = folders[0];
-        }
-        unit.change(s, folder);
+        start(db, s, unit);
         std::string error;
-        failure_injected = false;
-        allocations_before_failure = n;
-        try {
-          s.flush();
-        } catch (const std::exception& e) {
-          error = e.what();
-        }
-        allocations_before_failure = -1;
+        call_with_failure_at(
+            n, [&] { s.flush(); }, error);
         finished = !failure_injected;
         INFO("allocation " << n << " failed; flush() threw: " << error);
         CHECK(error.empty() == !failure_injected);
