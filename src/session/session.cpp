@@ -416,6 +416,22 @@ void detail::Tracker::forget_everywhere(const void* type, const std::vector<cons
   for (auto& [key, w] : works_) w->forget_related(type, objects);
 }
 
+void Session::restore_innermost_savepoint(const std::exception_ptr& failure, std::string_view why) {
+  try {
+    rollback_to_innermost_savepoint();
+  } catch (...) {
+    std::optional<ErrorInfo> cause;
+    try {
+      std::rethrow_exception(failure);
+    } catch (const Error& e) {
+      cause = e.info();
+    } catch (...) {
+    }
+    rollback();
+    detail::throw_rolled_back(cause, why);
+  }
+}
+
 void Session::rollback_to_innermost_savepoint() {
   ++statements_;
   connection().execute("ROLLBACK TO SAVEPOINT " + savepoints_.back());
@@ -468,23 +484,9 @@ bool Session::flush_impl(bool commit) {
     // the savepoint covered is undone and the enclosing transaction goes on. Otherwise roll the
     // whole transaction back so that nothing of it stays.
     if (in_transaction_ && savepoint_depth() > 0 && connection_) {
-      try {
-        rollback_to_innermost_savepoint();
-      } catch (...) {
-        // The savepoint cannot be restored, so the whole transaction goes. The caller must not
-        // take this for a savepoint-only failure and commit the rest.
-        std::optional<ErrorInfo> cause;
-        try {
-          std::rethrow_exception(failure);
-        } catch (const Error& e) {
-          cause = e.info();
-        } catch (...) {
-        }
-        rollback();
-        detail::throw_rolled_back(cause,
+      restore_innermost_savepoint(failure,
                                   "a flush failed inside a savepoint that could not be "
                                   "restored, so the whole transaction was rolled back");
-      }
       throw;
     }
     rollback();
@@ -917,16 +919,10 @@ void Session::Savepoint::commit() {
     // client failed, std::bad_alloc). A broken connection has ended the transaction already.
     std::exception_ptr failure = std::current_exception();
     if (s.in_transaction_ && s.connection_ && s.transaction_epoch_ == epoch_) {
-      try {
-        s.rollback_to_innermost_savepoint();
-        close(s);
-      } catch (...) {
-        std::optional<ErrorInfo> cause = detail::info_of(failure);
-        s.rollback();
-        detail::throw_rolled_back(cause,
-                                  "RELEASE SAVEPOINT failed and the savepoint could not be "
-                                  "restored, so the whole transaction was rolled back");
-      }
+      s.restore_innermost_savepoint(failure,
+                                    "RELEASE SAVEPOINT failed and the savepoint could not be "
+                                    "restored, so the whole transaction was rolled back");
+      close(s);
     }
     std::rethrow_exception(failure);
   }

@@ -623,6 +623,10 @@ class Session : public detail::Tracker {
   void note_failure(const Error& e);
   [[noreturn]] void throw_rolled_back(std::string why);
   void rollback_to_innermost_savepoint();
+  // After `failure` inside the innermost savepoint: rolls back to it. When that fails too, the
+  // whole transaction goes, and this throws TransactionRolledBack (`why`, naming `failure` when it
+  // is the server's), so that the caller cannot commit the rest as if only the savepoint failed.
+  void restore_innermost_savepoint(const std::exception_ptr& failure, std::string_view why);
   // flush(), and with `commit` the COMMIT too: in the pipeline of the last batch of writes when
   // no statement of it can still fail the flush once its result is read. Returns whether the
   // transaction was committed (and ended); else commit() sends COMMIT itself.
