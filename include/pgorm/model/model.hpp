@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -10,6 +11,7 @@
 #include <utility>
 
 #include "pgorm/model/column.hpp"
+#include "pgorm/model/kept_text.hpp"
 #include "pgorm/model/mixins.hpp"
 #include "pgorm/model/naming.hpp"
 
@@ -230,6 +232,25 @@ bool equal_columns(const T& a, const T& b) {
   return same;
 }
 
+namespace detail {
+// What ColumnValues keeps of a column of member type V: V itself, or a KeptText for a text column
+// that is not declared a primary key (the identity map's keys are built from the kept values of
+// those, and are read far more often than text columns are).
+template <class V>
+inline constexpr bool text_member =
+    std::is_same_v<V, std::string> || std::is_same_v<V, std::optional<std::string>>;
+template <class Def>
+inline constexpr bool key_column = Def::template has<primary_key_t>;
+template <class Def, class V, bool Text = text_member<V> && !key_column<Def>>
+struct kept_type {
+  using type = V;
+};
+template <class Def, class V>
+struct kept_type<Def, V, true> {
+  using type = KeptText;
+};
+}  // namespace detail
+
 // The column values of one object of T without its other members (relationships and anything
 // else that is not a column): what the unit of work keeps of each tracked row to find changes.
 template <model T>
@@ -238,7 +259,8 @@ class ColumnValues {
   struct tuple_of;
   template <class... Defs>
   struct tuple_of<std::tuple<Defs...>> {
-    using type = std::tuple<std::remove_cvref_t<decltype(Defs::ref(std::declval<T&>()))>...>;
+    using type = std::tuple<typename detail::kept_type<
+        Defs, std::remove_cvref_t<decltype(Defs::ref(std::declval<T&>()))>>::type...>;
   };
   using Values = typename tuple_of<typename model_traits<T>::columns_type>::type;
   static constexpr std::size_t kCount = model_traits<T>::column_count;
@@ -251,6 +273,21 @@ class ColumnValues {
     }(std::make_index_sequence<kCount>{});
   }
 
+  template <class M, class K>
+  static void keep(const M& member, K& kept) {
+    if constexpr (std::is_same_v<K, detail::KeptText>)
+      kept.assign(member);
+    else
+      kept = member;
+  }
+  template <class M, class K>
+  static bool holds(const M& member, const K& kept) {
+    if constexpr (std::is_same_v<K, detail::KeptText>)
+      return kept.equals(member);
+    else
+      return detail::same_value(member, kept);
+  }
+
  public:
   ColumnValues() = default;
   explicit ColumnValues(const T& object) { assign(object); }
@@ -259,14 +296,17 @@ class ColumnValues {
   void assign(const T& object) {
     each(values_, [&](const auto& def, auto& value) {
       using Def = std::remove_cvref_t<decltype(def)>;
-      value = Def::ref(object);
+      keep(Def::ref(object), value);
     });
   }
   // Writes them back into the object's columns; its other members are left as they are.
   void restore(T& object) const {
     each(values_, [&](const auto& def, const auto& value) {
       using Def = std::remove_cvref_t<decltype(def)>;
-      Def::ref(object) = value;
+      if constexpr (std::is_same_v<std::remove_cvref_t<decltype(value)>, detail::KeptText>)
+        value.restore(Def::ref(object));
+      else
+        Def::ref(object) = value;
     });
   }
   // Whether the object's columns hold these values (a NaN equals a NaN).
@@ -274,17 +314,34 @@ class ColumnValues {
     bool same = true;
     each(values_, [&](const auto& def, const auto& value) {
       using Def = std::remove_cvref_t<decltype(def)>;
-      if (same && !detail::same_value(Def::ref(object), value)) same = false;
+      if (same && !holds(Def::ref(object), value)) same = false;
     });
     return same;
   }
-  // The value of the column `Def` (a column declaration of T).
+  // Whether the object's column `Def` holds the kept value.
   template <class Def>
-  const auto& get() const {
-    return std::get<model_traits<T>::template column_index<Def::member>()>(values_);
+  bool same(const T& object) const {
+    return holds(Def::ref(object), std::get<index<Def>()>(values_));
+  }
+  // The value of the column `Def` (a column declaration of T), as its member's type: a reference
+  // to it, or for a kept text a copy.
+  template <class Def>
+  decltype(auto) get() const {
+    const auto& kept = std::get<index<Def>()>(values_);
+    using Member = std::remove_cvref_t<decltype(Def::ref(std::declval<const T&>()))>;
+    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(kept)>, detail::KeptText> &&
+                  !std::is_same_v<Member, detail::KeptText>)
+      return kept.template as<Member>();
+    else
+      return (kept);
   }
 
  private:
+  template <class Def>
+  static constexpr std::size_t index() {
+    return model_traits<T>::template column_index<Def::member>();
+  }
+
   Values values_{};
 };
 
@@ -295,7 +352,7 @@ const auto& column_ref(const T& object) {
   return Def::ref(object);
 }
 template <class Def, model T>
-const auto& column_ref(const ColumnValues<T>& values) {
+decltype(auto) column_ref(const ColumnValues<T>& values) {
   return values.template get<Def>();
 }
 // The model of an object or of the column values kept of one.

@@ -258,7 +258,7 @@ class ModelWork final : public ModelWorkBase {
         using Def = std::remove_cvref_t<decltype(def)>;
         const std::size_t column = i++;
         if (model_traits<T>::versioned && def.name() == "version") return;  // bumped by the SET
-        if (!same_value(Def::ref(*e.object), e.snapshot.template get<Def>())) changed.set(column);
+        if (!e.snapshot.template same<Def>(*e.object)) changed.set(column);
       });
       if (changed.none()) continue;
       auto group = std::find_if(groups.begin(), groups.end(),
