@@ -10,12 +10,14 @@
 namespace pgorm::detail {
 namespace {
 
-// A block and libc's bookkeeping of it take one page; a loaded row's short texts (names, titles,
-// descriptions) share blocks of this size.
-constexpr std::size_t kBlockBytes = 4096 - sizeof(TextBlock) - 2 * sizeof(void*);
+// A loaded row's short texts (names, titles, descriptions) share blocks of this size: under
+// glibc's 1 KiB limit for small requests, whose allocations are served from the thread's cache and
+// do not make malloc consolidate the chunks freed before (a 4 KiB block cost more in
+// malloc_consolidate than the copies it saved).
+constexpr std::size_t kBlockBytes = 1000 - sizeof(TextBlock);
 // A longer text gets a block of its own, so that it does not keep a shared block alive, nor a
 // shared block a long text.
-constexpr std::size_t kOwnBlockFrom = 512;
+constexpr std::size_t kOwnBlockFrom = 256;
 
 TextBlock* new_block(std::size_t capacity) {
   auto* block = new (::operator new(sizeof(TextBlock) + capacity)) TextBlock;
