@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "pgorm/errors.hpp"
+#include "pgorm/sql/model_sql.hpp"
 #include "pgorm/sql/quote.hpp"
 
 namespace pgorm::query {
@@ -154,14 +155,7 @@ std::string lock_clause(LockMode mode, const std::vector<const TableInfo*>& of) 
 }  // namespace
 
 void append_qualified_columns(Fragment& out, const TableInfo& table) {
-  bool first = true;
-  for (const auto& c : table.columns) {
-    if (!first) out += ", ";
-    first = false;
-    out.add_identifier(table.name);
-    out += ".";
-    out.add_identifier(c.name);
-  }
+  sql::append_qualified_column_names(out.sql, table);
 }
 
 
@@ -240,13 +234,21 @@ Fragment SelectParts::foreign_key_join(const TableInfo& joined) const {
 namespace {
 Fragment render_plain_select(const SelectParts& p);
 
+// Every column of the FROM table, qualified: kept by select<T>() when it is that model's table.
+void append_from_columns(Fragment& out, const SelectParts& p) {
+  if (p.from_columns != nullptr && p.from_columns_of == p.from)
+    out += *p.from_columns;
+  else
+    append_qualified_columns(out, *p.from);
+}
+
 // Joined loading wraps the statement, so that LIMIT and OFFSET count the main rows, not the
 // joined ones, and keeps its order through a row number.
 Fragment render_eager_select(const SelectParts& p) {
   SelectParts inner = p;
   inner.eager.clear();
   Fragment projection;
-  append_qualified_columns(projection, *p.from);
+  append_from_columns(projection, p);
   projection += ", row_number() OVER (";
   if (!p.order_by.empty()) {
     projection += "ORDER BY ";
@@ -259,7 +261,7 @@ Fragment render_eager_select(const SelectParts& p) {
   inner.projection = std::move(projection);
   Fragment out;
   out += "SELECT ";
-  append_qualified_columns(out, *p.from);
+  append_from_columns(out, p);
   for (const auto& e : p.eager) {
     for (const auto& c : e.table->columns) {
       out += ", ";
@@ -334,7 +336,7 @@ Fragment render_plain_select(const SelectParts& p) {
   out += "SELECT ";
   append_distinct(out, p);
   if (p.projection.empty() && p.from)
-    append_qualified_columns(out, *p.from);
+    append_from_columns(out, p);
   else
     out += p.projection;
   render_from(out, p);

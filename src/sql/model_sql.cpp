@@ -11,4 +11,15 @@ void append_column_names(std::string& out, const TableInfo& table) {
   }
 }
 
+void append_qualified_column_names(std::string& out, const TableInfo& table) {
+  bool first = true;
+  for (const auto& c : table.columns) {
+    if (!first) out += ", ";
+    first = false;
+    append_identifier(out, table.name);
+    out += '.';
+    append_identifier(out, c.name);
+  }
+}
+
 }  // namespace pgorm::sql

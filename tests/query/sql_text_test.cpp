@@ -28,6 +28,20 @@ TEST_CASE("a filtered, ordered, paginated select renders with bind parameters", 
   CHECK(q.to_sql().find("$2=E'%milk%'") != std::string::npos);
 }
 
+TEST_CASE("the select list kept for a model's table is used only with that table",
+          "[unit][query]") {
+  query::SelectParts parts;
+  parts.from = &table_info<User>();
+  parts.from_columns = &sql::qualified_columns<Todo>();  // kept for another table
+  parts.from_columns_of = &table_info<Todo>();
+  CHECK(query::render_select(parts).sql ==
+        "SELECT \"users\".\"id\", \"users\".\"email\", \"users\".\"created_at\", "
+        "\"users\".\"updated_at\" FROM \"users\"");
+  parts.from_columns = &sql::qualified_columns<User>();
+  parts.from_columns_of = parts.from;
+  CHECK(query::render_select(parts).sql == select<User>().statement().sql);
+}
+
 TEST_CASE("finishing a statement numbers its placeholders in order", "[unit][query]") {
   query::Fragment f;
   f.add_param(1);  // a marker first

@@ -78,6 +78,11 @@ struct SelectParts {
   ~SelectParts();
 
   const TableInfo* from = nullptr;
+  // select<T>(): every column of `from` as a select list, rendered once per model
+  // (sql::qualified_columns<T>()). Used while from_columns_of == from; otherwise the list is
+  // rendered from `from`.
+  const std::string* from_columns = nullptr;
+  const TableInfo* from_columns_of = nullptr;
   // Not empty: FROM (from_subquery) AS "<from's table name>", a derived table with the rows of
   // `from`'s shape (a set operation's result); its soft-delete filter is the subquery's business.
   Fragment from_subquery;

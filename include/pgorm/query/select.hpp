@@ -15,6 +15,7 @@
 #include "pgorm/query/parts.hpp"
 #include "pgorm/relations/load_cursor.hpp"
 #include "pgorm/relations/relationship.hpp"
+#include "pgorm/sql/model_sql.hpp"
 
 namespace pgorm {
 class Result;
@@ -531,6 +532,8 @@ template <model T>
 query::Select<T, T, query::type_list<T>> select() {
   query::SelectParts parts;
   parts.from = &table_info<T>();
+  parts.from_columns = &sql::qualified_columns<T>();
+  parts.from_columns_of = parts.from;
   return query::Select<T, T, query::type_list<T>>(std::move(parts));
 }
 

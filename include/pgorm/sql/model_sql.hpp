@@ -12,6 +12,20 @@ namespace pgorm::sql {
 // "id", "title", ... (every column, table order)
 void append_column_names(std::string& out, const TableInfo& table);
 
+// "todos"."id", "todos"."title", ... (every column, qualified by the table, table order)
+void append_qualified_column_names(std::string& out, const TableInfo& table);
+
+// The same for T's table, built once: the select list of select<T>().
+template <model T>
+const std::string& qualified_columns() {
+  static const std::string text = [] {
+    std::string out;
+    append_qualified_column_names(out, table_info<T>());
+    return out;
+  }();
+  return text;
+}
+
 // SELECT "id", "title", ... FROM "todos"
 template <model T>
 const std::string& select_all() {
