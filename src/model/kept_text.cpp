@@ -26,16 +26,21 @@ TextBlock* new_block(std::size_t capacity) {
 }
 
 // The block this thread adds short texts to. The thread holds one reference to it, which
-// `FillingRelease` drops when the thread ends. It is a plain pointer so that it can be read at
-// any time, also while the thread's other objects are destroyed.
+// `FillingRelease` drops when the thread ends. Plain values, so that they can be read at any
+// time, also while the thread's other objects are destroyed. A text kept after that (by the
+// destructor of a thread_local made earlier) gets a block of its own: made the filling block,
+// nothing would free it.
 thread_local TextBlock* filling = nullptr;
+thread_local bool thread_ending = false;
 struct FillingRelease {
   ~FillingRelease() {
     release_text_block(filling);
     filling = nullptr;
+    thread_ending = true;
   }
 };
 
+// The thread's filling block, with room for `size` more bytes.
 TextBlock* filling_block_for(std::size_t size) {
   if (filling == nullptr || filling->capacity - filling->used < size) {
     thread_local FillingRelease release;  // constructed with the thread's first block
@@ -67,7 +72,7 @@ void KeptText::assign(std::string_view text, bool null) {
   }
   TextBlock* block = nullptr;
   std::size_t offset = 0;
-  if (text.size() >= kOwnBlockFrom) {
+  if (text.size() >= kOwnBlockFrom || thread_ending) {
     block = new_block(text.size());  // its one reference is this value's
   } else {
     block = filling_block_for(text.size());

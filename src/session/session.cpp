@@ -420,13 +420,8 @@ void Session::restore_innermost_savepoint(const std::exception_ptr& failure, std
   try {
     rollback_to_innermost_savepoint();
   } catch (...) {
-    std::optional<ErrorInfo> cause;
-    try {
-      std::rethrow_exception(failure);
-    } catch (const Error& e) {
-      cause = e.info();
-    } catch (...) {
-    }
+    // Names the first failure whatever it was (a server error, std::bad_alloc).
+    std::optional<ErrorInfo> cause = detail::info_of(failure);
     rollback();
     detail::throw_rolled_back(cause, why);
   }

@@ -22,6 +22,17 @@ std::string text_of(std::size_t size, std::uint32_t seed) {
   return out;
 }
 
+// Keeps a text in its destructor, at the end of a thread, after the thread's filling block was
+// released (it is constructed before that block's keeper, so destroyed after it).
+struct KeepsAtThreadEnd {
+  KeptText kept;
+  bool* done = nullptr;
+  ~KeepsAtThreadEnd() {
+    kept.assign(std::string("kept while the thread ends"));
+    if (done) *done = kept.equals(std::string("kept while the thread ends"));
+  }
+};
+
 }  // namespace
 
 TEST_CASE("a kept text tells the empty string, NULL and a value apart", "[unit][session]") {
@@ -135,4 +146,18 @@ TEST_CASE("kept texts made on one thread are read and dropped on others", "[conc
     REQUIRE(all_read);
     for (const auto& k : more) REQUIRE(k.view() == "x");
   }
+}
+
+TEST_CASE("a text kept while its thread ends is kept, and freed with its value",
+          "[unit][session]") {
+  // Run under LeakSanitizer (the ASan build), a block made for it and never freed fails the run.
+  bool done = false;
+  std::thread thread([&done] {
+    thread_local KeepsAtThreadEnd late;
+    late.done = &done;
+    KeptText first;
+    first.assign(std::string("the thread's first kept text"));
+  });
+  thread.join();
+  CHECK(done);
 }
